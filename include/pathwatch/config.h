@@ -1,0 +1,116 @@
+#pragma once
+// The configuration of SPEC.md, parsed and validated. Pure: no I/O except
+// loadConfigFile reading the one file.
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "pathwatch/duration.h"
+#include "pathwatch/provider.h"
+
+namespace pathwatch {
+
+struct ProviderConfig {
+  ProviderSpec spec;
+  bool enabled = true;
+  std::optional<std::string> key_env;   // configured explicitly
+  std::optional<std::string> key_file;  // configured explicitly
+};
+
+enum class RouteKind { Default, Interface, SourceIp, Proxy };
+
+enum class ProxyScheme { Http, Https, Socks5, Socks5h };
+
+struct RouteConfig {
+  std::string name;
+  RouteKind kind = RouteKind::Default;
+  std::string interface;  // RouteKind::Interface
+  std::string source_ip;  // RouteKind::SourceIp (IPv4 or IPv6 literal)
+  std::string proxy;      // RouteKind::Proxy, the URL as written
+  ProxyScheme proxy_scheme = ProxyScheme::Http;
+  std::string proxy_host;  // literal IP or a name (resolved off-loop by c-ares)
+  uint16_t proxy_port = 0;
+  // DNS is resolved by the proxy (http, https, socks5h): the dns layer is skipped.
+  bool proxyResolvesRemotely() const;
+};
+
+struct ResolverConfig {
+  std::string spec;     // as written: "system", "1.1.1.1", "8.8.8.8:53", "[2001:db8::1]:53"
+  bool system = false;  // /etc/resolv.conf
+  std::string address;  // IP literal when !system
+  uint16_t port = 53;
+};
+
+struct CidrRange {
+  std::string text;  // "10.20.0.0/16"
+  bool v6 = false;
+  uint8_t bytes[16] = {};
+  int prefix = 0;
+  bool contains(const uint8_t* addr, bool addr_v6) const;
+};
+
+struct TlsConfig {
+  std::string ca_file = "/etc/ssl/certs/ca-certificates.crt";
+  std::string public_roots = "/usr/share/ca-certificates/mozilla";
+};
+
+struct HistoryConfig {
+  std::string path = "/var/lib/pathwatch/history.db";
+  Millis retention = std::chrono::hours(24 * 30);
+  uint64_t max_bytes = 256ull * 1024 * 1024;  // "max_size": "256MB"
+};
+
+struct WebhookConfig {
+  std::string url;
+  std::string format = "json";  // "json" | "slack"
+  Millis timeout = std::chrono::seconds(5);
+};
+
+struct AlertsConfig {
+  int fail_threshold = 2;
+  int resolve_threshold = 2;
+  Millis reminder = std::chrono::hours(6);
+  std::vector<WebhookConfig> webhooks;
+  std::vector<std::vector<std::string>> exec;  // argv each; a plain string is argv[0]
+};
+
+struct Config {
+  std::string source;  // the file it came from, or "<defaults>"
+  Millis interval = std::chrono::seconds(60);
+  Millis timeout = std::chrono::seconds(10);
+  int concurrency = 16;  // probes in flight at once
+  std::vector<ProviderConfig> providers;
+  std::vector<RouteConfig> routes;
+  std::vector<ResolverConfig> resolvers;
+  std::vector<CidrRange> allowed_ranges;
+  std::vector<std::string> echo;
+  TlsConfig tls;
+  std::string socket = "/run/pathwatch/pathwatch.sock";
+  HistoryConfig history;
+  AlertsConfig alerts;
+};
+
+// A config error names the file, the key path ("providers[2].base_url") and the problem.
+struct ConfigError : std::runtime_error {
+  ConfigError(std::string file, std::string key_path, std::string problem);
+  std::string file, key_path, problem;
+};
+
+// The embedded defaults: four built-in providers, route "default",
+// resolvers system, 1.1.1.1, 8.8.8.8.
+Config defaultConfig();
+
+// Parses and validates; throws ConfigError. `file` is used in messages.
+Config parseConfig(const std::string& json_text, const std::string& file);
+
+// Reads and parses `path`; throws ConfigError (missing/unreadable file included).
+Config loadConfigFile(const std::string& path);
+
+// True when `address` (an IP literal) is a special-use address: unspecified,
+// loopback, private, link-local, CGNAT, 198.18.0.0/15, multicast, reserved,
+// documentation, ULA... and not inside `allowed`.
+bool isBogon(const std::string& address, const std::vector<CidrRange>& allowed);
+
+}  // namespace pathwatch

@@ -1,0 +1,152 @@
+#pragma once
+// What one probe of one provider over one route found, layer by layer, and the
+// report of a whole check. Plain data: the engine fills the layers, classify()
+// sets the verdict and evidence, diagnose() the per-provider diagnosis.
+// JSON shape (SPEC.md) lives in report_json.h.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pathwatch/provider.h"
+#include "pathwatch/verdict.h"
+
+namespace pathwatch {
+
+// ok | fail (with error) | altered (echo only) | skipped (with reason)
+enum class LayerStatus { Ok, Fail, Altered, Skipped };
+std::string_view toString(LayerStatus s);
+
+struct LayerBase {
+  LayerStatus status = LayerStatus::Skipped;
+  std::string error;   // fixed lower_snake string when status == Fail
+  std::string reason;  // why, when status == Skipped
+  double ms = 0;       // time spent in this layer
+};
+
+struct KeyLayer : LayerBase {
+  std::string source;           // "env:OPENAI_API_KEY", "file:/run/...", "none"
+  bool configured = false;      // the config named a key source explicitly
+  bool read = false;            // a key was read from the source
+  std::size_t length = 0;       // of the key as read (before any trimming)
+  std::string fingerprint;      // first 7 + "…" + last 4; empty when the key is short
+  std::vector<std::string> problems;  // "trailing_newline", "surrounding_quotes", ...
+  std::string looks_like;       // provider kind whose shape the key has, "" when unknown
+};
+
+struct DnsAnswer {
+  std::string resolver;  // "system", "1.1.1.1", ...
+  LayerStatus status = LayerStatus::Ok;
+  std::string error;     // nxdomain, servfail, refused, timeout, nodata, ...
+  std::vector<std::string> addresses;  // A then AAAA, as answered
+  std::vector<std::string> bogons;     // the subset that are special-use addresses
+  double ms = 0;
+};
+
+struct DnsLayer : LayerBase {
+  std::vector<DnsAnswer> answers;
+  std::vector<std::string> addresses;  // the addresses later layers use, in order
+  bool resolvers_disagree = false;     // answer sets differ (geo-DNS does this honestly)
+};
+
+struct TcpAttempt {
+  std::string address;  // "198.18.0.10:443" or "[2001:db8::1]:443"
+  LayerStatus status = LayerStatus::Ok;
+  std::string error;    // connection_refused, connection_reset, timeout, unreachable, ...
+  double ms = 0;
+};
+
+struct TcpLayer : LayerBase {
+  std::string address;  // the one that connected
+  std::vector<TcpAttempt> attempts;
+  bool via_proxy = false;  // the connect went to the route's proxy
+};
+
+struct TlsLayer : LayerBase {
+  std::string sni;
+  std::string version;  // "TLSv1.3"
+  std::string issuer, subject, not_after;  // of the leaf, not_after as ISO 8601
+  std::vector<std::string> chain;          // subjects, leaf first, as presented
+  std::optional<bool> ca_file_ok;   // verified against tls.ca_file
+  std::optional<bool> public_root;  // verified against tls.public_roots
+  std::string verify_error;         // OpenSSL's reason when a verification failed
+};
+
+struct HttpTimings {
+  double dns = 0, connect = 0, tls = 0, ttfb = 0, total = 0;  // ms, cumulative like curl's
+};
+
+struct HttpLayer : LayerBase {
+  std::string method = "GET";
+  std::string url;
+  int code = 0;            // the provider's (or whoever's) status; 0 when none
+  int proxy_code = 0;      // the proxy's answer to CONNECT, when there is a proxy
+  HeaderList headers;      // as received (final response only), key values scrubbed
+  std::string body;        // first 64 KiB at most, key values scrubbed
+  std::size_t body_bytes = 0;  // how much the server sent (may exceed body.size())
+  bool body_truncated = false;
+  HttpTimings timings;
+  // Filled by classify (who wrote the answer and what it says):
+  std::string authored_by;  // provider | edge | middlebox | unknown ("" before classify)
+  std::string error_type, error_code, message;
+  std::optional<double> retry_after_s;    // from retry-after(-ms), RetryInfo, body
+  std::map<std::string, std::string> rate;  // x-ratelimit-*, anthropic-ratelimit-*, quota ids
+};
+
+struct EchoLayer : LayerBase {
+  std::string endpoint;
+  std::vector<std::string> added, removed, changed, case_changed;  // header names, lower case
+  std::string client_address;  // the public address the echo saw
+};
+
+struct Egress {
+  std::string ip, country, colo, seen_by;  // seen_by: provider (cdn-cgi/trace) or "echo"
+  bool empty() const { return ip.empty() && country.empty() && colo.empty(); }
+};
+
+struct RouteResult {
+  std::string provider;
+  std::string route;
+  Verdict verdict = Verdict::Unexpected;
+  std::vector<std::string> evidence;
+  KeyLayer key;
+  DnsLayer dns;
+  TcpLayer tcp;
+  TlsLayer tls;
+  HttpLayer http;
+  EchoLayer echo;
+  std::optional<Egress> egress;
+  std::string started_at;  // ISO 8601 UTC
+  double ms = 0;           // whole probe
+};
+
+struct Diagnosis {
+  Verdict verdict = Verdict::Unexpected;
+  Cause cause = Cause::Unknown;
+  std::vector<std::string> working_routes;
+  std::string summary;
+};
+
+struct ProviderReport {
+  std::string name;
+  Diagnosis diagnosis;
+  std::vector<RouteResult> routes;
+};
+
+struct RouteReport {
+  std::string name;
+  std::optional<Egress> egress;
+  std::string binding_error;  // e.g. SO_BINDTODEVICE refused: said loudly, never ignored
+};
+
+struct CheckReport {
+  int version = 1;
+  std::string started_at;
+  int64_t duration_ms = 0;
+  std::vector<RouteReport> routes;
+  std::vector<ProviderReport> providers;
+  bool allOk() const;
+};
+
+}  // namespace pathwatch

@@ -1,0 +1,41 @@
+#pragma once
+// The verdict vocabulary of SPEC.md. Names are part of the public contract:
+// add, never rename.
+#include <optional>
+#include <string_view>
+
+namespace pathwatch {
+
+enum class Verdict {
+  Ok,
+  KeyMissing,
+  KeyMalformed,
+  AuthFailed,
+  PermissionDenied,
+  QuotaExhausted,
+  RateLimited,
+  RegionBlocked,
+  MiddleboxBlocked,
+  HeadersRewritten,
+  TlsIntercepted,
+  DnsFailed,
+  DnsTampered,
+  ConnectFailed,
+  TlsFailed,
+  HttpFailed,
+  ProxyFailed,
+  ProviderError,
+  Unexpected,
+};
+
+enum class Cause { None, Key, Account, Usage, Region, Middlebox, Network, Route, Provider, Unknown };
+
+std::string_view toString(Verdict v);
+std::string_view toString(Cause c);
+std::optional<Verdict> verdictFromString(std::string_view s);
+std::optional<Cause> causeFromString(std::string_view s);
+
+// The cause column of SPEC.md's verdict table.
+Cause causeOf(Verdict v);
+
+}  // namespace pathwatch
