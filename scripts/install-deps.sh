@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything pathwatch needs to build and test, from Debian 12 packages only.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config
+  libcurl4-openssl-dev libc-ares-dev libuv1-dev nlohmann-json3-dev libsqlite3-dev libssl-dev
+  libgtest-dev libgmock-dev
+  # tests: the lab's real servers and tools
+  python3 openssl curl iproute2 nftables util-linux procps
+  nginx-light dnsmasq-base squid-openssl microsocks
+  # systemd-analyze verify for the unit
+  systemd
+)
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+"${sudo_cmd[@]}" apt-get update -qq
+# Servers are started by the tests themselves; keep the packages' own services off.
+"${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
