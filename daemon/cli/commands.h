@@ -1,0 +1,21 @@
+#pragma once
+
+// The `pathwatch` subcommands. Each one receives argv starting at the
+// subcommand name (argv[0] == "check", ...) and returns the process exit code.
+// To add a subcommand: declare its function here and add one line to the
+// table in daemon/cli/main.cc.
+
+namespace pathwatch {
+
+using CommandFn = int (*)(int argc, char** argv);
+
+struct CommandEntry {
+  const char* name;
+  CommandFn run;
+  const char* summary;  // one line for `pathwatch --help`
+};
+
+// pathwatch check [-c FILE] [-p PROVIDER]... [-r ROUTE]... [--json] [--timeout D]
+int runCheckCommand(int argc, char** argv);
+
+}  // namespace pathwatch
