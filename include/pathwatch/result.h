@@ -98,6 +98,7 @@ struct EchoLayer : LayerBase {
   std::string endpoint;
   std::vector<std::string> added, removed, changed, case_changed;  // header names, lower case
   std::string client_address;  // the public address the echo saw
+  std::vector<std::string> evidence;  // what compareEcho could not judge or found odd
 };
 
 struct Egress {
