@@ -61,6 +61,7 @@ struct TcpLayer : LayerBase {
   std::string address;  // the one that connected
   std::vector<TcpAttempt> attempts;
   bool via_proxy = false;  // the connect went to the route's proxy
+  std::string local_address;  // our source address of that connection (no port); "" unknown
 };
 
 struct TlsLayer : LayerBase {
