@@ -1,0 +1,373 @@
+#include "scheduler.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "log.h"
+#include "time_util.h"
+
+namespace pathwatch {
+
+// ---- ScheduleCore (pure) ----
+
+int64_t ScheduleCore::jittered(int64_t from_ms) {
+  auto interval = static_cast<double>(opt_.interval.count());
+  double j = std::clamp(opt_.jitter, 0.0, 0.5);
+  std::uniform_real_distribution<double> d(1.0 - j, 1.0 + j);
+  return from_ms + std::max<int64_t>(1, static_cast<int64_t>(std::llround(interval * d(rng_))));
+}
+
+int64_t ScheduleCore::startAt(const PairState& s) const {
+  return std::max(s.next_due_ms, s.not_before_ms);
+}
+
+void ScheduleCore::setPairs(const std::vector<PairKey>& pairs, const ScheduleOptions& opt,
+                            int64_t now_ms) {
+  opt_ = opt;
+  if (opt_.concurrency < 1) opt_.concurrency = 1;
+  std::map<PairKey, PairState> next;
+  int64_t spread = std::min(opt_.first_spread.count(), opt_.interval.count());
+  std::uniform_int_distribution<int64_t> first(0, std::max<int64_t>(0, spread));
+  for (const auto& k : pairs) {
+    auto it = pairs_.find(k);
+    if (it != pairs_.end()) {
+      PairState s = it->second;
+      // A shorter interval takes effect now rather than after the old one.
+      if (!s.in_flight && s.next_due_ms > now_ms + opt_.interval.count())
+        s.next_due_ms = now_ms + first(rng_);
+      next.emplace(k, s);
+    } else {
+      PairState s;
+      s.next_due_ms = now_ms + first(rng_);
+      next.emplace(k, s);
+    }
+  }
+  pairs_ = std::move(next);
+  in_flight_ = static_cast<std::size_t>(
+      std::count_if(pairs_.begin(), pairs_.end(), [](auto& p) { return p.second.in_flight; }));
+}
+
+std::vector<PairKey> ScheduleCore::due(int64_t now_ms) {
+  std::vector<std::pair<int64_t, PairKey>> ready;
+  for (auto& [k, s] : pairs_) {
+    if (s.in_flight) {
+      // The previous probe still runs: this tick is skipped, not queued.
+      while (s.next_due_ms <= now_ms) {
+        s.next_due_ms = jittered(s.next_due_ms);
+        ++s.skipped;
+      }
+      continue;
+    }
+    if (s.next_due_ms <= now_ms && s.not_before_ms <= now_ms) ready.emplace_back(s.next_due_ms, k);
+  }
+  std::sort(ready.begin(), ready.end());
+  std::vector<PairKey> out;
+  for (auto& [t, k] : ready) {
+    if (in_flight_ >= static_cast<std::size_t>(opt_.concurrency)) break;
+    auto& s = pairs_[k];
+    s.in_flight = true;
+    ++s.started;
+    s.next_due_ms = jittered(now_ms);
+    ++in_flight_;
+    out.push_back(k);
+  }
+  return out;
+}
+
+void ScheduleCore::completed(const PairKey& k, Verdict v, std::optional<double> retry_after_s,
+                             int64_t now_ms) {
+  auto it = pairs_.find(k);
+  if (it == pairs_.end() || !it->second.in_flight) return;
+  auto& s = it->second;
+  s.in_flight = false;
+  --in_flight_;
+  int64_t hold = 0;
+  if (v == Verdict::RateLimited) {
+    int shift = std::min(s.rate_limited_streak, 16);
+    double backoff = static_cast<double>(opt_.rate_limit_backoff.count()) * std::ldexp(1.0, shift);
+    hold = static_cast<int64_t>(std::min(backoff, static_cast<double>(opt_.max_backoff.count())));
+    ++s.rate_limited_streak;
+  } else {
+    s.rate_limited_streak = 0;
+  }
+  if (retry_after_s && std::isfinite(*retry_after_s) && *retry_after_s > 0) {
+    // Told exactly how long: at least that (capped at a day against nonsense).
+    double told = std::min(*retry_after_s * 1000.0, 86400000.0);
+    hold = std::max(hold, static_cast<int64_t>(std::ceil(told)));
+    if (v == Verdict::RateLimited) hold = static_cast<int64_t>(std::ceil(told));
+  }
+  if (hold > 0) {
+    s.not_before_ms = now_ms + hold;
+    s.next_due_ms = std::max(s.next_due_ms, s.not_before_ms);
+  }
+}
+
+void ScheduleCore::cancelled(const PairKey& k) {
+  auto it = pairs_.find(k);
+  if (it == pairs_.end() || !it->second.in_flight) return;
+  it->second.in_flight = false;
+  --in_flight_;
+}
+
+std::vector<PairKey> ScheduleCore::forceDue(int64_t now_ms) {
+  std::vector<PairKey> held_pairs;
+  for (auto& [k, s] : pairs_) {
+    if (s.not_before_ms > now_ms) {
+      held_pairs.push_back(k);
+    } else if (!s.in_flight) {
+      s.next_due_ms = now_ms;
+    }
+  }
+  return held_pairs;
+}
+
+std::optional<int64_t> ScheduleCore::nextWakeMs() const {
+  if (in_flight_ >= static_cast<std::size_t>(opt_.concurrency)) return std::nullopt;
+  std::optional<int64_t> best;
+  for (const auto& [k, s] : pairs_) {
+    if (s.in_flight) continue;
+    int64_t t = startAt(s);
+    if (!best || t < *best) best = t;
+  }
+  return best;
+}
+
+const ScheduleCore::PairState* ScheduleCore::state(const PairKey& k) const {
+  auto it = pairs_.find(k);
+  return it == pairs_.end() ? nullptr : &it->second;
+}
+
+bool ScheduleCore::held(const PairKey& k, int64_t now_ms) const {
+  auto* s = state(k);
+  return s && s->not_before_ms > now_ms;
+}
+
+// ---- Scheduler (on the loop) ----
+
+Scheduler::Scheduler(uv_loop_t* loop, Hooks hooks, uint64_t seed)
+    : loop_(loop), hooks_(std::move(hooks)), core_(seed) {
+  if (!hooks_.read_key) hooks_.read_key = [](const ProviderConfig& p) { return readKey(p); };
+  timer_ = new uv_timer_t;
+  uv_timer_init(loop_, timer_);
+  timer_->data = this;
+}
+
+Scheduler::~Scheduler() {
+  *alive_ = false;
+  timer_->data = nullptr;
+  uv_timer_stop(timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(timer_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+}
+
+int64_t Scheduler::now() const {
+  if (hooks_.now_ms) return hooks_.now_ms();
+  return static_cast<int64_t>(uv_now(loop_));
+}
+
+void Scheduler::onTimer(uv_timer_t* t) noexcept {
+  auto* self = static_cast<Scheduler*>(t->data);
+  if (!self) return;
+  try {
+    self->pump();
+  } catch (const std::exception& e) {
+    logError(std::string("scheduler: ") + e.what());
+  } catch (...) {
+    logError("scheduler: unknown error");
+  }
+}
+
+void Scheduler::arm() {
+  if (stopped_) return;
+  uv_update_time(loop_);
+  auto next = core_.nextWakeMs();
+  if (!next) {
+    uv_timer_stop(timer_);
+    return;
+  }
+  int64_t delay = std::max<int64_t>(0, *next - now());
+  uv_timer_start(timer_, onTimer, static_cast<uint64_t>(delay), 0);
+}
+
+void Scheduler::pump() {
+  if (stopped_) return;
+  checkRuns();
+  uv_update_time(loop_);
+  for (const auto& k : core_.due(now())) startProbe(k);
+  arm();
+}
+
+const ProviderConfig* Scheduler::findProvider(const std::string& name) const {
+  if (!config_) return nullptr;
+  for (const auto& p : config_->providers)
+    if (p.spec.name == name) return &p;
+  return nullptr;
+}
+
+void Scheduler::startProbe(const PairKey& k) {
+  const ProviderConfig* prov = findProvider(k.provider);
+  const RouteConfig* route = nullptr;
+  for (const auto& r : config_->routes)
+    if (r.name == k.route) route = &r;
+  auto key = keys_ ? keys_->find(k.provider) : decltype(keys_->find(k.provider)){};
+  if (!prov || !route || !keys_ || key == keys_->end()) {
+    core_.cancelled(k);
+    return;
+  }
+  std::weak_ptr<bool> alive = alive_;
+  auto done = [this, alive, k, cfg = config_, keys = keys_](RouteResult r) {
+    auto a = alive.lock();
+    if (!a || !*a) return;
+    try {
+      onProbeDone(k, 0, std::move(r));
+    } catch (const std::exception& e) {
+      logError(std::string("scheduler: handling a result: ") + e.what());
+    }
+  };
+  hooks_.probe(*prov, *route, key->second, std::move(done));
+}
+
+void Scheduler::onProbeDone(const PairKey& k, uint64_t, RouteResult r) {
+  if (stopped_) return;
+  uv_update_time(loop_);
+  r.provider = k.provider;
+  r.route = k.route;
+  bool known = core_.state(k) != nullptr;
+  core_.completed(k, r.verdict, r.http.retry_after_s, now());
+  if (!known) {  // removed by a reload while it ran
+    arm();
+    return;
+  }
+  latest_[k] = r;
+  if (hooks_.on_result) hooks_.on_result(r);
+  for (auto& w : runs_) {
+    if (w->pending.erase(k)) w->results[k] = r;
+  }
+  auto& pending = cycle_pending_[k.provider];
+  pending.erase(k.route);
+  if (pending.empty()) {
+    // Every route of this provider reported since the last diagnosis.
+    const ProviderConfig* prov = findProvider(k.provider);
+    std::vector<RouteResult> routes;
+    for (const auto& rc : config_->routes) {
+      auto it = latest_.find(PairKey{k.provider, rc.name});
+      if (it != latest_.end()) routes.push_back(it->second);
+      pending.insert(rc.name);
+    }
+    if (prov && hooks_.diagnose) {
+      Diagnosis d = hooks_.diagnose(*prov, routes);
+      if (hooks_.on_diagnosis) hooks_.on_diagnosis(k.provider, d, routes);
+    }
+  }
+  checkRuns();
+  arm();
+}
+
+void Scheduler::configure(std::shared_ptr<const Config> config, ScheduleOptions base) {
+  base.interval = config->interval;
+  base.concurrency = config->concurrency;
+  auto keys = std::make_shared<std::map<std::string, KeyInspection>>();
+  std::vector<PairKey> pairs;
+  std::set<PairKey> pair_set;
+  cycle_pending_.clear();
+  for (const auto& p : config->providers) {
+    if (!p.enabled) continue;
+    keys->emplace(p.spec.name, hooks_.read_key(p));
+    for (const auto& r : config->routes) {
+      pairs.push_back(PairKey{p.spec.name, r.name});
+      pair_set.insert(pairs.back());
+      cycle_pending_[p.spec.name].insert(r.name);
+    }
+  }
+  config_ = std::move(config);
+  keys_ = std::move(keys);
+  uv_update_time(loop_);
+  core_.setPairs(pairs, base, now());
+  std::erase_if(latest_, [&](auto& e) { return !pair_set.count(e.first); });
+  for (auto& w : runs_)
+    std::erase_if(w->pending, [&](const PairKey& k) { return !pair_set.count(k); });
+  stopped_ = false;
+  uv_timer_start(timer_, onTimer, 0, 0);  // runs, then re-arms, on the next turn
+}
+
+void Scheduler::runNow(std::function<void(CheckReport)> done) {
+  auto w = std::make_unique<RunWaiter>();
+  w->done = std::move(done);
+  uv_update_time(loop_);
+  w->started_ms = now();
+  w->started_at = isoFromMs(wallClockMs());
+  if (config_ && !stopped_) {
+    for (const auto& p : config_->providers) {
+      if (!p.enabled) continue;
+      for (const auto& r : config_->routes) w->pending.insert(PairKey{p.spec.name, r.name});
+    }
+    for (const auto& k : core_.forceDue(now())) {
+      // Held by a rate limit: report the latest result, do not probe again.
+      auto it = latest_.find(k);
+      if (it != latest_.end()) w->results[k] = it->second;
+      auto* s = core_.state(k);
+      if (!s || !s->in_flight) w->pending.erase(k);
+    }
+  }
+  runs_.push_back(std::move(w));
+  // Answer on a later turn, never from inside the caller.
+  uv_timer_start(timer_, onTimer, 0, 0);
+}
+
+void Scheduler::checkRuns() {
+  for (std::size_t i = 0; i < runs_.size();) {
+    if (runs_[i]->pending.empty()) {
+      auto w = std::move(runs_[i]);
+      runs_.erase(runs_.begin() + static_cast<std::ptrdiff_t>(i));
+      finishRun(*w);
+    } else {
+      ++i;
+    }
+  }
+}
+
+void Scheduler::finishRun(RunWaiter& w) {
+  CheckReport rep;
+  rep.started_at = w.started_at;
+  rep.duration_ms = std::max<int64_t>(0, now() - w.started_ms);
+  if (config_) {
+    for (const auto& rc : config_->routes) {
+      RouteReport rr;
+      rr.name = rc.name;
+      for (const auto& [k, r] : w.results)
+        if (k.route == rc.name && r.egress && !r.egress->empty()) {
+          rr.egress = r.egress;
+          break;
+        }
+      rep.routes.push_back(std::move(rr));
+    }
+    for (const auto& p : config_->providers) {
+      if (!p.enabled) continue;
+      ProviderReport pr;
+      pr.name = p.spec.name;
+      for (const auto& rc : config_->routes) {
+        auto it = w.results.find(PairKey{p.spec.name, rc.name});
+        if (it != w.results.end()) pr.routes.push_back(it->second);
+      }
+      if (hooks_.diagnose && !pr.routes.empty()) pr.diagnosis = hooks_.diagnose(p, pr.routes);
+      rep.providers.push_back(std::move(pr));
+    }
+  }
+  if (w.done) w.done(std::move(rep));
+}
+
+void Scheduler::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  uv_timer_stop(timer_);
+  if (hooks_.cancel_all) hooks_.cancel_all();
+  if (config_) {
+    for (const auto& p : config_->providers)
+      for (const auto& r : config_->routes) core_.cancelled(PairKey{p.spec.name, r.name});
+  }
+  auto runs = std::move(runs_);
+  runs_.clear();
+  for (auto& w : runs) finishRun(*w);
+}
+
+}  // namespace pathwatch

@@ -1,0 +1,170 @@
+#pragma once
+// When each provider x route is probed. ScheduleCore is the pure part (times
+// in, decisions out; tested with a fake clock); Scheduler drives it with one
+// uv timer and an injectable probe function, so tests need no network.
+//
+// Rules: every `interval` with +-10% jitter per pair (targets never fire
+// together); at most one probe in flight per pair (a tick that finds the
+// previous probe still running is skipped); at most `concurrency` in flight
+// overall; after a rate_limited result or a retry-after hint the pair waits at
+// least as long as told (the monitor must never cause the 429s it reports).
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "pathwatch/config.h"
+#include "pathwatch/duration.h"
+#include "pathwatch/key.h"
+#include "pathwatch/result.h"
+
+namespace pathwatch {
+
+struct PairKey {
+  std::string provider, route;
+  auto operator<=>(const PairKey&) const = default;
+};
+
+struct ScheduleOptions {
+  Millis interval = std::chrono::seconds(60);
+  double jitter = 0.1;                            // +- fraction of interval
+  int concurrency = 16;                           // probes in flight at once
+  Millis first_spread = std::chrono::seconds(2);  // first probes within this window
+  Millis rate_limit_backoff = std::chrono::seconds(60);  // rate_limited without a hint
+  Millis max_backoff = std::chrono::hours(1);
+};
+
+class ScheduleCore {
+ public:
+  struct PairState {
+    int64_t next_due_ms = 0;
+    int64_t not_before_ms = 0;  // rate-limit hold
+    bool in_flight = false;
+    int rate_limited_streak = 0;
+    uint64_t started = 0, skipped = 0;
+  };
+
+  explicit ScheduleCore(uint64_t seed = 1) : rng_(seed) {}
+
+  // Sets the pairs to probe; pairs already known keep their state (a reload
+  // does not reset a rate-limit hold), new ones are spread over first_spread.
+  void setPairs(const std::vector<PairKey>& pairs, const ScheduleOptions& opt, int64_t now_ms);
+
+  // The pairs to start now (marked in flight), earliest due first, under the
+  // concurrency cap. Pairs whose tick passed while in flight are skipped to
+  // their next tick.
+  std::vector<PairKey> due(int64_t now_ms);
+
+  // A probe finished: schedules the pair's next probe (and any hold).
+  void completed(const PairKey& k, Verdict v, std::optional<double> retry_after_s,
+                 int64_t now_ms);
+  // A probe was cancelled without a result.
+  void cancelled(const PairKey& k);
+
+  // Makes every pair due now, except those held by a rate limit. Returns the
+  // pairs that will NOT be probed because of a hold.
+  std::vector<PairKey> forceDue(int64_t now_ms);
+
+  // When due() next has something to return; nullopt when nothing is waiting
+  // (everything in flight, or no pairs).
+  std::optional<int64_t> nextWakeMs() const;
+
+  const PairState* state(const PairKey& k) const;
+  bool held(const PairKey& k, int64_t now_ms) const;
+  std::size_t inFlight() const { return in_flight_; }
+  std::size_t size() const { return pairs_.size(); }
+  const ScheduleOptions& options() const { return opt_; }
+
+ private:
+  int64_t jittered(int64_t from_ms);
+  int64_t startAt(const PairState& s) const;
+
+  std::mt19937_64 rng_;
+  ScheduleOptions opt_;
+  std::map<PairKey, PairState> pairs_;
+  std::size_t in_flight_ = 0;
+};
+
+// Probes one provider over one route; `done` runs once on a later loop turn
+// (never synchronously) unless cancelled. The references stay valid until then.
+using ProbeFn = std::function<void(const ProviderConfig&, const RouteConfig&,
+                                   const KeyInspection&, std::function<void(RouteResult)> done)>;
+
+class Scheduler {
+ public:
+  struct Hooks {
+    ProbeFn probe;
+    std::function<KeyInspection(const ProviderConfig&)> read_key;  // default: readKey
+    std::function<Diagnosis(const ProviderConfig&, const std::vector<RouteResult>&)> diagnose;
+    std::function<void()> cancel_all;  // cancel every in-flight probe (stop)
+    std::function<void(const RouteResult&)> on_result;
+    std::function<void(const std::string& provider, const Diagnosis&,
+                       const std::vector<RouteResult>&)>
+        on_diagnosis;
+    std::function<int64_t()> now_ms;  // default: the loop's clock
+  };
+
+  Scheduler(uv_loop_t* loop, Hooks hooks, uint64_t seed = std::random_device{}());
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Takes a new config: reads the keys once, sets the pairs, re-arms.
+  void configure(std::shared_ptr<const Config> config, ScheduleOptions base = {});
+
+  // Probes every pair now (pairs in flight are awaited; pairs held by a rate
+  // limit report their latest result instead of being probed again), then
+  // calls `done` with the full report.
+  void runNow(std::function<void(CheckReport)> done);
+
+  // No more probes: cancels the in-flight ones and answers pending runs with
+  // what they have.
+  void stop();
+
+  // The latest result per pair (for the status snapshot).
+  const std::map<PairKey, RouteResult>& latest() const { return latest_; }
+  const ScheduleCore& core() const { return core_; }
+  std::shared_ptr<const Config> config() const { return config_; }
+
+ private:
+  struct RunWaiter {
+    std::set<PairKey> pending;
+    std::map<PairKey, RouteResult> results;
+    std::function<void(CheckReport)> done;
+    int64_t started_ms = 0;
+    std::string started_at;
+  };
+
+  static void onTimer(uv_timer_t* t) noexcept;
+  void pump();
+  void arm();
+  void startProbe(const PairKey& k);
+  void onProbeDone(const PairKey& k, uint64_t generation, RouteResult r);
+  void finishRun(RunWaiter& w);
+  void checkRuns();
+  int64_t now() const;
+  const ProviderConfig* findProvider(const std::string& name) const;
+
+  uv_loop_t* loop_;
+  Hooks hooks_;
+  uv_timer_t* timer_ = nullptr;
+  ScheduleCore core_;
+  std::shared_ptr<const Config> config_;
+  std::shared_ptr<std::map<std::string, KeyInspection>> keys_;
+  std::map<PairKey, RouteResult> latest_;
+  std::map<std::string, std::set<std::string>> cycle_pending_;  // provider -> routes
+  std::vector<std::unique_ptr<RunWaiter>> runs_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  uint64_t generation_ = 0;
+  bool stopped_ = false;
+  bool pumping_ = false;
+};
+
+}  // namespace pathwatch
