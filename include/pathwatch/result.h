@@ -42,6 +42,11 @@ struct DnsAnswer {
   std::vector<std::string> addresses;  // A then AAAA, as answered
   std::vector<std::string> bogons;     // the subset that are special-use addresses
   double ms = 0;
+  // Only for an answer disjoint from the one used (resolvers disagree): did
+  // its first address pass TLS for the name (same checks as the probe)?
+  // Unset when not checked. tls_error says why not.
+  std::optional<bool> tls_ok;
+  std::string tls_error;
 };
 
 struct DnsLayer : LayerBase {
