@@ -72,9 +72,12 @@ AlertEvent makeVerdictAlert(const VerdictChange& c, const RouteResult& r,
       break;
     case AlertKind::Changed:
       e.cause = causeOf(c.after);
-      e.summary = name + " on route " + r.route + " changed from " +
-                  std::string(toString(*c.before)) + " to " + std::string(toString(c.after)) +
-                  ": " + problemSentence(name, c.after, r, d);
+      e.summary = where(name, r) + " changed from " + std::string(toString(*c.before)) +
+                  " to " + std::string(toString(c.after)) + ": ";
+      if (d != nullptr && d->verdict == c.after && !d->summary.empty())
+        e.summary += d->summary;
+      else
+        e.summary += advice(c.after, r) + workingRoutes(d, r.route) + ".";
       break;
     case AlertKind::Reminder:
       e.cause = causeOf(c.after);
