@@ -31,6 +31,11 @@ struct FetchRequest {
   Millis timeout = std::chrono::seconds(10);
   std::size_t body_cap = 64 * 1024;
   std::vector<std::string> scrub;  // secrets replaced by their fingerprint in what is kept
+  // Added by the HttpClient implementation:
+  std::optional<std::string> proxy_pin_address;  // the route's proxy host, resolved by the engine
+  Millis connect_timeout{0};  // TCP (+ proxy) connect; 0 = same as timeout
+  std::size_t header_cap = 64 * 1024;  // total header bytes; beyond -> http "headers_too_large"
+  bool allow_http2 = false;  // HTTP/1.1 only by default (predictable through proxies)
 };
 
 enum class FailedAt { None, Proxy, Tcp, Tls, Http };
@@ -43,10 +48,14 @@ struct FetchResult {
   double connect_ms = 0;
   TlsLayer tls;    // filled when TLS was attempted
   HttpLayer http;  // code, headers, body, timings; status ok when an answer came
+  HeaderList proxy_headers;  // the proxy's answer to CONNECT (scrubbed), when tunnelled
 };
 
 using FetchDone = std::function<void(FetchResult)>;
 
+// Runs on the loop thread only. The public roots (FetchRequest::public_roots)
+// are loaded once by the caller (PublicRoots::load at start or reload, sync
+// file I/O); nothing here reads files except libcurl loading req.ca_file.
 class HttpClient {
  public:
   explicit HttpClient(uv_loop_t* loop);

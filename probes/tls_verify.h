@@ -1,0 +1,68 @@
+#pragma once
+// The public root set (tls.public_roots) and the check that tells an
+// intercepted connection from an honest one: a chain the route's CA file
+// accepts but the public roots do not was issued by a locally added CA.
+#include <ctime>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <openssl/x509.h>
+
+namespace pathwatch {
+
+// Certificates as the peer presented them, DER-encoded, leaf first.
+using DerChain = std::vector<std::string>;
+
+struct ChainCheck {
+  bool ok = false;
+  long code = 0;       // X509_V_ERR_*; 0 when ok
+  std::string reason;  // OpenSSL's words, "" when ok
+};
+
+class PublicRoots {
+ public:
+  // Reads a PEM bundle, or every *.pem / *.crt / *.cer file in a folder.
+  // Synchronous file I/O: call once at engine start or config reload and share
+  // the result (FetchRequest::public_roots), never per probe.
+  // Throws std::runtime_error naming the path when no certificate was found.
+  static std::shared_ptr<const PublicRoots> load(const std::string& path);
+  // From PEM text already in memory (tests, embedded sets). Throws as load().
+  static std::shared_ptr<const PublicRoots> fromPem(std::string_view pem,
+                                                    std::string source = "<memory>");
+
+  ~PublicRoots();
+  PublicRoots(const PublicRoots&) = delete;
+  PublicRoots& operator=(const PublicRoots&) = delete;
+
+  // Does `chain` lead to one of these roots, valid now (or at `at`), for
+  // `host` (a name or an IP literal; "" skips the name check)?
+  ChainCheck verify(const DerChain& chain, std::string_view host,
+                    std::optional<std::time_t> at = std::nullopt) const;
+
+  std::size_t size() const { return count_; }
+  const std::string& source() const { return source_; }
+
+ private:
+  PublicRoots();
+  X509_STORE* store_ = nullptr;
+  std::size_t count_ = 0;
+  std::string source_;
+};
+
+// What a person needs to see of one certificate.
+struct CertSummary {
+  std::string subject, issuer;  // RFC 2253: "CN=api.openai.com,O=OpenAI"
+  std::string not_after;        // ISO 8601 UTC: "2027-01-31T23:59:59Z"
+};
+CertSummary summarizeCert(X509* cert);
+std::string derOf(X509* cert);  // "" on failure
+
+// OpenSSL verify code -> the tls layer's fixed error string:
+// tls_unknown_authority, tls_expired, tls_not_yet_valid, tls_hostname_mismatch,
+// tls_bad_certificate (anything else about the certificate).
+std::string_view tlsErrorForVerifyCode(long code);
+
+}  // namespace pathwatch
