@@ -1,0 +1,107 @@
+#pragma once
+// The alerts of pathwatchd: watches every RouteResult and Diagnosis on the
+// ResultBus, decides what is worth telling (Hysteresis, EgressTracker), and
+// tells it the same way everywhere: back to the bus (history's alerts table,
+// `watch` clients), the log, each webhook, each exec command.
+//
+// Verdict alerts wait for the provider's diagnosis of the same cycle (its
+// summary compares routes: "...; route vpn works"), at most
+// `diagnosis_wait`; egress changes go out at once. All sinks are async on the
+// loop: a dead webhook or a hung command never delays probing.
+//
+// Wiring: construct on the daemon's loop with the bus, subscribe it
+// (bus.subscribe(&alerter)); the bus's publishConfig() reconfigures it,
+// publishShutdown() stops it. Destroy it before the loop is closed, then run
+// the loop until its handles have closed.
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <uv.h>
+
+#include "alerts/alert_event.h"
+#include "alerts/egress_tracker.h"
+#include "alerts/exec_sink.h"
+#include "alerts/hysteresis.h"
+#include "alerts/webhook_sink.h"
+#include "loop/uv_handle.h"
+#include "pathwatch/config.h"
+#include "result_bus.h"
+
+namespace pathwatch {
+
+class HttpClient;
+
+struct AlerterOptions {
+  WebhookOptions webhook;
+  ExecOptions exec;
+  int flap_changes = 4;  // ok<->non-ok changes ...
+  int flap_window = 10;  // ... within this many results is flapping
+  Millis diagnosis_wait = std::chrono::seconds(60);
+  bool log = true;  // one journald line per alert
+  std::function<WallClock::time_point()> clock = [] { return WallClock::now(); };
+};
+
+struct AlerterStats {
+  uint64_t events = 0;  // raised (each reached every sink)
+  uint64_t webhook_delivered = 0, webhook_failed = 0, webhook_dropped = 0;
+  uint64_t exec_started = 0, exec_failed = 0, exec_dropped = 0;
+};
+
+class Alerter : public ResultObserver {
+ public:
+  // `bus` may be null (tests); `http` null makes the alerter own a client.
+  Alerter(uv_loop_t* loop, ResultBus* bus, const AlertsConfig& cfg, AlerterOptions opt = {},
+          HttpClient* http = nullptr);
+  ~Alerter() override;
+  Alerter(const Alerter&) = delete;
+  Alerter& operator=(const Alerter&) = delete;
+
+  void onRouteResult(const RouteResult& result) override;
+  void onDiagnosis(const std::string& provider, const Diagnosis& diagnosis,
+                   const std::vector<RouteResult>& routes) override;
+  void onConfig(const Config& config) override;
+  void onShutdown() override;
+
+  // Thresholds and sinks from config.alerts; pair state is kept. Sinks whose
+  // settings did not change keep their queues.
+  void reconfigure(const AlertsConfig& cfg);
+
+  // Extra consumer of every event (tests, embedding); called after the bus.
+  void setListener(std::function<void(const nlohmann::json&)> f) { listener_ = std::move(f); }
+
+  AlerterStats stats() const;
+
+ private:
+  struct Pending {
+    VerdictChange change;
+    RouteResult result;
+    WallClock::time_point at;
+  };
+  void emit(const AlertEvent& e);
+  void flush(const std::string& provider, const Diagnosis* d);
+  void flushAll();
+  static void onFlushTimer(uv_timer_t* t) noexcept;
+
+  uv_loop_t* loop_;
+  ResultBus* bus_;
+  AlerterOptions opt_;
+  std::unique_ptr<HttpClient> own_http_;
+  HttpClient* http_;
+  AlertsConfig cfg_;
+  Hysteresis hysteresis_;
+  EgressTracker egress_;
+  std::vector<std::unique_ptr<WebhookSink>> webhooks_;
+  std::vector<std::unique_ptr<ExecSink>> execs_;
+  std::map<std::string, std::vector<Pending>> pending_;  // by provider
+  UvTimer flush_timer_;
+  bool shut_down_ = false;
+  uint64_t events_ = 0;
+  AlerterStats retired_;  // counts of sinks replaced on reload
+  std::function<void(const nlohmann::json&)> listener_;
+};
+
+}  // namespace pathwatch
