@@ -101,7 +101,7 @@ class Scheduler {
  public:
   struct Hooks {
     ProbeFn probe;
-    std::function<KeyInspection(const ProviderConfig&)> read_key;  // default: readKey
+    std::function<KeyInspection(const ProviderConfig&)> read_key;  // the daemon passes readKey
     std::function<Diagnosis(const ProviderConfig&, const std::vector<RouteResult>&)> diagnose;
     std::function<void()> cancel_all;  // cancel every in-flight probe (stop)
     std::function<void(const RouteResult&)> on_result;
