@@ -120,6 +120,13 @@ bool isSslError(CURLcode rc) {
   }
 }
 
+// The chain's own verification error: what our verify callback saw, else
+// curl's verify result unless it is curl's "1" for a name mismatch.
+long chainError(long from_callback, long curl_verify_result) {
+  if (from_callback != X509_V_OK) return from_callback;
+  return curl_verify_result > X509_V_ERR_UNSPECIFIED ? curl_verify_result : X509_V_OK;
+}
+
 double usToMs(curl_off_t us) { return static_cast<double>(us) / 1000.0; }
 
 }  // namespace
@@ -528,8 +535,9 @@ FetchResult Transfer::finish(CURLcode rc) {
     if (via_proxy && req.route->proxy_scheme == ProxyScheme::Https && tunnel && !connect_done) {
       fail(FailedAt::Proxy, "proxy_tls_failed");
     } else if (rc == CURLE_PEER_FAILED_VERIFICATION) {
-      long v = verify_error != 0 ? verify_error : verify_result;
-      // curl checks the name itself after a chain OpenSSL accepted.
+      // curl checks the name itself after a chain OpenSSL accepted (and then
+      // reports verify result 1, "unspecified").
+      const long v = chainError(verify_error, verify_result);
       fail(FailedAt::Tls, v != X509_V_OK ? std::string(tlsErrorForVerifyCode(v)) : "tls_hostname_mismatch");
     } else if (os_errno == ECONNRESET || contains(detail, "reset by peer")) {
       fail(FailedAt::Tls, "connection_reset");
@@ -605,7 +613,7 @@ FetchResult Transfer::finish(CURLcode rc) {
       const bool ca_ok = rc != CURLE_PEER_FAILED_VERIFICATION && verify_error == 0 && verify_result == X509_V_OK;
       tls.ca_file_ok = ca_ok;
       if (!ca_ok) {
-        long v = verify_error != 0 ? verify_error : verify_result;
+        const long v = chainError(verify_error, verify_result);
         tls.verify_error = v != X509_V_OK ? X509_verify_cert_error_string(v) : detail;
       }
       if (req.public_roots) {

@@ -1,0 +1,579 @@
+// HttpClient against loopback fakes on a real uv loop: answers, caps, every
+// failure layer (proxy, tcp, tls, http) with its fixed error string, TLS
+// evidence against the route's CA file and the public roots, scrubbing,
+// cancellation and shutdown.
+#include <algorithm>
+#include <optional>
+#include <regex>
+
+#include <gtest/gtest.h>
+
+#include "fetch.h"
+#include "integration/support/engine_loop.h"
+#include "integration/support/fake_connect_proxy.h"
+#include "integration/support/fake_tls_server.h"
+#include "integration/support/test_pki.h"
+#include "tls_verify.h"
+
+namespace pathwatch {
+namespace {
+
+using fetchtest::FakeConnectProxy;
+using fetchtest::FakeHttpServer;
+using fetchtest::FakeProxyOptions;
+using fetchtest::FakeServerOptions;
+using fetchtest::kTestHost;
+using fetchtest::OnAccept;
+using fetchtest::TestLeaf;
+using fetchtest::TestPki;
+
+const std::string kKey = "sk-proj-Q7vXk2LmN9pR4tY8wZ1aB3cD5eF6gH0jMxYA";
+
+std::string fp(const std::string& k) { return k.substr(0, 7) + "\u2026" + k.substr(k.size() - 4); }
+
+const std::string* header(const HeaderList& h, const std::string& name) {
+  for (const auto& [n, v] : h) {
+    if (n == name) return &v;
+  }
+  return nullptr;
+}
+
+class FetchTest : public ::testing::Test {
+ protected:
+  static std::shared_ptr<const PublicRoots> roots() {
+    static auto r = PublicRoots::load(TestPki::get().public_roots_dir);
+    return r;
+  }
+
+  FetchRequest request(bool tls, uint16_t port, const std::string& path) {
+    FetchRequest req;
+    req.url = std::string(tls ? "https://" : "http://") + kTestHost + ":" + std::to_string(port) + path;
+    req.pin_address = "127.0.0.1";
+    req.ca_file = TestPki::get().ca_file;
+    req.public_roots = roots();
+    req.timeout = std::chrono::seconds(10);
+    return req;
+  }
+
+  FetchResult run(FetchRequest req) {
+    std::optional<FetchResult> out;
+    int calls = 0;
+    client_->fetch(std::move(req), [&](FetchResult r) {
+      ++calls;
+      out = std::move(r);
+    });
+    EXPECT_FALSE(out.has_value()) << "done ran synchronously";
+    EXPECT_TRUE(loop_.runUntil([&] { return out.has_value(); }, 30000));
+    loop_.drain();
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(client_->inFlight(), 0u);
+    return out.value_or(FetchResult{});
+  }
+
+  static std::unique_ptr<FakeHttpServer> tlsServer(const TestLeaf& leaf, OnAccept on = OnAccept::Serve) {
+    FakeServerOptions o;
+    o.tls = true;
+    o.leaf = leaf;
+    o.on_accept = on;
+    return std::make_unique<FakeHttpServer>(o);
+  }
+  static std::unique_ptr<FakeHttpServer> plainServer(OnAccept on = OnAccept::Serve) {
+    FakeServerOptions o;
+    o.on_accept = on;
+    return std::make_unique<FakeHttpServer>(o);
+  }
+
+  testing::TestLoop loop_;  // declared first: destroyed last
+  std::unique_ptr<HttpClient> client_ = std::make_unique<HttpClient>(loop_.get());
+};
+
+TEST_F(FetchTest, PlainHttpAnswerKeepsHeadersInOrderWithTheirCase) {
+  auto srv = plainServer();
+  FetchResult r = run(request(false, srv->port(), "/ok"));
+  EXPECT_EQ(r.failed_at, FailedAt::None) << r.error << " " << r.detail;
+  EXPECT_EQ(r.http.status, LayerStatus::Ok);
+  EXPECT_EQ(r.http.code, 200);
+  EXPECT_EQ(r.http.body, "{\"ok\":true}");
+  EXPECT_FALSE(r.http.body_truncated);
+  EXPECT_EQ(r.http.body_bytes, r.http.body.size());
+  ASSERT_GE(r.http.headers.size(), 5u);
+  EXPECT_EQ(r.http.headers[0].first, "Content-Type");
+  EXPECT_EQ(r.http.headers[1], (std::pair<std::string, std::string>{"X-Pathwatch-Test", "ok"}));
+  EXPECT_EQ(r.http.headers[2], (std::pair<std::string, std::string>{"x-lower-case", "kept"}));
+  EXPECT_EQ(r.tls.status, LayerStatus::Skipped);
+  EXPECT_EQ(r.connected_address, "127.0.0.1:" + std::to_string(srv->port()));
+  EXPECT_GT(r.http.timings.total, 0.0);
+  // The pin was used: the server saw the name, not the address.
+  EXPECT_NE(srv->lastRequestHead().find(std::string("Host: ") + kTestHost), std::string::npos);
+}
+
+TEST_F(FetchTest, HttpsPublicChainIsRecordedAndVerifiedBothWays) {
+  auto srv = tlsServer(TestPki::get().good);
+  FetchResult r = run(request(true, srv->port(), "/ok"));
+  ASSERT_EQ(r.failed_at, FailedAt::None) << r.error << " " << r.detail;
+  EXPECT_EQ(r.http.code, 200);
+  EXPECT_EQ(r.tls.status, LayerStatus::Ok);
+  EXPECT_EQ(r.tls.sni, kTestHost);
+  EXPECT_EQ(r.tls.version.rfind("TLSv1.", 0), 0u) << r.tls.version;
+  ASSERT_EQ(r.tls.chain.size(), 2u);  // leaf first, then the intermediate, as sent
+  EXPECT_NE(r.tls.chain[0].find(std::string("CN=") + kTestHost), std::string::npos);
+  EXPECT_NE(r.tls.chain[1].find("CN=Pathwatch Test Public Issuing CA"), std::string::npos);
+  EXPECT_EQ(r.tls.subject, r.tls.chain[0]);
+  EXPECT_NE(r.tls.issuer.find("Issuing CA"), std::string::npos);
+  EXPECT_TRUE(std::regex_match(r.tls.not_after, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")))
+      << r.tls.not_after;
+  EXPECT_EQ(r.tls.ca_file_ok, std::optional<bool>(true));
+  EXPECT_EQ(r.tls.public_root, std::optional<bool>(true));
+  EXPECT_EQ(r.tls.verify_error, "");
+}
+
+TEST_F(FetchTest, CorporateCaWorksButIsNotAPublicRoot) {
+  auto srv = tlsServer(TestPki::get().corporate);
+  FetchResult r = run(request(true, srv->port(), "/ok"));
+  ASSERT_EQ(r.failed_at, FailedAt::None) << r.error << " " << r.detail;
+  EXPECT_EQ(r.http.code, 200);
+  EXPECT_EQ(r.tls.status, LayerStatus::Ok);
+  EXPECT_EQ(r.tls.ca_file_ok, std::optional<bool>(true));
+  EXPECT_EQ(r.tls.public_root, std::optional<bool>(false));
+  EXPECT_NE(r.tls.issuer.find("Corporate Inspection CA"), std::string::npos);
+  EXPECT_NE(r.tls.verify_error.find("public roots"), std::string::npos) << r.tls.verify_error;
+}
+
+TEST_F(FetchTest, WithoutPublicRootsThePublicRootIsLeftUnset) {
+  auto srv = tlsServer(TestPki::get().good);
+  FetchRequest req = request(true, srv->port(), "/ok");
+  req.public_roots = nullptr;
+  FetchResult r = run(std::move(req));
+  EXPECT_EQ(r.failed_at, FailedAt::None);
+  EXPECT_FALSE(r.tls.public_root.has_value());
+}
+
+struct CertCase {
+  const char* name;
+  TestLeaf TestPki::*leaf;
+  const char* error;
+};
+
+class FetchCertTest : public FetchTest, public ::testing::WithParamInterface<CertCase> {};
+
+TEST_P(FetchCertTest, BadCertificateFailsTlsAndNothingIsSent) {
+  const CertCase& c = GetParam();
+  auto srv = tlsServer(TestPki::get().*(c.leaf));
+  FetchRequest req = request(true, srv->port(), "/echo");
+  req.headers = {{"Authorization", "Bearer " + kKey}};
+  req.scrub = {kKey};
+  FetchResult r = run(std::move(req));
+  EXPECT_EQ(r.failed_at, FailedAt::Tls);
+  EXPECT_EQ(r.error, c.error) << r.detail;
+  EXPECT_EQ(r.tls.status, LayerStatus::Fail);
+  EXPECT_EQ(r.tls.error, c.error);
+  EXPECT_EQ(r.tls.ca_file_ok, std::optional<bool>(false));
+  EXPECT_EQ(r.tls.public_root, std::optional<bool>(false));
+  EXPECT_FALSE(r.tls.verify_error.empty());
+  EXPECT_FALSE(r.tls.chain.empty()) << "the chain is evidence even when it fails";
+  EXPECT_EQ(r.http.status, LayerStatus::Skipped);
+  EXPECT_EQ(r.http.code, 0);
+  EXPECT_EQ(srv->requests(), 0) << "a request went out over an unverified connection";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Certificates, FetchCertTest,
+    ::testing::Values(CertCase{"unknown_ca", &TestPki::unknown_ca, "tls_unknown_authority"},
+                      CertCase{"expired", &TestPki::expired, "tls_expired"},
+                      CertCase{"not_yet_valid", &TestPki::not_yet, "tls_not_yet_valid"},
+                      CertCase{"wrong_name", &TestPki::wrong_name, "tls_hostname_mismatch"}),
+    [](const auto& tp) { return std::string(tp.param.name); });
+
+struct HandshakeCase {
+  const char* name;
+  OnAccept on_accept;
+  const char* error;
+};
+
+class FetchHandshakeTest : public FetchTest, public ::testing::WithParamInterface<HandshakeCase> {};
+
+TEST_P(FetchHandshakeTest, BrokenHandshakeFailsTls) {
+  const HandshakeCase& c = GetParam();
+  auto srv = tlsServer(TestPki::get().good, c.on_accept);
+  FetchResult r = run(request(true, srv->port(), "/ok"));
+  EXPECT_EQ(r.failed_at, FailedAt::Tls);
+  EXPECT_EQ(r.error, c.error) << r.detail;
+  EXPECT_EQ(r.tls.status, LayerStatus::Fail);
+  EXPECT_FALSE(r.detail.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Handshakes, FetchHandshakeTest,
+                         ::testing::Values(HandshakeCase{"garbage", OnAccept::RawGarbage, "tls_protocol_error"},
+                                           HandshakeCase{"reset", OnAccept::Reset, "connection_reset"},
+                                           HandshakeCase{"close", OnAccept::Close, "tls_handshake_failed"}),
+                         [](const auto& tp) { return std::string(tp.param.name); });
+
+struct HttpFailCase {
+  const char* name;
+  bool tls;
+  const char* path;
+  const char* error;
+};
+
+class FetchHttpFailTest : public FetchTest, public ::testing::WithParamInterface<HttpFailCase> {};
+
+TEST_P(FetchHttpFailTest, BrokenExchangeFailsHttp) {
+  const HttpFailCase& c = GetParam();
+  auto srv = c.tls ? tlsServer(TestPki::get().good) : plainServer();
+  FetchRequest req = request(c.tls, srv->port(), c.path);
+  req.timeout = std::chrono::milliseconds(1500);
+  FetchResult r = run(std::move(req));
+  EXPECT_EQ(r.failed_at, FailedAt::Http);
+  EXPECT_EQ(r.error, c.error) << r.detail;
+  EXPECT_EQ(r.http.status, LayerStatus::Fail);
+  EXPECT_EQ(r.http.error, c.error);
+  if (c.tls) {
+    EXPECT_EQ(r.tls.status, LayerStatus::Ok);
+    EXPECT_EQ(r.tls.ca_file_ok, std::optional<bool>(true));
+  }
+  EXPECT_EQ(srv->requests(), 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Exchanges, FetchHttpFailTest,
+    ::testing::Values(HttpFailCase{"plain_garbage", false, "/garbage", "bad_response"},
+                      HttpFailCase{"plain_close", false, "/close", "empty_reply"},
+                      HttpFailCase{"plain_reset", false, "/reset", "connection_reset"},
+                      HttpFailCase{"plain_hang", false, "/hang", "timeout"},
+                      HttpFailCase{"plain_huge_headers", false, "/headers/100", "headers_too_large"},
+                      HttpFailCase{"tls_garbage", true, "/garbage", "bad_response"},
+                      HttpFailCase{"tls_close", true, "/close", "empty_reply"},
+                      HttpFailCase{"tls_reset", true, "/reset", "connection_reset"},
+                      HttpFailCase{"tls_hang", true, "/hang", "timeout"}),
+    [](const auto& tp) { return std::string(tp.param.name); });
+
+TEST_F(FetchTest, HugeBodyIsCappedAndTheAnswerKept) {
+  auto srv = tlsServer(TestPki::get().good);
+  FetchResult r = run(request(true, srv->port(), "/big/100"));
+  EXPECT_EQ(r.failed_at, FailedAt::None) << r.error << " " << r.detail;
+  EXPECT_EQ(r.http.status, LayerStatus::Ok);
+  EXPECT_EQ(r.http.code, 200);
+  EXPECT_TRUE(r.http.body_truncated);
+  EXPECT_EQ(r.http.body.size(), 64u * 1024);
+  EXPECT_GT(r.http.body_bytes, r.http.body.size());
+  EXPECT_LT(r.http.body_bytes, 100u << 20) << "the transfer should have stopped early";
+}
+
+TEST_F(FetchTest, BodyCapIsTheRequests) {
+  auto srv = plainServer();
+  FetchRequest req = request(false, srv->port(), "/big/1");
+  req.body_cap = 1000;
+  FetchResult r = run(std::move(req));
+  EXPECT_EQ(r.failed_at, FailedAt::None);
+  EXPECT_EQ(r.http.body, std::string(1000, 'x'));
+  EXPECT_TRUE(r.http.body_truncated);
+}
+
+TEST_F(FetchTest, RedirectIsAnAnswerNotFollowed) {
+  auto srv = tlsServer(TestPki::get().good);
+  FetchResult r = run(request(true, srv->port(), "/status/302"));
+  EXPECT_EQ(r.failed_at, FailedAt::None);
+  EXPECT_EQ(r.http.code, 302);
+  const std::string* loc = header(r.http.headers, "Location");
+  ASSERT_NE(loc, nullptr);
+  EXPECT_EQ(*loc, "https://elsewhere.pathwatch.test/next");
+  EXPECT_EQ(srv->requests(), 1);
+}
+
+TEST_F(FetchTest, ErrorStatusIsAnAnswer) {
+  auto srv = plainServer();
+  FetchResult r = run(request(false, srv->port(), "/status/503"));
+  EXPECT_EQ(r.failed_at, FailedAt::None);
+  EXPECT_EQ(r.http.status, LayerStatus::Ok);
+  EXPECT_EQ(r.http.code, 503);
+  EXPECT_EQ(r.http.body, "{\"code\":503}");
+}
+
+TEST_F(FetchTest, SecretsAreScrubbedFromEverythingKept) {
+  auto srv = tlsServer(TestPki::get().good);
+  FetchRequest req = request(true, srv->port(), "/echo?key=" + kKey);
+  req.method = "POST";
+  req.body = "{}";
+  req.headers = {{"Authorization", "Bearer " + kKey}, {"Content-Type", "application/json"}};
+  req.scrub = {kKey, ""};
+  FetchResult r = run(std::move(req));
+  ASSERT_EQ(r.failed_at, FailedAt::None) << r.error;
+  // The key went out (the server saw it) ...
+  EXPECT_NE(srv->lastRequestHead().find(kKey), std::string::npos);
+  // ... and nothing kept carries it.
+  EXPECT_EQ(r.http.body.find(kKey), std::string::npos);
+  EXPECT_NE(r.http.body.find(fp(kKey)), std::string::npos) << r.http.body;
+  const std::string* echoed = header(r.http.headers, "X-Echo-Authorization");
+  ASSERT_NE(echoed, nullptr);
+  EXPECT_EQ(*echoed, "Bearer " + fp(kKey));
+  EXPECT_EQ(r.http.url.find(kKey), std::string::npos);
+  EXPECT_EQ(r.http.method, "POST");
+}
+
+TEST_F(FetchTest, SecretCutByTheBodyCapIsScrubbedToo) {
+  auto srv = plainServer();
+  FetchRequest req = request(false, srv->port(), "/echo");
+  req.headers = {{"Authorization", kKey}};
+  req.scrub = {kKey};
+  req.body_cap = 30;  // {"authorization":" is 18 bytes: the cap cuts the key after 12
+  FetchResult r = run(std::move(req));
+  ASSERT_EQ(r.failed_at, FailedAt::None) << r.error;
+  EXPECT_TRUE(r.http.body_truncated);
+  EXPECT_EQ(r.http.body.find(kKey.substr(0, 12)), std::string::npos) << r.http.body;
+}
+
+TEST_F(FetchTest, RefusedConnectFailsTcp) {
+  FetchResult r = run(request(true, fetchtest::closedPort(), "/ok"));
+  EXPECT_EQ(r.failed_at, FailedAt::Tcp);
+  EXPECT_EQ(r.error, "connection_refused") << r.detail;
+  EXPECT_EQ(r.tls.status, LayerStatus::Skipped);
+  EXPECT_EQ(r.http.status, LayerStatus::Skipped);
+}
+
+TEST_F(FetchTest, BogusInterfaceFailsLoudlyWithoutFallback) {
+  auto srv = plainServer();
+  RouteConfig route;
+  route.name = "broken";
+  route.kind = RouteKind::Interface;
+  route.interface = "pwnosuchif0";
+  FetchRequest req = request(false, srv->port(), "/ok");
+  req.route = &route;
+  FetchResult r = run(std::move(req));
+  EXPECT_EQ(r.failed_at, FailedAt::Tcp);
+  EXPECT_TRUE(r.error == "no_such_device" || r.error == "bind_device_refused") << r.error;
+  EXPECT_EQ(srv->connections(), 0) << "the request left by the default path";
+}
+
+// ---- proxies ----
+
+RouteConfig proxyRoute(const std::string& scheme, uint16_t port) {
+  RouteConfig route;
+  route.name = "via-proxy";
+  route.kind = RouteKind::Proxy;
+  route.proxy = scheme + "://127.0.0.1:" + std::to_string(port);
+  route.proxy_scheme = scheme == "socks5" ? ProxyScheme::Socks5 : ProxyScheme::Http;
+  route.proxy_host = "127.0.0.1";
+  route.proxy_port = port;
+  return route;
+}
+
+TEST_F(FetchTest, TunnelThroughConnectProxy) {
+  auto srv = tlsServer(TestPki::get().good);
+  FakeProxyOptions po;
+  po.target_port = srv->port();
+  FakeConnectProxy proxy(po);
+  RouteConfig route = proxyRoute("http", proxy.port());
+  FetchRequest req = request(true, srv->port(), "/ok");
+  req.route = &route;
+  FetchResult r = run(std::move(req));
+  ASSERT_EQ(r.failed_at, FailedAt::None) << r.error << " " << r.detail;
+  EXPECT_EQ(r.http.code, 200);
+  EXPECT_EQ(r.http.proxy_code, 200);
+  EXPECT_EQ(r.tls.public_root, std::optional<bool>(true));
+  EXPECT_EQ(header(r.http.headers, "Via"), nullptr) << "the CONNECT answer's headers leaked in";
+  const std::string* via = header(r.proxy_headers, "Via");
+  ASSERT_NE(via, nullptr);
+  EXPECT_EQ(*via, "1.1 fakeproxy");
+  EXPECT_EQ(r.connected_address, "127.0.0.1:" + std::to_string(proxy.port()));
+  EXPECT_EQ(proxy.lastConnectHead().rfind(std::string("CONNECT ") + kTestHost + ":", 0), 0u)
+      << proxy.lastConnectHead();
+}
+
+struct ProxyRefusal {
+  const char* name;
+  int status;
+  const char* error;
+};
+
+class FetchProxyRefusalTest : public FetchTest, public ::testing::WithParamInterface<ProxyRefusal> {};
+
+TEST_P(FetchProxyRefusalTest, ProxyRefusesConnect) {
+  const ProxyRefusal& c = GetParam();
+  auto srv = tlsServer(TestPki::get().good);
+  FakeProxyOptions po;
+  po.connect_status = c.status;
+  po.target_port = srv->port();
+  FakeConnectProxy proxy(po);
+  RouteConfig route = proxyRoute("http", proxy.port());
+  FetchRequest req = request(true, srv->port(), "/ok");
+  req.route = &route;
+  FetchResult r = run(std::move(req));
+  EXPECT_EQ(r.failed_at, FailedAt::Proxy);
+  EXPECT_EQ(r.error, c.error) << r.detail;
+  EXPECT_EQ(r.http.proxy_code, c.status);
+  EXPECT_EQ(r.http.code, 0);
+  EXPECT_EQ(r.tls.status, LayerStatus::Skipped);
+  EXPECT_EQ(srv->connections(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Refusals, FetchProxyRefusalTest,
+                         ::testing::Values(ProxyRefusal{"auth_required", 407, "proxy_auth_required"},
+                                           ProxyRefusal{"bad_gateway", 502, "proxy_refused"},
+                                           ProxyRefusal{"forbidden", 403, "proxy_refused"}),
+                         [](const auto& tp) { return std::string(tp.param.name); });
+
+TEST_F(FetchTest, UnreachableProxyFailsProxy) {
+  RouteConfig route = proxyRoute("http", fetchtest::closedPort());
+  FetchRequest req = request(true, 443, "/ok");
+  req.route = &route;
+  FetchResult r = run(std::move(req));
+  EXPECT_EQ(r.failed_at, FailedAt::Proxy);
+  EXPECT_EQ(r.error, "proxy_unreachable");
+  EXPECT_NE(r.detail.find("connection_refused"), std::string::npos) << r.detail;
+}
+
+TEST_F(FetchTest, PlainHttpThroughProxyIsForwardedNotTunnelled) {
+  auto srv = plainServer();
+  FakeProxyOptions po;
+  po.connect_status = 502;  // would refuse a CONNECT; a plain GET gets the same answer
+  FakeConnectProxy proxy(po);
+  RouteConfig route = proxyRoute("http", proxy.port());
+  FetchRequest req = request(false, srv->port(), "/ok");
+  req.route = &route;
+  FetchResult r = run(std::move(req));
+  // The proxy's own answer is the HTTP answer here (classify judges who wrote it).
+  EXPECT_EQ(r.failed_at, FailedAt::None) << r.error;
+  EXPECT_EQ(r.http.code, 502);
+  EXPECT_EQ(r.http.proxy_code, 0);
+  EXPECT_EQ(proxy.lastConnectHead().rfind("GET http://", 0), 0u) << proxy.lastConnectHead();
+}
+
+TEST_F(FetchTest, Socks5RelayWorks) {
+  auto srv = tlsServer(TestPki::get().good);
+  FakeProxyOptions po;
+  po.kind = FakeProxyOptions::Kind::Socks5;
+  po.target_port = srv->port();
+  FakeConnectProxy proxy(po);
+  RouteConfig route = proxyRoute("socks5", proxy.port());
+  FetchRequest req = request(true, srv->port(), "/ok");
+  req.route = &route;
+  FetchResult r = run(std::move(req));
+  ASSERT_EQ(r.failed_at, FailedAt::None) << r.error << " " << r.detail;
+  EXPECT_EQ(r.http.code, 200);
+  EXPECT_EQ(r.tls.ca_file_ok, std::optional<bool>(true));
+}
+
+TEST_F(FetchTest, Socks5TargetRefusedIsTcpAsReportedByTheProxy) {
+  FakeProxyOptions po;
+  po.kind = FakeProxyOptions::Kind::Socks5;
+  po.socks_reply = 5;  // connection refused
+  FakeConnectProxy proxy(po);
+  RouteConfig route = proxyRoute("socks5", proxy.port());
+  FetchRequest req = request(true, 443, "/ok");
+  req.route = &route;
+  FetchResult r = run(std::move(req));
+  EXPECT_EQ(r.failed_at, FailedAt::Tcp);
+  EXPECT_EQ(r.error, "connection_refused");
+  EXPECT_NE(r.detail.find("proxy"), std::string::npos) << r.detail;
+}
+
+TEST_F(FetchTest, Socks5NotAllowedIsProxyRefused) {
+  FakeProxyOptions po;
+  po.kind = FakeProxyOptions::Kind::Socks5;
+  po.socks_reply = 2;  // not allowed by ruleset
+  FakeConnectProxy proxy(po);
+  RouteConfig route = proxyRoute("socks5", proxy.port());
+  FetchRequest req = request(true, 443, "/ok");
+  req.route = &route;
+  FetchResult r = run(std::move(req));
+  EXPECT_EQ(r.failed_at, FailedAt::Proxy);
+  EXPECT_EQ(r.error, "proxy_refused") << r.detail;
+}
+
+// ---- request validation, lifecycle ----
+
+TEST_F(FetchTest, BadRequestsFailWithoutSendingAndStillLater) {
+  auto srv = plainServer();
+  struct Case {
+    std::string url;
+    HeaderList headers;
+    std::string error;
+  } cases[] = {
+      {"ftp://" + std::string(kTestHost) + "/x", {}, "unsupported_scheme"},
+      {"not a url", {}, "invalid_url"},
+      {"http://" + std::string(kTestHost) + ":" + std::to_string(srv->port()) + "/ok",
+       {{"X-Bad", "a\r\nInjected: 1"}},
+       "invalid_header"},
+  };
+  for (const Case& c : cases) {
+    FetchRequest req = request(false, srv->port(), "/ok");
+    req.url = c.url;
+    req.headers = c.headers;
+    FetchResult r = run(std::move(req));
+    EXPECT_EQ(r.failed_at, FailedAt::Http) << c.url;
+    EXPECT_EQ(r.error, c.error) << c.url;
+  }
+  EXPECT_EQ(srv->connections(), 0);
+}
+
+TEST_F(FetchTest, ManyConcurrentFetchesEachCompleteOnce) {
+  auto srv = tlsServer(TestPki::get().good);
+  auto plain = plainServer();
+  constexpr int kN = 24;
+  std::vector<int> calls(kN, 0);
+  int ok = 0;
+  for (int i = 0; i < kN; ++i) {
+    bool tls = i % 2 == 0;
+    client_->fetch(request(tls, tls ? srv->port() : plain->port(), "/ok"), [&, i](FetchResult r) {
+      ++calls[i];
+      if (r.failed_at == FailedAt::None && r.http.code == 200) ++ok;
+    });
+  }
+  EXPECT_EQ(client_->inFlight(), static_cast<std::size_t>(kN));
+  EXPECT_TRUE(loop_.runUntil([&] { return client_->inFlight() == 0; }, 30000));
+  EXPECT_EQ(ok, kN);
+  for (int i = 0; i < kN; ++i) EXPECT_EQ(calls[i], 1) << i;
+}
+
+TEST_F(FetchTest, CancelRunsNoCallback) {
+  auto srv = plainServer();
+  bool called = false;
+  uint64_t id = client_->fetch(request(false, srv->port(), "/hang"), [&](FetchResult) { called = true; });
+  ASSERT_TRUE(loop_.runUntil([&] { return srv->requests() == 1; }, 10000));
+  client_->cancel(id);
+  EXPECT_EQ(client_->inFlight(), 0u);
+  // A later fetch completes; the cancelled one never does.
+  FetchResult r = run(request(false, srv->port(), "/ok"));
+  EXPECT_EQ(r.http.code, 200);
+  EXPECT_FALSE(called);
+}
+
+TEST_F(FetchTest, CancelOfAFinishedButUndeliveredResult) {
+  bool called = false;
+  FetchRequest req = request(false, 80, "/ok");
+  req.url = "ftp://nowhere/";
+  uint64_t id = client_->fetch(std::move(req), [&](FetchResult) { called = true; });
+  client_->cancel(id);
+  loop_.drain();
+  EXPECT_FALSE(called);
+  EXPECT_EQ(client_->inFlight(), 0u);
+}
+
+TEST_F(FetchTest, DestroyingTheClientMidTransferRunsNoCallbackAndClosesEverything) {
+  auto srv = tlsServer(TestPki::get().good);
+  bool called = false;
+  for (int i = 0; i < 3; ++i) {
+    client_->fetch(request(true, srv->port(), "/hang"), [&](FetchResult) { called = true; });
+  }
+  ASSERT_TRUE(loop_.runUntil([&] { return srv->requests() == 3; }, 10000));
+  client_.reset();
+  loop_.drain();
+  EXPECT_FALSE(called);
+  // TestLoop's destructor checks that no handle was left open.
+}
+
+TEST_F(FetchTest, ACallbackMayStartTheNextFetch) {
+  auto srv = plainServer();
+  int done = 0;
+  client_->fetch(request(false, srv->port(), "/ok"), [&](FetchResult) {
+    ++done;
+    client_->fetch(request(false, srv->port(), "/status/204"), [&](FetchResult r) {
+      EXPECT_EQ(r.http.code, 204);
+      ++done;
+    });
+  });
+  EXPECT_TRUE(loop_.runUntil([&] { return done == 2; }, 20000));
+}
+
+}  // namespace
+}  // namespace pathwatch

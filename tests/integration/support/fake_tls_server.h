@@ -1,0 +1,83 @@
+#pragma once
+// Loopback fakes for the fetch tests: an HTTP/HTTPS server whose behaviour is
+// chosen by the request path, on 127.0.0.1 port 0, served from threads with
+// blocking I/O (the code under test runs on the test's uv loop).
+//
+// Paths: /ok, /status/<code> (3xx carry a Location), /echo (answers with the
+// request's Authorization in a header and in the body), /big/<MiB>,
+// /headers/<KiB>, /garbage (non-HTTP bytes), /close (no answer), /reset
+// (RST, SO_LINGER 0), /hang (never answers until the server stops).
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_pki.h"
+
+namespace pathwatch::fetchtest {
+
+// Accepts on 127.0.0.1:0 and runs `serve(fd)` on a thread per connection.
+// stop() shuts every connection down and joins every thread.
+class LoopbackListener {
+ public:
+  using Serve = std::function<void(int fd)>;
+  explicit LoopbackListener(Serve serve);
+  ~LoopbackListener();
+  LoopbackListener(const LoopbackListener&) = delete;
+  LoopbackListener& operator=(const LoopbackListener&) = delete;
+  uint16_t port() const { return port_; }
+  int accepted() const { return accepted_.load(); }
+  bool stopping() const { return stopping_.load(); }
+  // Blocks until stop() (for "hang").
+  void waitForStop();
+  void stop();
+
+ private:
+  void acceptLoop();
+  Serve serve_;
+  int listen_fd_ = -1;
+  int wake_[2] = {-1, -1};
+  uint16_t port_ = 0;
+  std::atomic<int> accepted_{0};
+  std::atomic<bool> stopping_{false};
+  std::thread acceptor_;
+  std::mutex mu_;
+  std::vector<std::thread> workers_;
+  std::vector<int> conn_fds_;
+};
+
+// How a connection starts, before any HTTP.
+enum class OnAccept { Serve, RawGarbage, Reset, Close };
+
+struct FakeServerOptions {
+  bool tls = false;
+  TestLeaf leaf;  // when tls
+  OnAccept on_accept = OnAccept::Serve;
+};
+
+class FakeHttpServer {
+ public:
+  explicit FakeHttpServer(FakeServerOptions options);
+  ~FakeHttpServer();
+  uint16_t port() const { return listener_->port(); }
+  int connections() const { return listener_->accepted(); }
+  int requests() const { return requests_.load(); }
+  std::string lastRequestHead() const;  // request line + headers as received
+
+ private:
+  void serve(int fd);
+  FakeServerOptions options_;
+  void* ssl_ctx_ = nullptr;  // SSL_CTX*
+  std::atomic<int> requests_{0};
+  mutable std::mutex mu_;
+  std::string last_head_;
+  std::unique_ptr<LoopbackListener> listener_;
+};
+
+// A port nothing listens on (bound, then closed).
+uint16_t closedPort();
+
+}  // namespace pathwatch::fetchtest
