@@ -160,6 +160,7 @@ struct Transfer {
   bool body_truncated = false;
 
   // TLS evidence, reset for every TLS connection set up (proxy, then target).
+  bool tls_started = false;  // a TLS handshake began (so any SOCKS step was done)
   bool chain_captured = false;
   DerChain chain_der;
   std::vector<CertSummary> chain;
@@ -268,6 +269,7 @@ struct Transfer {
 
   static CURLcode onSslCtx(CURL* /*easy*/, void* ssl_ctx, void* userp) noexcept {
     auto* t = static_cast<Transfer*>(userp);
+    t->tls_started = true;
     // A new TLS connection (the proxy's, then the target's): the last one wins.
     t->chain_captured = false;
     t->chain_der.clear();
@@ -455,6 +457,7 @@ FetchResult Transfer::finish(CURLcode rc) {
   const curl_off_t namelookup = info_off(CURLINFO_NAMELOOKUP_TIME_T);
   const curl_off_t connect = info_off(CURLINFO_CONNECT_TIME_T);
   const curl_off_t appconnect = info_off(CURLINFO_APPCONNECT_TIME_T);
+  const curl_off_t pretransfer = info_off(CURLINFO_PRETRANSFER_TIME_T);
   const curl_off_t starttransfer = info_off(CURLINFO_STARTTRANSFER_TIME_T);
   const curl_off_t total = info_off(CURLINFO_TOTAL_TIME_T);
   const long code = info_long(CURLINFO_RESPONSE_CODE);
@@ -469,6 +472,9 @@ FetchResult Transfer::finish(CURLcode rc) {
     r.connected_address = (a.find(':') != std::string::npos ? "[" + a + "]" : a) + ":" + std::to_string(primary_port);
   }
   if (connect > 0) r.connect_ms = usToMs(connect - namelookup);
+  // curl sets the primary address once the TCP connect (to the target or the
+  // proxy) succeeded; its connect time only when the proxy step finished too.
+  const bool tcp_connected = connect > 0 || !r.connected_address.empty();
 
   std::string detail = errbuf[0] ? std::string(errbuf) : std::string(curl_easy_strerror(rc));
   while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
@@ -524,7 +530,7 @@ FetchResult Transfer::finish(CURLcode rc) {
     fail(FailedAt::Proxy, "proxy_unreachable", "resolve_failed");
   } else if (rc == CURLE_COULDNT_RESOLVE_HOST) {
     fail(FailedAt::Tcp, "resolve_failed");
-  } else if (rc == CURLE_COULDNT_CONNECT || (rc == CURLE_OPERATION_TIMEDOUT && connect == 0)) {
+  } else if (rc == CURLE_COULDNT_CONNECT || (rc == CURLE_OPERATION_TIMEDOUT && !tcp_connected)) {
     std::string why = rc == CURLE_OPERATION_TIMEDOUT ? "timeout" : errnoName(os_errno);
     if (via_proxy) {
       fail(FailedAt::Proxy, "proxy_unreachable", why);
@@ -532,7 +538,8 @@ FetchResult Transfer::finish(CURLcode rc) {
       fail(FailedAt::Tcp, why);
     }
   } else if (isSslError(rc)) {
-    if (via_proxy && req.route->proxy_scheme == ProxyScheme::Https && tunnel && !connect_done) {
+    // Through an https proxy, TLS before the tunnel (or without one) is the proxy's.
+    if (via_proxy && req.route->proxy_scheme == ProxyScheme::Https && !connect_done) {
       fail(FailedAt::Proxy, "proxy_tls_failed");
     } else if (rc == CURLE_PEER_FAILED_VERIFICATION) {
       // curl checks the name itself after a chain OpenSSL accepted (and then
@@ -551,6 +558,8 @@ FetchResult Transfer::finish(CURLcode rc) {
   } else if (rc == CURLE_OPERATION_TIMEDOUT) {
     if (tunnel && !connect_done) {
       fail(FailedAt::Proxy, "timeout", "no answer to CONNECT");
+    } else if (via_proxy && !http_proxy && !tls_started && pretransfer == 0) {
+      fail(FailedAt::Proxy, "timeout", "no answer to the SOCKS handshake");
     } else if (https && appconnect == 0) {
       fail(FailedAt::Tls, "timeout");
     } else {

@@ -6,6 +6,11 @@
 #include <optional>
 #include <regex>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "fetch.h"
@@ -36,6 +41,17 @@ const std::string* header(const HeaderList& h, const std::string& name) {
     if (n == name) return &v;
   }
   return nullptr;
+}
+
+RouteConfig proxyRoute(const std::string& scheme, uint16_t port) {
+  RouteConfig route;
+  route.name = "via-proxy";
+  route.kind = RouteKind::Proxy;
+  route.proxy = scheme + "://127.0.0.1:" + std::to_string(port);
+  route.proxy_scheme = scheme == "socks5" ? ProxyScheme::Socks5 : ProxyScheme::Http;
+  route.proxy_host = "127.0.0.1";
+  route.proxy_port = port;
+  return route;
 }
 
 class FetchTest : public ::testing::Test {
@@ -153,6 +169,7 @@ struct CertCase {
   TestLeaf TestPki::*leaf;
   const char* error;
 };
+void PrintTo(const CertCase& c, std::ostream* os) { *os << c.name; }
 
 class FetchCertTest : public FetchTest, public ::testing::WithParamInterface<CertCase> {};
 
@@ -189,6 +206,7 @@ struct HandshakeCase {
   OnAccept on_accept;
   const char* error;
 };
+void PrintTo(const HandshakeCase& c, std::ostream* os) { *os << c.name; }
 
 class FetchHandshakeTest : public FetchTest, public ::testing::WithParamInterface<HandshakeCase> {};
 
@@ -214,6 +232,7 @@ struct HttpFailCase {
   const char* path;
   const char* error;
 };
+void PrintTo(const HttpFailCase& c, std::ostream* os) { *os << c.name; }
 
 class FetchHttpFailTest : public FetchTest, public ::testing::WithParamInterface<HttpFailCase> {};
 
@@ -330,6 +349,55 @@ TEST_F(FetchTest, RefusedConnectFailsTcp) {
   EXPECT_EQ(r.http.status, LayerStatus::Skipped);
 }
 
+// A listener whose accept queue is full: the kernel drops further SYNs, so a
+// connect to it neither succeeds nor is refused (a blackhole on loopback).
+class FullBacklog {
+ public:
+  FullBacklog() {
+    listen_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(listen_, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    listen(listen_, 0);
+    socklen_t len = sizeof sa;
+    getsockname(listen_, reinterpret_cast<sockaddr*>(&sa), &len);
+    port_ = ntohs(sa.sin_port);
+    for (int& fd : fillers_) {  // fill the queue (backlog 0 holds one)
+      fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    }
+  }
+  ~FullBacklog() {
+    for (int fd : fillers_) close(fd);
+    close(listen_);
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  int listen_ = -1;
+  int fillers_[2] = {-1, -1};
+  uint16_t port_ = 0;
+};
+
+TEST_F(FetchTest, ConnectTimeoutFailsTcpOrProxy) {
+  FullBacklog hole;
+  FetchRequest req = request(true, hole.port(), "/ok");
+  req.connect_timeout = std::chrono::milliseconds(500);
+  FetchResult r = run(std::move(req));
+  EXPECT_EQ(r.failed_at, FailedAt::Tcp) << r.error << " " << r.detail;
+  EXPECT_EQ(r.error, "timeout") << r.detail;
+
+  RouteConfig route = proxyRoute("http", hole.port());
+  FetchRequest via = request(true, 443, "/ok");
+  via.route = &route;
+  via.connect_timeout = std::chrono::milliseconds(500);
+  FetchResult p = run(std::move(via));
+  EXPECT_EQ(p.failed_at, FailedAt::Proxy) << p.error << " " << p.detail;
+  EXPECT_EQ(p.error, "proxy_unreachable");
+  EXPECT_NE(p.detail.find("timeout"), std::string::npos) << p.detail;
+}
+
 TEST_F(FetchTest, BogusInterfaceFailsLoudlyWithoutFallback) {
   auto srv = plainServer();
   RouteConfig route;
@@ -344,18 +412,35 @@ TEST_F(FetchTest, BogusInterfaceFailsLoudlyWithoutFallback) {
   EXPECT_EQ(srv->connections(), 0) << "the request left by the default path";
 }
 
+TEST_F(FetchTest, SourceAddressRouteLeavesFromThatAddress) {
+  auto srv = plainServer();
+  RouteConfig route;
+  route.name = "second-source";
+  route.kind = RouteKind::SourceIp;
+  route.source_ip = "127.0.0.2";
+  FetchRequest req = request(false, srv->port(), "/ok");
+  req.route = &route;
+  FetchResult r = run(std::move(req));
+  EXPECT_EQ(r.failed_at, FailedAt::None) << r.error << " " << r.detail;
+  EXPECT_EQ(r.http.code, 200);
+}
+
+TEST_F(FetchTest, SourceAddressNotOnThisHostFailsLoudly) {
+  auto srv = plainServer();
+  RouteConfig route;
+  route.name = "gone";
+  route.kind = RouteKind::SourceIp;
+  route.source_ip = "198.18.0.99";  // bind() fails locally: nothing is sent
+  FetchRequest req = request(false, srv->port(), "/ok");
+  req.route = &route;
+  FetchResult r = run(std::move(req));
+  EXPECT_EQ(r.failed_at, FailedAt::Tcp);
+  EXPECT_EQ(r.error, "bind_source_failed") << r.detail;
+  EXPECT_EQ(srv->connections(), 0);
+}
+
 // ---- proxies ----
 
-RouteConfig proxyRoute(const std::string& scheme, uint16_t port) {
-  RouteConfig route;
-  route.name = "via-proxy";
-  route.kind = RouteKind::Proxy;
-  route.proxy = scheme + "://127.0.0.1:" + std::to_string(port);
-  route.proxy_scheme = scheme == "socks5" ? ProxyScheme::Socks5 : ProxyScheme::Http;
-  route.proxy_host = "127.0.0.1";
-  route.proxy_port = port;
-  return route;
-}
 
 TEST_F(FetchTest, TunnelThroughConnectProxy) {
   auto srv = tlsServer(TestPki::get().good);
@@ -384,6 +469,7 @@ struct ProxyRefusal {
   int status;
   const char* error;
 };
+void PrintTo(const ProxyRefusal& c, std::ostream* os) { *os << c.name; }
 
 class FetchProxyRefusalTest : public FetchTest, public ::testing::WithParamInterface<ProxyRefusal> {};
 
@@ -420,6 +506,39 @@ TEST_F(FetchTest, UnreachableProxyFailsProxy) {
   EXPECT_EQ(r.failed_at, FailedAt::Proxy);
   EXPECT_EQ(r.error, "proxy_unreachable");
   EXPECT_NE(r.detail.find("connection_refused"), std::string::npos) << r.detail;
+}
+
+TEST_F(FetchTest, ProxyNamedByHostIsPinnedByTheEngine) {
+  auto srv = tlsServer(TestPki::get().good);
+  FakeProxyOptions po;
+  po.target_port = srv->port();
+  FakeConnectProxy proxy(po);
+  RouteConfig route = proxyRoute("http", proxy.port());
+  route.proxy_host = "proxy.pathwatch.test";
+  route.proxy = "http://proxy.pathwatch.test:" + std::to_string(proxy.port());
+  FetchRequest req = request(true, srv->port(), "/ok");
+  req.route = &route;
+  req.proxy_pin_address = "127.0.0.1";
+  FetchResult r = run(std::move(req));
+  ASSERT_EQ(r.failed_at, FailedAt::None) << r.error << " " << r.detail;
+  EXPECT_EQ(r.http.code, 200);
+  EXPECT_EQ(proxy.connections(), 1);
+}
+
+TEST_F(FetchTest, ProxyThatNeverAnswersTimesOutAtTheProxy) {
+  for (auto kind : {FakeProxyOptions::Kind::HttpConnect, FakeProxyOptions::Kind::Socks5}) {
+    FakeProxyOptions po;
+    po.kind = kind;
+    po.hang = true;
+    FakeConnectProxy proxy(po);
+    RouteConfig route = proxyRoute(kind == FakeProxyOptions::Kind::Socks5 ? "socks5" : "http", proxy.port());
+    FetchRequest req = request(true, 443, "/ok");
+    req.route = &route;
+    req.timeout = std::chrono::milliseconds(1000);
+    FetchResult r = run(std::move(req));
+    EXPECT_EQ(r.failed_at, FailedAt::Proxy) << route.proxy << " " << r.error << " " << r.detail;
+    EXPECT_EQ(r.error, "timeout") << route.proxy << " " << r.detail;
+  }
 }
 
 TEST_F(FetchTest, PlainHttpThroughProxyIsForwardedNotTunnelled) {

@@ -172,6 +172,7 @@ struct VerifyCase {
   bool ok;
   long code;
 };
+void PrintTo(const VerifyCase& c, std::ostream* os) { *os << c.name; }
 
 class PublicRootsVerify : public ::testing::TestWithParam<VerifyCase> {};
 

@@ -60,7 +60,22 @@ std::string FakeConnectProxy::lastConnectHead() const {
   return last_head_;
 }
 
+namespace {
+// Until the client goes away or the proxy stops.
+void hangOn(int fd, const LoopbackListener& l) {
+  pollfd p{fd, POLLIN, 0};
+  char sink[512];
+  while (!l.stopping()) {
+    if (poll(&p, 1, 50) > 0 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) <= 0) return;
+  }
+}
+}  // namespace
+
 void FakeConnectProxy::serve(int fd) {
+  if (options_.hang) {
+    hangOn(fd, *listener_);
+    return;
+  }
   if (options_.kind == FakeProxyOptions::Kind::HttpConnect) {
     serveConnect(fd);
   } else {

@@ -17,6 +17,7 @@ struct FakeProxyOptions {
   int connect_status = 200;  // HttpConnect: 200 relays; anything else is the refusal
   int socks_reply = 0;       // Socks5: 0 relays; 5 = connection refused, 4 = host unreachable...
   uint16_t target_port = 0;  // where a granted tunnel goes on 127.0.0.1
+  bool hang = false;         // read the request, never answer
 };
 
 class FakeConnectProxy {
