@@ -149,6 +149,52 @@ def dns_sinkhole(lab):
         lab.expect_verdict(run, p, "default", "ok")
 
 
+@scenario("engine/resolvers_disagree_odd_one_fails_tls_dns_tampered")
+def dns_disagree_tls(lab):
+    # "system" answers honestly; the second resolver sends openai to an expired
+    # certificate and anthropic to a certificate for another name.
+    run = lab.check(["openai", "anthropic"], ["default"],
+                    keys={"openai": "valid", "anthropic": "valid"},
+                    resolvers=["system", W.RESOLVERS["faults"]])
+    lab.require_json(run)
+    lab.expect_rc(run, 1)
+    for p in ("openai", "anthropic"):
+        r = lab.expect_verdict(run, p, "default", "dns_tampered")
+        lab.expect_field(r, "layers.dns.resolvers_disagree", lambda v: v is True, "true", p)
+
+
+@scenario("engine/geo_dns_disagreement_is_not_tampering")
+def dns_geo(lab):
+    # Two resolvers, two different genuine fronts with valid certificates: honest.
+    run = lab.check(["openai"], ["default"], keys={"openai": "valid"},
+                    resolvers=["system", W.RESOLVERS["geo"]])
+    lab.require_json(run)
+    lab.expect_rc(run, 0)
+    r = lab.expect_verdict(run, "openai", "default", "ok")
+    lab.expect_field(r, "layers.dns.resolvers_disagree", lambda v: v is True, "true")
+
+
+@scenario("engine/configured_key_source_empty_key_missing")
+def key_missing(lab):
+    before = len(lab.w.requests_logged())
+    cfg = lab.config(["default"])
+    cfg["providers"] = [{"name": "anthropic", "key_env": "LAB_UNSET_KEY"},
+                        {"name": "discord",
+                         "key_file": os.path.join(lab.workdir, "no-such-token")}]
+    # The usual variables hold keys, but the config named other sources: no fallback.
+    run = lab.check(["anthropic", "discord"], ["default"], cfg=cfg,
+                    keys={"anthropic": "valid", "discord": "valid"})
+    lab.require_json(run)
+    lab.expect_rc(run, 1)
+    for p in ("anthropic", "discord"):
+        r = lab.expect_verdict(run, p, "default", "key_missing")
+        lab.expect_field(r, "layers.key.status", lambda v: v == "fail", "fail", p)
+    # A keyless probe of the path is fine; sending some other key is not.
+    sent = [x for x in lab.w.requests_logged()[before:]
+            if x.get("path") != "/cdn-cgi/trace" and x.get("case") != "nokey"]
+    lab.expect(not sent, "a key was sent although the configured source is empty: %r" % sent[:2])
+
+
 @scenario("engine/dropped_tcp_connect_failed")
 def tcp_dropped(lab):
     run = lab.check(["discord"], ["default"], keys={"discord": "valid"},
@@ -370,6 +416,7 @@ def key_malformed(lab):
     for p in ("openai", "gemini"):
         r = lab.expect_verdict(run, p, "default", "key_malformed")
         lab.expect_field(r, "layers.key.status", lambda v: v == "fail", "fail", p)
+    # A keyless probe of the path is fine; the damaged key must not leave.
     sent = [x for x in lab.w.requests_logged()[before:]
             if x.get("provider") in ("openai", "gemini") and x.get("path") != "/cdn-cgi/trace"
             and x.get("case") != "nokey"]

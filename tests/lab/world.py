@@ -34,6 +34,7 @@ PROVIDER_HOSTS = {
 }
 GENUINE = {"openai": "198.18.100.1", "anthropic": "198.18.100.2",
            "gemini": "198.18.100.3", "discord": "198.18.100.4"}
+GEO_OPENAI = "198.18.100.11"    # a second genuine OpenAI front (what geo-DNS hands out)
 INTERCEPT_ADDR = "198.18.100.50"  # nginx with corporate-CA leaves, forwards to the providers
 EXPIRED_ADDR = "198.18.100.60"    # expired leaf (test CA)
 WRONGNAME_ADDR = "198.18.100.61"  # leaf for another name (test CA)
@@ -50,6 +51,7 @@ RESOLVERS = {  # name -> address, and what each one answers
     "intercept": "198.18.53.5",
     "faults": "198.18.53.6",
     "faults2": "198.18.53.7",
+    "geo": "198.18.53.8",       # honest, but another front for api.openai.com
 }
 PROXY_PLAIN = "198.18.31.1"   # squid forward proxy, adds Via / X-Forwarded-For
 SOCKS = "198.18.31.2"         # microsocks
@@ -61,7 +63,7 @@ ECHO_ADDR = "198.18.80.1"
 BACKEND = "127.0.0.1:8000"    # inside inet: the providers' answers behind nginx
 
 BRIDGE_ADDRS = (list(GENUINE.values()) +
-                [INTERCEPT_ADDR, EXPIRED_ADDR, WRONGNAME_ADDR, GARBAGE_ADDR, DROP_ADDR,
+                [GEO_OPENAI, INTERCEPT_ADDR, EXPIRED_ADDR, WRONGNAME_ADDR, GARBAGE_ADDR, DROP_ADDR,
                  RESET_ADDR, CLOSED_ADDR] + list(RESOLVERS.values()) +
                 [PROXY_PLAIN, SOCKS, PROXY_STRIP, PROXY_DENY, PROXY_DROPPED, PROXY_DEAD,
                  ECHO_ADDR])
@@ -354,6 +356,7 @@ table inet lab {
             "intercept": {H[p]: INTERCEPT_ADDR for p in H},
             "faults": {H["openai"]: EXPIRED_ADDR, H["anthropic"]: WRONGNAME_ADDR,
                        H["gemini"]: GARBAGE_ADDR, H["discord"]: DROP_ADDR},
+            "geo": dict({H[p]: g[p] for p in H}, **{H["openai"]: GEO_OPENAI}),
             "faults2": {H["openai"]: RESET_ADDR, H["anthropic"]: CLOSED_ADDR,
                         H["gemini"]: DROP_ADDR, H["discord"]: RESET_ADDR},
         }
@@ -427,6 +430,8 @@ table inet lab {
         servers = []
         for prov, host in PROVIDER_HOSTS.items():
             servers.append(server(prov, GENUINE[prov], self.leaves[prov], host))
+            if prov == "openai":
+                servers.append(server(prov, GEO_OPENAI, self.leaves[prov], host))
             servers.append(server(prov, INTERCEPT_ADDR, self.leaves["corp"], host))
             servers.append(server(prov, EXPIRED_ADDR, self.leaves["expired"], host))
             servers.append(server(prov, WRONGNAME_ADDR, self.leaves["wrongname"], host))
