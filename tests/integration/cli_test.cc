@@ -1,0 +1,304 @@
+// The built `pathwatch` binary, run as an operator would: exit codes, what
+// goes to stdout and stderr. Config errors exit before any probe runs; the
+// one test that runs a real check does it inside `unshare -rn` (a network
+// namespace with no interfaces), so nothing can leave the machine.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+const std::string kBinary = PATHWATCH_BINARY_DIR "/pathwatch";
+
+struct RunResult {
+  int exit_code = -1;  // -1: killed or did not finish in time
+  bool timed_out = false;
+  std::string out, err;
+};
+
+// Runs argv with a hard time bound: the process is killed after `limit`.
+RunResult run(std::vector<std::string> argv, std::chrono::seconds limit = std::chrono::seconds(10)) {
+  RunResult result;
+  int out_pipe[2], err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) return result;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  // The built-in providers' usual variables must not leak a real key into a test.
+  std::vector<std::string> env_store;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string kv = *e;
+    if (kv.rfind("OPENAI_API_KEY=", 0) == 0 || kv.rfind("ANTHROPIC_API_KEY=", 0) == 0 ||
+        kv.rfind("GEMINI_API_KEY=", 0) == 0 || kv.rfind("DISCORD_BOT_TOKEN=", 0) == 0 ||
+        kv.rfind("NO_COLOR=", 0) == 0)
+      continue;
+    env_store.push_back(kv);
+  }
+  std::vector<char*> env;
+  for (auto& kv : env_store) env.push_back(kv.data());
+  env.push_back(nullptr);
+
+  pid_t pid = -1;
+  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), env.data());
+  posix_spawn_file_actions_destroy(&actions);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  if (rc != 0) {
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    result.err = "spawn failed";
+    return result;
+  }
+
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  int open_fds = 2;
+  while (open_fds > 0) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      result.timed_out = true;
+      break;
+    }
+    const int n = poll(fds, 2, static_cast<int>(left.count()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) continue;  // timeout: the loop condition above ends it
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char buf[8192];
+      const ssize_t got = read(fds[i].fd, buf, sizeof buf);
+      if (got > 0) {
+        (i == 0 ? result.out : result.err).append(buf, static_cast<std::size_t>(got));
+      } else if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN)) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  for (auto& f : fds)
+    if (f.fd >= 0) close(f.fd);
+  if (result.timed_out) kill(pid, SIGKILL);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!result.timed_out && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  return result;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/pathwatch-cli-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    for (const auto& f : files_) unlink(f.c_str());
+    rmdir(dir_.c_str());
+  }
+  std::string writeConfig(const std::string& name, const std::string& text) {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream(path) << text;
+    files_.push_back(path);
+    return path;
+  }
+  std::string dir_;
+  std::vector<std::string> files_;
+};
+
+// A config error: exit 2, nothing on stdout, one line on stderr naming the
+// file, the key path and the problem.
+void expectConfigError(const RunResult& r, const std::string& file, const std::string& key_path,
+                       const std::string& problem) {
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.out, "");
+  ASSERT_FALSE(r.err.empty());
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line: " << r.err;
+  EXPECT_NE(r.err.find(file), std::string::npos) << r.err;
+  if (!key_path.empty()) {
+    EXPECT_NE(r.err.find(": " + key_path + ": "), std::string::npos) << r.err;
+  }
+  EXPECT_NE(r.err.find(problem), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, MissingConfigFile) {
+  const std::string path = dir_ + "/nope.json";
+  expectConfigError(run({kBinary, "check", "-c", path}), path, "", "no such file");
+}
+
+TEST_F(Cli, InvalidJsonNamesLineAndColumn) {
+  const auto path = writeConfig("bad.json", "{\n  \"interval\": \"60s\"\n  \"timeout\": \"5s\"\n}\n");
+  expectConfigError(run({kBinary, "check", "-c", path}), path, "", "line 3, column");
+}
+
+TEST_F(Cli, UnknownKeyNamesThePath) {
+  const auto path = writeConfig("c.json", R"({"routes": [{"name": "a"}, {"name": "b", "interfase": "eth0"}]})");
+  expectConfigError(run({kBinary, "check", "-c", path}), path, "routes[1].interfase", "unknown key");
+}
+
+TEST_F(Cli, WrongType) {
+  const auto path = writeConfig("c.json", R"({"providers": [{"name": "openai", "enabled": "yes"}]})");
+  expectConfigError(run({kBinary, "check", "-c", path}), path, "providers[0].enabled", "true or false");
+}
+
+TEST_F(Cli, BadDuration) {
+  const auto path = writeConfig("c.json", R"({"timeout": "10 seconds"})");
+  expectConfigError(run({kBinary, "check", "--json", "-c", path}), path, "timeout", "not a duration");
+}
+
+TEST_F(Cli, RouteWithInterfaceAndProxy) {
+  const auto path = writeConfig(
+      "c.json", R"({"routes": [{"name": "default"}, {"name": "vpn", "interface": "wg0", "proxy": "http://127.0.0.1:3128"}]})");
+  expectConfigError(run({kBinary, "check", "-c", path}), path, "routes[1]", "at most one");
+}
+
+TEST_F(Cli, ResolverByName) {
+  const auto path = writeConfig("c.json", R"({"resolvers": ["system", "dns.example.net"]})");
+  expectConfigError(run({kBinary, "check", "-c", path}), path, "resolvers[1]", "resolver");
+}
+
+TEST_F(Cli, KeyInConfigRefused) {
+  const auto path = writeConfig(
+      "c.json", R"({"providers": [{"name": "openai", "api_key": "sk-proj-Zt8wQ2mXv9Lr4Kp7Nc1Hd6Fy3Bj0Gs5MxYA"}]})");
+  const RunResult r = run({kBinary, "check", "-c", path});
+  expectConfigError(r, path, "providers[0].api_key", "key_env");
+  EXPECT_EQ(r.err.find("Zt8wQ2mX"), std::string::npos) << "the key itself is never echoed";
+}
+
+TEST_F(Cli, UnknownProviderAndRouteNamed) {
+  const auto path = writeConfig("c.json", R"({"routes": [{"name": "default"}]})");
+  RunResult r = run({kBinary, "check", "-c", path, "-p", "openai", "-p", "mistral"});
+  expectConfigError(r, path, "providers", "mistral");
+  EXPECT_NE(r.err.find("no provider named mistral (known: openai, anthropic"), std::string::npos) << r.err;
+  r = run({kBinary, "check", "-c", path, "-r", "vpn"});
+  expectConfigError(r, path, "routes", "vpn");
+}
+
+TEST_F(Cli, ConfigGivenTwiceIsUsageError) {
+  const auto path = writeConfig("c.json", "{}");
+  const RunResult r = run({kBinary, "check", "-c", path, "-c", path});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+}
+
+struct UsageCase {
+  std::vector<std::string> args;
+  int code;
+  bool stdout_has_text;
+  const char* err_has;
+};
+
+TEST(CliUsage, HelpVersionAndBadOptions) {
+  const std::vector<UsageCase> cases = {
+      {{"--help"}, 0, true, ""},
+      {{"help"}, 0, true, ""},
+      {{"check", "--help"}, 0, true, ""},
+      {{"help", "check"}, 0, true, ""},
+      {{"--version"}, 0, true, ""},
+      {{}, 2, false, "usage"},
+      {{"--bogus"}, 2, false, "unknown option --bogus"},
+      {{"frobnicate"}, 2, false, "unknown command"},
+      {{"check", "--bogus"}, 2, false, "unknown option --bogus"},
+      {{"check", "-x"}, 2, false, "unknown option -x"},
+      {{"check", "-c"}, 2, false, "-c needs a value"},
+      {{"check", "--timeout", "soon"}, 2, false, "--timeout"},
+      {{"check", "--timeout", "0s"}, 2, false, "too short"},
+      {{"check", "--json=yes"}, 2, false, "takes no value"},
+      {{"check", "stray"}, 2, false, "unexpected argument"},
+      {{"check", "-p", ""}, 2, false, "empty name"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> argv = {kBinary};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    std::string shown;
+    for (const auto& a : c.args) shown += a + " ";
+    const RunResult r = run(argv);
+    EXPECT_EQ(r.exit_code, c.code) << shown << "\n" << r.err;
+    EXPECT_EQ(!r.out.empty(), c.stdout_has_text) << shown << "\n" << r.out;
+    EXPECT_NE(r.err.find(c.err_has), std::string::npos) << shown << "\n" << r.err;
+    if (c.code == 0) {
+      EXPECT_EQ(r.err, "") << shown;
+    }
+  }
+}
+
+TEST(CliUsage, HelpNamesTheCheckOptions) {
+  const RunResult r = run({kBinary, "check", "--help"});
+  for (const char* opt : {"-c", "-p", "-r", "--json", "--timeout", "/etc/pathwatch/config.json"})
+    EXPECT_NE(r.out.find(opt), std::string::npos) << opt;
+}
+
+// The embedded defaults, inside a network namespace with no interfaces:
+// every provider must fail at DNS or TCP, the document must be valid JSON,
+// and the whole thing must end (the test kills it after 10 s).
+bool canUnshareNet() {
+  const RunResult r = run({"unshare", "-rn", "true"}, std::chrono::seconds(5));
+  return r.exit_code == 0;
+}
+
+TEST(CliCheck, EmbeddedDefaultsWithoutNetworkFailEveryProvider) {
+  struct stat st {};
+  if (stat("/etc/pathwatch/config.json", &st) == 0)
+    GTEST_SKIP() << "/etc/pathwatch/config.json exists; this test needs the embedded defaults";
+  if (!canUnshareNet()) GTEST_SKIP() << "unshare -rn is not permitted here";
+
+  const RunResult r = run({"unshare", "-rn", kBinary, "check", "--json", "--timeout", "2s"});
+  ASSERT_FALSE(r.timed_out) << "check did not finish within 10 s";
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  nlohmann::json doc;
+  ASSERT_NO_THROW(doc = nlohmann::json::parse(r.out)) << r.out;
+  EXPECT_EQ(doc["version"], 1);
+  ASSERT_TRUE(doc["providers"].is_array());
+  std::vector<std::string> names;
+  for (const auto& p : doc["providers"]) {
+    names.push_back(p["name"].get<std::string>());
+    ASSERT_FALSE(p["routes"].empty()) << p.dump();
+    for (const auto& route : p["routes"]) {
+      const std::string verdict = route["verdict"];
+      EXPECT_TRUE(verdict == "dns_failed" || verdict == "connect_failed")
+          << p["name"] << " on " << route["route"] << ": " << verdict;
+      EXPECT_EQ(route["route"], "default");
+    }
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"openai", "anthropic", "gemini", "discord"}));
+}
+
+TEST(CliCheck, HumanTableWithoutNetwork) {
+  struct stat st {};
+  if (stat("/etc/pathwatch/config.json", &st) == 0)
+    GTEST_SKIP() << "/etc/pathwatch/config.json exists; this test needs the embedded defaults";
+  if (!canUnshareNet()) GTEST_SKIP() << "unshare -rn is not permitted here";
+
+  const RunResult r = run({"unshare", "-rn", kBinary, "check", "-p", "openai", "--timeout", "2s"});
+  ASSERT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.out.find("config <defaults>"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("openai"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("anthropic"), std::string::npos) << "-p selects: " << r.out;
+  EXPECT_EQ(r.out.find('\033'), std::string::npos) << "no colour when stdout is not a terminal";
+}
+
+}  // namespace
