@@ -305,8 +305,10 @@ def routes_ok(lab):
 def concurrency(lab):
     # 4 providers x 4 routes, one route blackholed: all pairs run at once, so the
     # whole check takes about one timeout, not the sum of them.
+    # The config says 20s; --timeout 3s on the command line must win.
     routes = ["default", "http-proxy", "socks", "iface-c"]
-    run = lab.check(ALL, routes, keys={p: "valid" for p in ALL}, timeout="3s")
+    run = lab.check(ALL, routes, keys={p: "valid" for p in ALL}, timeout="20s",
+                    extra_args=["--timeout", "3s"])
     lab.require_json(run)
     lab.expect_rc(run, 1)
     lab.expect(run.wall < 6.0, "16 probes took %.2fs, want < 2 x 3s timeout" % run.wall)
@@ -385,6 +387,31 @@ def quota(lab):
         lab.expect_verdict(run, p, "default", "quota_exhausted")
         lab.expect_field(lab_provider(run, p), "diagnosis.cause", lambda v: v == "account",
                          "account", p)
+
+
+@scenario("diagnosis/anthropic_spend_cap_429_is_quota_not_rate")
+def spend_cap(lab):
+    run = lab.check(["anthropic"], ["default"], keys={"anthropic": "spendcap"})
+    lab.require_json(run)
+    lab.expect_rc(run, 1)
+    r = lab.expect_verdict(run, "anthropic", "default", "quota_exhausted")
+    lab.expect_field(r, "layers.http.code", lambda v: v == 429, "429")
+
+
+@scenario("diagnosis/permission_denied_not_region_not_key")
+def permission(lab):
+    provs = ["anthropic", "gemini", "discord"]
+    run = lab.check(provs, ["default", "src-a"], keys={p: "perm" for p in provs})
+    lab.require_json(run)
+    lab.expect_rc(run, 1)
+    for p in provs:
+        for rt in ("default", "src-a"):
+            r = lab.expect_verdict(run, p, rt, "permission_denied")
+        lab.expect_field(r, "layers.http.authored_by", lambda v: v == "provider", "provider", p)
+        d = lab_provider(run, p).get("diagnosis") or {}
+        lab.expect(d.get("verdict") == "permission_denied" and d.get("cause") == "account",
+                   "%s diagnosis %s/%s, want permission_denied/account (same refusal on every "
+                   "route)" % (p, d.get("verdict"), d.get("cause")))
 
 
 @scenario("diagnosis/rate_limited_not_quota")

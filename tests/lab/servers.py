@@ -159,6 +159,15 @@ def anthropic_answer(case, region):
                     ("anthropic-ratelimit-requests-reset", "2026-11-27T22:00:20Z")])
     if case == "error":
         return err(529, "overloaded_error", "Overloaded")
+    if case == "perm":
+        return err(403, "permission_error", "Permission denied")
+    if case == "spendcap":  # a 429 that is not a rate limit: no retry-after
+        body = {"type": "error", "request_id": r,
+                "error": {"type": "rate_limit_error",
+                          "message": "You have reached your specified workspace API usage "
+                          "limits. You will regain access on 2026-12-01 at 00:00 UTC.",
+                          "details": {"error_code": "enforced_spend_limit_reached"}}}
+        return 429, h + [("x-should-retry", "false")], json.dumps(body)
     return err(401, "authentication_error", "invalid x-api-key")
 
 
@@ -195,6 +204,16 @@ def gemini_answer(case):
             google_quota("GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
                          "generativelanguage.googleapis.com/generate_content_free_tier_requests",
                          "7s"))
+    if case == "perm":
+        info = google_info("SERVICE_DISABLED")
+        info["metadata"].update({"consumer": "projects/1066201", "activationUrl":
+                                 "https://console.developers.google.com/apis/api/"
+                                 "generativelanguage.googleapis.com/overview?project=1066201"})
+        return 403, h, google_error(403, "PERMISSION_DENIED", "Generative Language API has not "
+                                    "been used in project 1066201 before or it is disabled. "
+                                    "Enable it by visiting https://console.developers.google.com"
+                                    "/apis/api/generativelanguage.googleapis.com/overview?"
+                                    "project=1066201 then retry.", [info])
     if case == "error":
         return 503, h, google_error(503, "UNAVAILABLE",
                                     "The model is overloaded. Please try again later.")
@@ -228,6 +247,8 @@ def discord_answer(case, path, region):
             {"message": "You are being rate limited.", "retry_after": 64.57, "global": False})
     if case == "error":
         return 502, h, json.dumps({"message": "502: Bad Gateway", "code": 0})
+    if case == "perm":
+        return 403, h + rl, json.dumps({"message": "Missing Access", "code": 50001})
     return 401, h + rl, json.dumps({"message": "401: Unauthorized", "code": 0})
 
 

@@ -70,7 +70,7 @@ BRIDGE_ADDRS = (list(GENUINE.values()) +
 
 REGION_BY_NET = [("198.18.2.0/24", "HK"), ("198.18.31.0/24", "NL")]  # default DE
 
-CASES = ["valid", "invalid", "quota", "rate", "error"]
+CASES = ["valid", "invalid", "quota", "rate", "error", "perm", "spendcap"]
 
 
 def _rand(n, alphabet=string.ascii_letters + string.digits):
