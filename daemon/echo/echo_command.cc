@@ -1,0 +1,153 @@
+// pathwatch echo-server --listen ADDR:PORT [--tls-cert FILE --tls-key FILE]
+//                       [--max-clients N] [--read-timeout DURATION]
+#include "echo/echo_command.h"
+
+#include <uv.h>
+
+#include <csignal>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "echo/echo_server.h"
+#include "pathwatch/duration.h"
+
+namespace pathwatch {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: pathwatch echo-server --listen ADDR:PORT [--tls-cert FILE --tls-key FILE]\n"
+    "                             [--max-clients N] [--read-timeout DURATION]\n"
+    "\n"
+    "Answers any HTTP request with JSON: the request line, every header exactly as\n"
+    "received (name case and order kept) and the client address it saw. Run it on a\n"
+    "host you trust and list its URL under \"echo\" in the config: pathwatch then sees\n"
+    "what each route's path adds, strips or rewrites.\n"
+    "\n"
+    "  --listen ADDR:PORT     IP address and port, e.g. 0.0.0.0:8080, [::]:8443,\n"
+    "                         127.0.0.1:0 (any free port); the first line on stdout\n"
+    "                         says where: \"listening on 127.0.0.1:43123\"\n"
+    "  --tls-cert FILE        PEM certificate chain: serve HTTPS (with --tls-key)\n"
+    "  --tls-key FILE         PEM private key\n"
+    "  --max-clients N        connections at once, beyond that accept and close (256)\n"
+    "  --read-timeout D       time a client has to send its request (10s)\n"
+    "\n"
+    "Logs one line per request to stderr, header names only. SIGINT/SIGTERM stop it.\n";
+
+int usageError(const std::string& message) {
+  std::fprintf(stderr, "pathwatch echo-server: %s\n\n%s", message.c_str(), kUsage);
+  return 2;
+}
+
+struct SignalContext {
+  EchoServer* server = nullptr;
+  uv_signal_t sigint{}, sigterm{};
+};
+
+void onSignal(uv_signal_t* handle, int signum) noexcept {
+  auto* ctx = static_cast<SignalContext*>(handle->data);
+  std::fprintf(stderr, "echo-server: stopping on %s\n", signum == SIGINT ? "SIGINT" : "SIGTERM");
+  ctx->server->stop();
+  uv_close(reinterpret_cast<uv_handle_t*>(&ctx->sigint), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&ctx->sigterm), nullptr);
+}
+
+}  // namespace
+
+int runEchoServerCommand(int argc, char** argv) {
+  EchoServerOptions options;
+  bool have_listen = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::optional<std::string> inline_value;
+    if (const auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+      inline_value = arg.substr(eq + 1);
+      arg.resize(eq);
+    }
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    const bool takes_value = arg == "--listen" || arg == "--tls-cert" || arg == "--tls-key" ||
+                             arg == "--max-clients" || arg == "--read-timeout";
+    if (!takes_value) return usageError("unknown option " + arg);
+    std::string value;
+    if (inline_value) {
+      value = *inline_value;
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      return usageError(arg + " needs a value");
+    }
+    if (arg == "--listen") {
+      const auto parsed = parseListenAddress(value);
+      if (!parsed) return usageError("--listen wants IP:PORT or [IPv6]:PORT, got \"" + value + "\"");
+      options.host = parsed->first;
+      options.port = parsed->second;
+      have_listen = true;
+    } else if (arg == "--tls-cert") {
+      options.tls_cert_file = value;
+    } else if (arg == "--tls-key") {
+      options.tls_key_file = value;
+    } else if (arg == "--max-clients") {
+      std::size_t n = 0;
+      bool ok = !value.empty() && value.size() <= 6;
+      for (char c : value) {
+        ok = ok && c >= '0' && c <= '9';
+        if (ok) n = n * 10 + static_cast<std::size_t>(c - '0');
+      }
+      if (!ok || n < 1 || n > 100000) {
+        return usageError("--max-clients wants a number from 1 to 100000, got \"" + value + "\"");
+      }
+      options.max_clients = n;
+    } else {
+      const auto d = parseDuration(value);
+      if (!d || d->count() <= 0 || d->count() > 3'600'000) {
+        return usageError("--read-timeout wants a duration such as 10s or 500ms (at most 1h), got \"" +
+                          value + "\"");
+      }
+      options.read_timeout_ms = static_cast<uint64_t>(d->count());
+    }
+  }
+  if (!have_listen) return usageError("--listen is required");
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return usageError("--tls-cert and --tls-key go together");
+  }
+
+  // A client that resets mid-answer must not kill the process.
+  std::signal(SIGPIPE, SIG_IGN);
+  uv_loop_t loop;
+  if (uv_loop_init(&loop) != 0) {
+    std::fprintf(stderr, "pathwatch echo-server: cannot create the event loop\n");
+    return 1;
+  }
+  int rc = 0;
+  {
+    EchoServer server(&loop, options);
+    std::string error;
+    if (!server.start(&error)) {
+      std::fprintf(stderr, "pathwatch echo-server: %s\n", error.c_str());
+      rc = 1;
+    } else {
+      std::printf("listening on %s\n", server.boundAddress().c_str());
+      std::fflush(stdout);
+      std::fprintf(stderr, "echo-server: listening on %s (%s, at most %zu clients)\n",
+                   server.boundAddress().c_str(), server.tls() ? "https" : "http",
+                   options.max_clients);
+      SignalContext ctx;
+      ctx.server = &server;
+      uv_signal_init(&loop, &ctx.sigint);
+      uv_signal_init(&loop, &ctx.sigterm);
+      ctx.sigint.data = ctx.sigterm.data = &ctx;
+      uv_signal_start(&ctx.sigint, &onSignal, SIGINT);
+      uv_signal_start(&ctx.sigterm, &onSignal, SIGTERM);
+      uv_run(&loop, UV_RUN_DEFAULT);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);  // let every handle finish closing
+  }
+  if (uv_loop_close(&loop) != 0) rc = rc ? rc : 1;
+  return rc;
+}
+
+}  // namespace pathwatch

@@ -1,0 +1,525 @@
+#include "echo/echo_server.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+namespace pathwatch {
+namespace {
+
+constexpr std::size_t kReadBuffer = 16 * 1024;
+// After answering, the client may still be sending (a flood we cut short).
+// Reading and dropping a little more before closing lets it read our answer
+// instead of a reset; beyond these bounds it gets the reset.
+constexpr std::size_t kMaxLingerBytes = 1024 * 1024;
+constexpr uint64_t kMaxLingerMs = 2000;
+
+const char* reasonPhrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 505: return "HTTP Version Not Supported";
+  }
+  return "Error";
+}
+
+std::string opensslError() {
+  const unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return "unknown error";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  return buf;
+}
+
+// "1.2.3.4" / "2001:db8::1"; v4-mapped v6 addresses are shown as v4.
+std::string addressText(const sockaddr_storage& ss, uint16_t* port) {
+  char name[INET6_ADDRSTRLEN] = {0};
+  if (ss.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    uv_ip4_name(a, name, sizeof name);
+    *port = ntohs(a->sin_port);
+    return name;
+  }
+  if (ss.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    uv_ip6_name(a, name, sizeof name);
+    *port = ntohs(a->sin6_port);
+    std::string text = name;
+    if (text.rfind("::ffff:", 0) == 0 && text.find('.') != std::string::npos) text = text.substr(7);
+    return text;
+  }
+  *port = 0;
+  return "unknown";
+}
+
+std::string hostPort(const std::string& ip, uint16_t port) {
+  const bool v6 = ip.find(':') != std::string::npos;
+  return (v6 ? "[" + ip + "]" : ip) + ":" + std::to_string(port);
+}
+
+// The path for the log: no query (Gemini takes ?key=), bounded length.
+std::string loggablePath(std::string_view target) {
+  std::string out(target.substr(0, target.find('?')));
+  if (target.find('?') != std::string_view::npos) out += "?…";
+  if (out.size() > 200) out = out.substr(0, 200) + "…";
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::pair<std::string, uint16_t>> parseListenAddress(std::string_view text) {
+  std::string host;
+  std::string_view port_text;
+  if (!text.empty() && text.front() == '[') {
+    const std::size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return std::nullopt;
+    }
+    host.assign(text.substr(1, close - 1));
+    port_text = text.substr(close + 2);
+    sockaddr_in6 a6{};
+    if (uv_ip6_addr(host.c_str(), 0, &a6) != 0) return std::nullopt;
+  } else {
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    host.assign(text.substr(0, colon));
+    port_text = text.substr(colon + 1);
+    sockaddr_in a4{};
+    if (host.find(':') != std::string::npos || uv_ip4_addr(host.c_str(), 0, &a4) != 0) {
+      return std::nullopt;
+    }
+  }
+  if (port_text.empty() || port_text.size() > 5) return std::nullopt;
+  unsigned port = 0;
+  for (char c : port_text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    port = port * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (port > 65535) return std::nullopt;
+  return std::make_pair(host, static_cast<uint16_t>(port));
+}
+
+std::string buildEchoJson(const HttpRequestHead& head, const std::string& client_address,
+                          uint16_t client_port, bool tls) {
+  nlohmann::ordered_json j;
+  j["request_line"] = head.request_line;
+  j["method"] = head.method;
+  j["path"] = head.target;
+  j["version"] = head.version;
+  auto headers = nlohmann::ordered_json::array();
+  for (const auto& [name, value] : head.headers) headers.push_back({name, value});
+  j["headers"] = std::move(headers);
+  j["client"] = {{"address", client_address}, {"port", client_port}};
+  j["tls"] = tls;
+  // Header values may hold any byte >= 0x80: replace invalid UTF-8, never throw.
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+}
+
+std::string buildEchoErrorJson(int status, const std::string& reason) {
+  nlohmann::ordered_json j;
+  j["error"] = reason;
+  j["status"] = status;
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+}
+
+// One client. Owns two handles (the stream and its deadline timer) and is
+// deleted when both have closed.
+struct EchoServer::Connection {
+  struct WriteReq {
+    uv_write_t req{};
+    std::string data;
+  };
+
+  Connection(EchoServer* s, const HttpRequestLimits& limits) : server(s), parser(limits) {}
+  ~Connection() {
+    if (ssl) SSL_free(ssl);  // frees both BIOs
+  }
+
+  EchoServer* server;
+  uv_tcp_t tcp{};
+  uv_timer_t timer{};
+  int open_handles = 0;
+  HttpRequestParser parser;
+  SSL* ssl = nullptr;
+  BIO* rbio = nullptr;  // network -> OpenSSL (owned by ssl)
+  BIO* wbio = nullptr;  // OpenSSL -> network (owned by ssl)
+  std::array<char, kReadBuffer> buf{};
+  std::string peer_ip;
+  uint16_t peer_port = 0;
+  bool answered = false;  // the answer is queued; input is now discarded
+  bool shutdown_started = false;
+  bool peer_eof = false;
+  bool closing = false;
+  std::size_t pending_writes = 0;
+  std::size_t discarded = 0;
+
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp); }
+
+  void close() {
+    if (closing) return;
+    closing = true;
+    uv_timer_stop(&timer);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer), &Connection::onHandleClosed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp), &Connection::onHandleClosed);
+  }
+
+  static void onHandleClosed(uv_handle_t* h) noexcept {
+    auto* c = static_cast<Connection*>(h->data);
+    if (--c->open_handles == 0) {
+      c->server->forget(c);
+      delete c;
+    }
+  }
+
+  void armTimer(uint64_t ms) { uv_timer_start(&timer, &Connection::onTimeout, ms, 0); }
+
+  static void onTimeout(uv_timer_t* t) noexcept {
+    auto* c = static_cast<Connection*>(t->data);
+    if (!c->answered) {
+      c->server->log(hostPort(c->peer_ip, c->peer_port) + " closed: no complete request within " +
+                     std::to_string(c->server->options_.read_timeout_ms) + "ms");
+    }
+    c->close();
+  }
+
+  static void onAlloc(uv_handle_t* h, size_t, uv_buf_t* out) noexcept {
+    auto* c = static_cast<Connection*>(h->data);
+    *out = uv_buf_init(c->buf.data(), static_cast<unsigned>(c->buf.size()));
+  }
+
+  static void onRead(uv_stream_t* s, ssize_t n, const uv_buf_t*) noexcept {
+    auto* c = static_cast<Connection*>(s->data);
+    if (c->closing || n == 0) return;
+    try {
+      if (n < 0) {
+        c->onPeerDone();
+        return;
+      }
+      c->onBytes(std::string_view(c->buf.data(), static_cast<std::size_t>(n)));
+    } catch (...) {
+      c->close();
+    }
+  }
+
+  void onPeerDone() {
+    peer_eof = true;
+    uv_read_stop(stream());
+    if (!answered) {
+      server->log(hostPort(peer_ip, peer_port) + " closed by client before a complete request");
+      close();
+      return;
+    }
+    // Clients may half-close after sending: an answer still being written
+    // finishes first (maybeShutdown closes once it is out).
+    if (shutdown_started) close();
+  }
+
+  void onBytes(std::string_view data) {
+    if (answered) {
+      discarded += data.size();
+      if (discarded > kMaxLingerBytes) close();
+      return;
+    }
+    if (ssl) {
+      tlsIn(data);
+    } else {
+      plainIn(data);
+    }
+  }
+
+  void plainIn(std::string_view data) {
+    switch (parser.feed(data)) {
+      case HttpRequestParser::State::NeedMore: return;
+      case HttpRequestParser::State::Done: return answerEcho();
+      case HttpRequestParser::State::Error: return answerError();
+    }
+  }
+
+  void tlsIn(std::string_view data) {
+    if (BIO_write(rbio, data.data(), static_cast<int>(data.size())) != static_cast<int>(data.size())) {
+      close();
+      return;
+    }
+    if (!SSL_is_init_finished(ssl)) {
+      const int r = SSL_do_handshake(ssl);
+      if (r != 1) {
+        const int err = SSL_get_error(ssl, r);
+        flushTls();
+        if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return;
+        server->log(hostPort(peer_ip, peer_port) + " tls handshake failed: " + opensslError());
+        // Send the alert OpenSSL queued, then close.
+        answered = true;
+        armTimer(server->options_.read_timeout_ms);
+        maybeShutdown();
+        return;
+      }
+    }
+    std::array<char, kReadBuffer> plain;
+    while (!answered && !closing) {
+      const int r = SSL_read(ssl, plain.data(), static_cast<int>(plain.size()));
+      if (r > 0) {
+        plainIn(std::string_view(plain.data(), static_cast<std::size_t>(r)));
+        continue;
+      }
+      const int err = SSL_get_error(ssl, r);
+      if (err == SSL_ERROR_WANT_READ) break;
+      ERR_clear_error();
+      close();  // close_notify before a full request, or a protocol error
+      return;
+    }
+    flushTls();
+  }
+
+  void flushTls() {
+    while (!closing && BIO_ctrl_pending(wbio) > 0) {
+      std::string out(BIO_ctrl_pending(wbio), '\0');
+      const int n = BIO_read(wbio, out.data(), static_cast<int>(out.size()));
+      if (n <= 0) break;
+      out.resize(static_cast<std::size_t>(n));
+      writeRaw(std::move(out));
+    }
+  }
+
+  void writeRaw(std::string data) {
+    if (closing || data.empty()) return;
+    auto* w = new WriteReq{};
+    w->data = std::move(data);
+    w->req.data = this;
+    uv_buf_t b = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+    if (uv_write(&w->req, stream(), &b, 1, &Connection::onWrite) != 0) {
+      delete w;
+      close();
+      return;
+    }
+    ++pending_writes;
+  }
+
+  static void onWrite(uv_write_t* req, int status) noexcept {
+    auto* w = reinterpret_cast<WriteReq*>(req);  // req is WriteReq's first member
+    auto* c = static_cast<Connection*>(req->data);
+    delete w;
+    --c->pending_writes;
+    if (status < 0) {
+      c->close();
+      return;
+    }
+    c->maybeShutdown();
+  }
+
+  // Once the whole answer is written: FIN, then drop what the client still sends
+  // (bounded) until it closes, so it reads the answer rather than a reset.
+  void maybeShutdown() {
+    if (!answered || closing || pending_writes > 0 || shutdown_started) return;
+    shutdown_started = true;
+    if (peer_eof) {
+      close();
+      return;
+    }
+    auto* req = new uv_shutdown_t{};
+    req->data = this;
+    if (uv_shutdown(req, stream(), &Connection::onShutdown) != 0) {
+      delete req;
+      close();
+    }
+  }
+
+  static void onShutdown(uv_shutdown_t* req, int status) noexcept {
+    auto* c = static_cast<Connection*>(req->data);
+    delete req;
+    if (c->closing) return;
+    if (status < 0 || c->peer_eof) {
+      c->close();
+      return;
+    }
+    c->armTimer(std::min(kMaxLingerMs, c->server->options_.read_timeout_ms));
+  }
+
+  void respond(int status, const std::string& body) {
+    answered = true;
+    std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reasonPhrase(status) +
+                      "\r\nContent-Type: application/json\r\nContent-Length: " +
+                      std::to_string(body.size()) +
+                      "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n" + body;
+    armTimer(server->options_.read_timeout_ms);  // the answer gets as long as the request had
+    if (ssl) {
+      if (SSL_write(ssl, out.data(), static_cast<int>(out.size())) <= 0) {
+        ERR_clear_error();
+        close();
+        return;
+      }
+      SSL_shutdown(ssl);  // queue close_notify after the answer
+      ERR_clear_error();
+      flushTls();
+    } else {
+      writeRaw(std::move(out));
+    }
+    maybeShutdown();
+  }
+
+  void answerEcho() {
+    const HttpRequestHead& head = parser.head();
+    std::string names;
+    for (const auto& [name, value] : head.headers) {
+      if (!names.empty()) names += ",";
+      names += name;  // names only: values may be real keys
+    }
+    server->log(hostPort(peer_ip, peer_port) + " \"" + head.method + " " +
+                loggablePath(head.target) + "\" 200 headers=" + names);
+    respond(200, buildEchoJson(head, peer_ip, peer_port, ssl != nullptr));
+  }
+
+  void answerError() {
+    server->log(hostPort(peer_ip, peer_port) + " " + std::to_string(parser.errorStatus()) + " " +
+                parser.errorReason());
+    respond(parser.errorStatus(), buildEchoErrorJson(parser.errorStatus(), parser.errorReason()));
+  }
+};
+
+EchoServer::EchoServer(uv_loop_t* loop, EchoServerOptions options)
+    : loop_(loop), options_(std::move(options)) {}
+
+EchoServer::~EchoServer() {
+  if (ssl_ctx_) SSL_CTX_free(ssl_ctx_);
+}
+
+void EchoServer::log(std::string_view line) {
+  if (options_.log) {
+    options_.log(line);
+  } else {
+    std::fprintf(stderr, "echo-server: %.*s\n", static_cast<int>(line.size()), line.data());
+  }
+}
+
+bool EchoServer::start(std::string* error) {
+  auto setError = [&](std::string e) {
+    if (error) *error = std::move(e);
+    return false;
+  };
+  if (options_.tls_cert_file.empty() != options_.tls_key_file.empty()) {
+    return setError("--tls-cert and --tls-key go together");
+  }
+  if (!options_.tls_cert_file.empty()) {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) return setError("cannot create a TLS context: " + opensslError());
+    ssl_ctx_ = ctx;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, options_.tls_cert_file.c_str()) != 1) {
+      return setError("cannot load TLS certificate " + options_.tls_cert_file + ": " +
+                      opensslError());
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, options_.tls_key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+      return setError("cannot load TLS key " + options_.tls_key_file + ": " + opensslError());
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+      return setError("TLS key " + options_.tls_key_file + " does not match the certificate");
+    }
+  }
+  sockaddr_storage addr{};
+  if (options_.host.find(':') != std::string::npos) {
+    if (uv_ip6_addr(options_.host.c_str(), options_.port,
+                    reinterpret_cast<sockaddr_in6*>(&addr)) != 0) {
+      return setError("not an IP address: " + options_.host);
+    }
+  } else if (uv_ip4_addr(options_.host.c_str(), options_.port,
+                         reinterpret_cast<sockaddr_in*>(&addr)) != 0) {
+    return setError("not an IP address: " + options_.host);
+  }
+  listener_ = new uv_tcp_t{};
+  if (const int rc = uv_tcp_init(loop_, listener_); rc != 0) {
+    delete listener_;
+    listener_ = nullptr;
+    return setError(std::string("cannot create a socket: ") + uv_strerror(rc));
+  }
+  listener_->data = this;
+  const std::string where = hostPort(options_.host, options_.port);
+  int rc = uv_tcp_bind(listener_, reinterpret_cast<const sockaddr*>(&addr), 0);
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener_), 128, &onConnection);
+  if (rc != 0) {
+    stop();
+    return setError("cannot listen on " + where + ": " + uv_strerror(rc));
+  }
+  sockaddr_storage bound{};
+  int len = sizeof bound;
+  uv_tcp_getsockname(listener_, reinterpret_cast<sockaddr*>(&bound), &len);
+  const std::string bound_ip = addressText(bound, &bound_port_);
+  bound_address_ = hostPort(bound_ip, bound_port_);
+  return true;
+}
+
+void EchoServer::stop() {
+  if (listener_) {
+    listener_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(listener_),
+             [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_tcp_t*>(h); });
+    listener_ = nullptr;
+  }
+  for (Connection* c : connections_) c->close();  // erased in their close callbacks
+}
+
+void EchoServer::forget(Connection* c) { connections_.erase(c); }
+
+void EchoServer::onConnection(uv_stream_t* listener, int status) noexcept {
+  auto* self = static_cast<EchoServer*>(listener->data);
+  if (!self || status < 0) return;
+  try {
+    self->accept();
+  } catch (...) {
+    // Out of memory at worst: the client is dropped, the server goes on.
+  }
+}
+
+void EchoServer::accept() {
+  uv_stream_t* listener = reinterpret_cast<uv_stream_t*>(listener_);
+  if (connections_.size() >= options_.max_clients) {
+    // Accept and close at once: the client learns now instead of after a timeout.
+    auto* t = new uv_tcp_t{};
+    uv_tcp_init(loop_, t);
+    uv_accept(listener, reinterpret_cast<uv_stream_t*>(t));
+    uv_close(reinterpret_cast<uv_handle_t*>(t),
+             [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_tcp_t*>(h); });
+    log("refused a client: " + std::to_string(options_.max_clients) + " already connected");
+    return;
+  }
+  auto* c = new Connection(this, options_.limits);
+  uv_tcp_init(loop_, &c->tcp);
+  uv_timer_init(loop_, &c->timer);
+  c->tcp.data = c;
+  c->timer.data = c;
+  c->open_handles = 2;
+  connections_.insert(c);
+  if (uv_accept(listener, c->stream()) != 0) {
+    c->close();
+    return;
+  }
+  sockaddr_storage peer{};
+  int len = sizeof peer;
+  uv_tcp_getpeername(&c->tcp, reinterpret_cast<sockaddr*>(&peer), &len);
+  c->peer_ip = addressText(peer, &c->peer_port);
+  if (ssl_ctx_) {
+    c->ssl = SSL_new(ssl_ctx_);
+    c->rbio = BIO_new(BIO_s_mem());
+    c->wbio = BIO_new(BIO_s_mem());
+    if (!c->ssl || !c->rbio || !c->wbio) {
+      if (c->rbio) BIO_free(c->rbio);  // not yet owned by the SSL
+      if (c->wbio) BIO_free(c->wbio);
+      c->rbio = c->wbio = nullptr;
+      c->close();
+      return;
+    }
+    SSL_set_bio(c->ssl, c->rbio, c->wbio);
+    SSL_set_accept_state(c->ssl);
+  }
+  c->armTimer(options_.read_timeout_ms);
+  if (uv_read_start(c->stream(), &Connection::onAlloc, &Connection::onRead) != 0) c->close();
+}
+
+}  // namespace pathwatch
