@@ -18,4 +18,8 @@ struct CommandEntry {
 // pathwatch check [-c FILE] [-p PROVIDER]... [-r ROUTE]... [--json] [--timeout D]
 int runCheckCommand(int argc, char** argv);
 
+// pathwatch echo-server --listen ADDR:PORT [--tls-cert F --tls-key F] [--max-clients N]
+// (daemon/echo/echo_command.cc)
+int runEchoServerCommand(int argc, char** argv);
+
 }  // namespace pathwatch

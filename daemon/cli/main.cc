@@ -17,6 +17,7 @@ namespace {
 
 constexpr CommandEntry kCommands[] = {
     {"check", runCheckCommand, "run one full diagnosis now, in-process (no daemon needed)"},
+    {"echo-server", runEchoServerCommand, "the header-echo helper, to run on a host you trust"},
 };
 
 void printUsage(std::FILE* out) {
