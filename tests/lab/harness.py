@@ -19,6 +19,8 @@ ROUTES = {
     "socks": {"proxy": "socks5h://%s:1080" % W.SOCKS},
     "strip-proxy": {"proxy": "http://%s:3128" % W.PROXY_STRIP},
     "deny-proxy": {"proxy": "http://%s:3128" % W.PROXY_DENY},
+    "auth-proxy": {"proxy": "http://%s:3128" % W.PROXY_AUTH},
+    "noconnect-proxy": {"proxy": "http://%s:3128" % W.PROXY_NOCONNECT},
     "dead-proxy": {"proxy": "http://%s:3128" % W.PROXY_DEAD},
     "dropped-proxy": {"proxy": "http://%s:3128" % W.PROXY_DROPPED},
 }

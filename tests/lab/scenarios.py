@@ -283,6 +283,34 @@ def proxy_dead(lab):
     lab.expect_verdict(run, "openai", "dropped-proxy", "proxy_failed")
 
 
+@scenario("engine/proxy_wants_credentials_proxy_failed")
+def proxy_auth(lab):
+    run = lab.check(["openai", "gemini"], ["default", "auth-proxy"],
+                    keys={"openai": "valid", "gemini": "valid"})
+    lab.require_json(run)
+    lab.expect_rc(run, 1)
+    for p in ("openai", "gemini"):
+        lab.expect_verdict(run, p, "default", "ok")
+        r = lab.expect_verdict(run, p, "auth-proxy", "proxy_failed")
+        lab.expect(get(r, "layers.http.proxy_code") == 407 or get(r, "layers.http.code") == 407
+                   or "407" in " ".join(str(x) for x in r.get("evidence") or []),
+                   "%s: the proxy's 407 is nowhere in the result" % p)
+
+
+@scenario("engine/proxy_refuses_connect_blocked_not_key")
+def proxy_noconnect(lab):
+    # squid answers CONNECT with its own 403: the provider never saw the request.
+    # SPEC reads either way (a middlebox answered / the proxy refused); never a key verdict.
+    run = lab.check(["openai"], ["default", "noconnect-proxy"], keys={"openai": "valid"})
+    lab.require_json(run)
+    lab.expect_rc(run, 1)
+    lab.expect_verdict(run, "openai", "default", "ok")
+    r = lab.expect_verdict(run, "openai", "noconnect-proxy", ("middlebox_blocked", "proxy_failed"))
+    lab.expect(get(r, "layers.http.proxy_code") == 403 or
+               "403" in " ".join(str(x) for x in r.get("evidence") or []),
+               "the proxy's 403 is nowhere in the result")
+
+
 @scenario("engine/same_provider_ok_over_every_route_kind")
 def routes_ok(lab):
     routes = ["iface-a", "src-a", "http-proxy", "socks"]

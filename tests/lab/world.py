@@ -57,6 +57,8 @@ PROXY_PLAIN = "198.18.31.1"   # squid forward proxy, adds Via / X-Forwarded-For
 SOCKS = "198.18.31.2"         # microsocks
 PROXY_STRIP = "198.18.31.3"   # squid ssl-bump (corporate CA), strips Authorization
 PROXY_DENY = "198.18.31.4"    # squid ssl-bump, answers its own 403 for the providers
+PROXY_AUTH = "198.18.31.5"    # squid that wants credentials: 407
+PROXY_NOCONNECT = "198.18.31.6"  # squid that refuses CONNECT to the providers: its 403
 PROXY_DROPPED = "198.18.31.8"  # nft drop
 PROXY_DEAD = "198.18.31.9"    # nothing listens
 ECHO_ADDR = "198.18.80.1"
@@ -65,7 +67,8 @@ BACKEND = "127.0.0.1:8000"    # inside inet: the providers' answers behind nginx
 BRIDGE_ADDRS = (list(GENUINE.values()) +
                 [GEO_OPENAI, INTERCEPT_ADDR, EXPIRED_ADDR, WRONGNAME_ADDR, GARBAGE_ADDR, DROP_ADDR,
                  RESET_ADDR, CLOSED_ADDR] + list(RESOLVERS.values()) +
-                [PROXY_PLAIN, SOCKS, PROXY_STRIP, PROXY_DENY, PROXY_DROPPED, PROXY_DEAD,
+                [PROXY_PLAIN, SOCKS, PROXY_STRIP, PROXY_DENY, PROXY_AUTH, PROXY_NOCONNECT,
+                 PROXY_DROPPED, PROXY_DEAD,
                  ECHO_ADDR])
 
 REGION_BY_NET = [("198.18.2.0/24", "HK"), ("198.18.31.0/24", "NL")]  # default DE
@@ -483,10 +486,20 @@ http {
 http_port %(plain)s:3128 name=plain
 http_port %(strip)s:3128 name=strip %(bump)s
 http_port %(deny)s:3128 name=deny %(bump)s
+http_port %(auth)s:3128 name=auth
+http_port %(noconnect)s:3128 name=noconnect
+auth_param basic program /usr/lib/squid/basic_fake_auth
+auth_param basic children 1 startup=0 idle=1
+auth_param basic realm corp proxy
 acl p_strip myportname strip
 acl p_deny myportname deny
+acl p_auth myportname auth
+acl p_noconnect myportname noconnect
+acl authed proxy_auth REQUIRED
 acl providers dstdomain %(names)s
 acl CONNECT method CONNECT
+http_access deny p_auth !authed
+http_access deny p_noconnect CONNECT providers
 http_access allow CONNECT
 http_access deny p_deny providers
 http_access allow all
@@ -509,6 +522,7 @@ cache_effective_user proxy
 shutdown_lifetime 0 seconds
 connect_timeout 5 seconds
 """ % {"plain": PROXY_PLAIN, "strip": PROXY_STRIP, "deny": PROXY_DENY, "bump": bump,
+       "auth": PROXY_AUTH, "noconnect": PROXY_NOCONNECT,
        "names": names, "ca": self.public_roots, "dns": RESOLVERS["honest"], "sd": sd}
 
     def start_squid(self):
