@@ -273,6 +273,29 @@ def http_garbage(lab):
     lab.expect_field(r, "layers.http.status", lambda v: v == "fail", "fail")
 
 
+@scenario("engine/silent_after_tls_http_failed")
+def http_stall(lab):
+    run = lab.check(["gemini"], ["default"], keys={"gemini": "valid"},
+                    resolvers=[W.RESOLVERS["faults2"]], timeout="2s")
+    lab.require_json(run)
+    lab.expect_rc(run, 1)
+    r = lab.expect_verdict(run, "gemini", "default", "http_failed")
+    lab.expect_field(r, "layers.tls.status", lambda v: v == "ok", "ok")
+    lab.expect_field(r, "layers.http.error", lambda v: v == "timeout", "timeout")
+    lab.expect(run.wall < 10, "took %.1fs with a 2s timeout" % run.wall)
+
+
+@scenario("engine/reset_during_handshake_tls_failed")
+def tls_reset(lab):
+    run = lab.check(["discord"], ["default"], keys={"discord": "valid"},
+                    resolvers=[W.RESOLVERS["faults2"]])
+    lab.require_json(run)
+    lab.expect_rc(run, 1)
+    r = lab.expect_verdict(run, "discord", "default", "tls_failed")
+    lab.expect_field(r, "layers.tcp.status", lambda v: v == "ok", "ok")
+    lab.expect_field(r, "layers.tls.error", lambda v: v == "connection_reset", "connection_reset")
+
+
 @scenario("engine/dead_proxy_proxy_failed")
 def proxy_dead(lab):
     run = lab.check(["openai"], ["dead-proxy", "dropped-proxy"], keys={"openai": "valid"},

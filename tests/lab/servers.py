@@ -376,9 +376,58 @@ def serve_garbage(listen, cert, key):
         threading.Thread(target=handle, args=(conn,), daemon=True).start()
 
 
+def serve_stall(listen, cert, key):
+    """TLS handshake completes, then silence until the client gives up."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(split_listen(listen))
+    srv.listen(64)
+
+    def handle(conn):
+        try:
+            conn.settimeout(60)
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                while tls.recv(4096):  # read and never answer; ends when the client closes
+                    pass
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    while True:
+        conn, _ = srv.accept()
+        threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+
+def serve_tls_reset(listen):
+    """Reads the ClientHello, then resets the connection (what SNI-filtering DPI does)."""
+    import struct
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(split_listen(listen))
+    srv.listen(64)
+    while True:
+        conn, _ = srv.accept()
+        try:
+            conn.settimeout(2)
+            conn.recv(4096)
+        except OSError:
+            pass
+        try:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()  # linger 0: RST, not FIN
+        except OSError:
+            pass
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["backend", "garbage", "echo"])
+    ap.add_argument("mode", choices=["backend", "garbage", "stall", "tlsreset", "echo"])
     ap.add_argument("--listen", required=True)
     ap.add_argument("--log")
     ap.add_argument("--cert")
@@ -386,6 +435,12 @@ def main():
     a = ap.parse_args()
     if a.mode == "garbage":
         serve_garbage(a.listen, a.cert, a.key)
+        return
+    if a.mode == "stall":
+        serve_stall(a.listen, a.cert, a.key)
+        return
+    if a.mode == "tlsreset":
+        serve_tls_reset(a.listen)
         return
     handler = Backend if a.mode == "backend" else Echo
     if a.mode == "backend":

@@ -39,6 +39,8 @@ INTERCEPT_ADDR = "198.18.100.50"  # nginx with corporate-CA leaves, forwards to 
 EXPIRED_ADDR = "198.18.100.60"    # expired leaf (test CA)
 WRONGNAME_ADDR = "198.18.100.61"  # leaf for another name (test CA)
 GARBAGE_ADDR = "198.18.100.62"    # TLS ok, then non-HTTP bytes
+STALL_ADDR = "198.18.100.63"      # TLS ok, then no answer at all
+TLSRESET_ADDR = "198.18.100.64"   # RST after the ClientHello (SNI-filtering DPI)
 DROP_ADDR = "198.18.100.70"       # nft drop: connect times out
 RESET_ADDR = "198.18.100.71"      # nft reject with tcp reset
 CLOSED_ADDR = "198.18.100.72"     # nothing listens: the kernel resets
@@ -65,7 +67,8 @@ ECHO_ADDR = "198.18.80.1"
 BACKEND = "127.0.0.1:8000"    # inside inet: the providers' answers behind nginx
 
 BRIDGE_ADDRS = (list(GENUINE.values()) +
-                [GEO_OPENAI, INTERCEPT_ADDR, EXPIRED_ADDR, WRONGNAME_ADDR, GARBAGE_ADDR, DROP_ADDR,
+                [GEO_OPENAI, INTERCEPT_ADDR, EXPIRED_ADDR, WRONGNAME_ADDR, GARBAGE_ADDR,
+                 STALL_ADDR, TLSRESET_ADDR, DROP_ADDR,
                  RESET_ADDR, CLOSED_ADDR] + list(RESOLVERS.values()) +
                 [PROXY_PLAIN, SOCKS, PROXY_STRIP, PROXY_DENY, PROXY_AUTH, PROXY_NOCONNECT,
                  PROXY_DROPPED, PROXY_DEAD,
@@ -328,6 +331,7 @@ table inet lab {
             self.start_dnsmasq()
             self.start_nginx()
             self.start_garbage()
+            self.start_stall_and_reset()
             self.start_squid()
             self.start_socks()
             for args in self.defer_waits:
@@ -349,6 +353,16 @@ table inet lab {
                     GARBAGE_ADDR + ":443", "--cert", chain, "--key", key],
                    listen=GARBAGE_ADDR + ":443")
 
+    def start_stall_and_reset(self):
+        key, crt = self.leaves["garbage"]
+        self.spawn("stall-tls", self.inet_ns,
+                   [PY, os.path.join(HERE, "servers.py"), "stall", "--listen",
+                    STALL_ADDR + ":443", "--cert", crt, "--key", key],
+                   listen=STALL_ADDR + ":443")
+        self.spawn("tls-reset", self.inet_ns,
+                   [PY, os.path.join(HERE, "servers.py"), "tlsreset", "--listen",
+                    TLSRESET_ADDR + ":443"], listen=TLSRESET_ADDR + ":443")
+
     def dnsmasq_records(self):
         g = GENUINE
         H = PROVIDER_HOSTS
@@ -361,7 +375,7 @@ table inet lab {
                        H["gemini"]: GARBAGE_ADDR, H["discord"]: DROP_ADDR},
             "geo": dict({H[p]: g[p] for p in H}, **{H["openai"]: GEO_OPENAI}),
             "faults2": {H["openai"]: RESET_ADDR, H["anthropic"]: CLOSED_ADDR,
-                        H["gemini"]: DROP_ADDR, H["discord"]: RESET_ADDR},
+                        H["gemini"]: STALL_ADDR, H["discord"]: TLSRESET_ADDR},
         }
 
     def start_dnsmasq(self):
