@@ -94,12 +94,14 @@ def main():
                 if args.verbose:
                     traceback.print_exc()
             problems = ([error] if error else []) + lab.problems
+            dead = w.dead_servers()
+            if dead:  # the world broke under the scenario: say so, not just "wrong verdict"
+                problems.append("lab server(s) died: " + ", ".join(dead))
             dt = time.monotonic() - s0
             if problems:
                 failed += 1
-                print("FAIL %s (%.1fs): %s" % (name, dt, problems[0]), flush=True)
-                for p in problems[1:]:
-                    print("     %s" % p)
+                # One line per scenario, every mismatch on it.
+                print("FAIL %s (%.1fs): %s" % (name, dt, " | ".join(problems)), flush=True)
             else:
                 passed += 1
                 print("PASS %s (%.1fs)" % (name, dt), flush=True)

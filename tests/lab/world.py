@@ -570,6 +570,16 @@ connect_timeout 5 seconds
                    listen=listen)
         self.echo_url, self.echo_kind = "http://%s/anything" % listen, "standin"
 
+    def dead_servers(self):
+        """Servers that exited on their own (each is reported once)."""
+        dead = []
+        for n, p in list(self.procs):
+            if p.poll() is not None:
+                dead.append("%s (exit %s: %s)" % (n, p.returncode,
+                                                  self.tail(n + ".out", 200).strip()))
+                self.procs.remove((n, p))
+        return dead
+
     def stop(self, name):
         for n, p in list(self.procs):
             if n == name:
