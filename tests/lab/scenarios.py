@@ -100,13 +100,20 @@ def no_key_ok(lab):
 
 @scenario("engine/wrong_key_auth_failed")
 def wrong_key(lab):
-    run = lab.check(ALL, ["default"], keys={p: "invalid" for p in ALL})
+    # The same provider-authored refusal on two routes: the key, not the path.
+    run = lab.check(ALL, ["default", "socks"], keys={p: "invalid" for p in ALL})
     lab.require_json(run)
     lab.expect_rc(run, 1)
     for p in ALL:
-        r = lab.expect_verdict(run, p, "default", "auth_failed")
-        lab.expect_field(r, "layers.http.authored_by", lambda v: v == "provider", "provider", p)
-        lab.expect_field(lab_provider(run, p), "diagnosis.cause", lambda v: v == "key", "key", p)
+        for rt in ("default", "socks"):
+            r = lab.expect_verdict(run, p, rt, "auth_failed")
+            lab.expect_field(r, "layers.http.authored_by", lambda v: v == "provider", "provider",
+                             "%s/%s" % (p, rt))
+        d = lab_provider(run, p).get("diagnosis") or {}
+        lab.expect(d.get("verdict") == "auth_failed" and d.get("cause") == "key" and
+                   not d.get("working_routes"),
+                   "%s diagnosis %s/%s working %r, want auth_failed/key and no working route" %
+                   (p, d.get("verdict"), d.get("cause"), d.get("working_routes")))
 
 
 @scenario("engine/dead_resolver_dns_failed")
@@ -550,6 +557,9 @@ def no_leak(lab):
                            (i, stream, n[:4]))
         lab.expect(run.rc in (0, 1), "run %d exit code %s" % (i, run.rc))
     lab.expect(len(runs[1].stdout.strip()) > 0, "the table output is empty")
+    lab.expect(runs[0].rc == runs[1].rc, "exit code %s with --json, %s without" %
+               (runs[0].rc, runs[1].rc))
+    lab.expect("region_blocked" in runs[1].stdout, "the table does not name region_blocked")
     # Every file written under the scenario dir (HOME, TMPDIR, cwd, history, socket)
     # and any file in /tmp touched during the run.
     scanned = 0
