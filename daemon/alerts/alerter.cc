@@ -79,6 +79,7 @@ void Alerter::reconfigure(const AlertsConfig& cfg) {
   for (auto& s : execs_) {
     if (!s) continue;
     retired_.exec_started += s->started();
+    retired_.exec_succeeded += s->succeeded();
     retired_.exec_failed += s->failed();
     retired_.exec_dropped += s->dropped() + s->queued();
   }
@@ -201,6 +202,7 @@ AlerterStats Alerter::stats() const {
   }
   for (const auto& x : execs_) {
     s.exec_started += x->started();
+    s.exec_succeeded += x->succeeded();
     s.exec_failed += x->failed();
     s.exec_dropped += x->dropped();
   }

@@ -48,7 +48,7 @@ struct AlerterOptions {
 struct AlerterStats {
   uint64_t events = 0;  // raised (each reached every sink)
   uint64_t webhook_delivered = 0, webhook_failed = 0, webhook_dropped = 0;
-  uint64_t exec_started = 0, exec_failed = 0, exec_dropped = 0;
+  uint64_t exec_started = 0, exec_succeeded = 0, exec_failed = 0, exec_dropped = 0;
 };
 
 class Alerter : public ResultObserver {

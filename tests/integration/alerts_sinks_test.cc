@@ -458,8 +458,9 @@ os.rename(out + ".tmp", out)
   Alerter alerter(loop.get(), &bus, cfg, quietOptions());
   bus.subscribe(&alerter);
   for (Verdict v : {Verdict::Ok, Verdict::RegionBlocked, Verdict::RegionBlocked}) cycle(bus, v);
-  ASSERT_TRUE(loop.runUntil([&] { return alerter.stats().exec_started == 1 &&
-                                         std::filesystem::exists(out); }));
+  // Until the command has exited, so it is reaped before the loop goes.
+  ASSERT_TRUE(loop.runUntil([&] { return alerter.stats().exec_succeeded == 1; }));
+  EXPECT_EQ(alerter.stats().exec_started, 1u);
   ::unsetenv("OPENAI_API_KEY");
 
   auto doc = nlohmann::json::parse(slurp(out));
