@@ -37,6 +37,8 @@ class Engine {
   // Binding problems found when the engine started ("" when fine), per route.
   std::string routeBindingError(const std::string& route) const;
 
+  uv_loop_t* loop() const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -126,6 +126,10 @@ struct RouteResult {
   std::optional<Egress> egress;
   std::string started_at;  // ISO 8601 UTC
   double ms = 0;           // whole probe
+  // What the engine observed outside the layers (proxy details, deadline hit,
+  // public roots missing); added to evidence again after every classifyRoute,
+  // which rebuilds evidence from the layers.
+  std::vector<std::string> engine_notes;
 };
 
 struct Diagnosis {

@@ -91,6 +91,9 @@ struct ErrorCase {
   const char* error;
 };
 
+// gtest would print the raw bytes (padding included) otherwise.
+void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.name; }
+
 class DnsErrorTest : public DnsProbeTest, public ::testing::WithParamInterface<ErrorCase> {};
 
 TEST_P(DnsErrorTest, RcodeBecomesFixedError) {

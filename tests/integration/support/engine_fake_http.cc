@@ -1,0 +1,87 @@
+#include "integration/support/engine_fake_http.h"
+
+#include <arpa/inet.h>
+
+namespace pathwatch::testing {
+
+struct EngineFakeHttp::Conn {
+  uv_tcp_t tcp;
+  EngineFakeHttp* server;
+  std::string in;
+  std::string out;
+  uv_write_t write;
+  bool answered = false;
+};
+
+EngineFakeHttp::EngineFakeHttp(uv_loop_t* loop, Response response, bool hang)
+    : loop_(loop), listener_(new uv_tcp_t), response_(std::move(response)), hang_(hang) {
+  uv_tcp_init(loop, listener_);
+  listener_->data = this;
+  sockaddr_in sin{};
+  uv_ip4_addr("127.0.0.1", 0, &sin);
+  uv_tcp_bind(listener_, reinterpret_cast<sockaddr*>(&sin), 0);
+  uv_listen(reinterpret_cast<uv_stream_t*>(listener_), 64, &EngineFakeHttp::onConn);
+  int len = sizeof(sin);
+  uv_tcp_getsockname(listener_, reinterpret_cast<sockaddr*>(&sin), &len);
+  port_ = ntohs(sin.sin_port);
+}
+
+EngineFakeHttp::~EngineFakeHttp() {
+  for (Conn* c : std::set<Conn*>(conns_)) closeConn(c);
+  uv_close(reinterpret_cast<uv_handle_t*>(listener_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+}
+
+void EngineFakeHttp::closeConn(Conn* c) {
+  if (!conns_.erase(c)) return;
+  c->server = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp),
+           [](uv_handle_t* h) { delete static_cast<Conn*>(h->data); });
+}
+
+void EngineFakeHttp::onConn(uv_stream_t* s, int status) noexcept {
+  auto* self = static_cast<EngineFakeHttp*>(s->data);
+  if (status != 0 || !self) return;
+  auto* c = new Conn;
+  c->server = self;
+  uv_tcp_init(self->loop_, &c->tcp);
+  c->tcp.data = c;
+  if (uv_accept(s, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp),
+             [](uv_handle_t* h) { delete static_cast<Conn*>(h->data); });
+    return;
+  }
+  self->conns_.insert(c);
+  uv_read_start(
+      reinterpret_cast<uv_stream_t*>(&c->tcp),
+      [](uv_handle_t*, size_t, uv_buf_t* buf) {
+        static char scratch[16384];
+        *buf = uv_buf_init(scratch, sizeof(scratch));
+      },
+      [](uv_stream_t* st, ssize_t n, const uv_buf_t* buf) {
+        auto* conn = static_cast<Conn*>(st->data);
+        EngineFakeHttp* srv = conn->server;
+        if (!srv) return;
+        if (n < 0) return srv->closeConn(conn);
+        conn->in.append(buf->base, static_cast<size_t>(n));
+        if (conn->in.size() > 65536) return srv->closeConn(conn);
+        const auto end = conn->in.find("\r\n\r\n");
+        if (end == std::string::npos || conn->answered) return;
+        conn->answered = true;
+        ++srv->requests_;
+        srv->last_head_ = conn->in.substr(0, end);
+        if (srv->hang_) return;  // never answers; closed when the server goes
+        const auto& r = srv->response_;
+        conn->out = "HTTP/1.1 " + std::to_string(r.status) + " X\r\n";
+        for (const auto& [k, v] : r.headers) conn->out += k + ": " + v + "\r\n";
+        conn->out += "Content-Length: " + std::to_string(r.body.size()) + "\r\nConnection: close\r\n\r\n" + r.body;
+        uv_buf_t out = uv_buf_init(conn->out.data(), static_cast<unsigned>(conn->out.size()));
+        conn->write.data = conn;
+        uv_write(&conn->write, st, &out, 1, [](uv_write_t* w, int) {
+          auto* cc = static_cast<Conn*>(w->data);
+          if (cc->server) cc->server->closeConn(cc);
+        });
+      });
+}
+
+}  // namespace pathwatch::testing
