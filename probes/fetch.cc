@@ -406,6 +406,7 @@ std::string Transfer::setup() {
     http_proxy = route->proxy_scheme == ProxyScheme::Http || route->proxy_scheme == ProxyScheme::Https;
     tunnel = http_proxy && https;
     set(CURLOPT_PROXY, route->proxy.c_str());
+    set(CURLOPT_NOPROXY, "");  // NO_PROXY in the environment must not bypass the route
     if (tunnel) set(CURLOPT_HTTPPROXYTUNNEL, 1L);
     if (req.proxy_pin_address && !route->proxy_host.empty() && !isIpLiteral(route->proxy_host)) {
       std::string e = pinEntry(route->proxy_host, route->proxy_port, *req.proxy_pin_address);

@@ -541,6 +541,33 @@ TEST_F(FetchTest, ProxyThatNeverAnswersTimesOutAtTheProxy) {
   }
 }
 
+TEST_F(FetchTest, EnvironmentProxySettingsNeverChangeTheRoute) {
+  auto srv = tlsServer(TestPki::get().good);
+  const std::string dead = "http://127.0.0.1:" + std::to_string(fetchtest::closedPort());
+  for (const char* v : {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) {
+    setenv(v, dead.c_str(), 1);
+  }
+  setenv("no_proxy", "*", 1);
+  setenv("NO_PROXY", "*", 1);
+  // The default route goes direct despite *_proxy ...
+  FetchResult direct = run(request(true, srv->port(), "/ok"));
+  // ... and a proxy route uses its proxy despite NO_PROXY.
+  FakeProxyOptions po;
+  po.target_port = srv->port();
+  FakeConnectProxy proxy(po);
+  RouteConfig route = proxyRoute("http", proxy.port());
+  FetchRequest req = request(true, srv->port(), "/ok");
+  req.route = &route;
+  FetchResult via = run(std::move(req));
+  for (const char* v : {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"}) {
+    unsetenv(v);
+  }
+  EXPECT_EQ(direct.failed_at, FailedAt::None) << direct.error << " " << direct.detail;
+  EXPECT_EQ(via.failed_at, FailedAt::None) << via.error << " " << via.detail;
+  EXPECT_EQ(via.http.proxy_code, 200);
+  EXPECT_EQ(proxy.connections(), 1);
+}
+
 TEST_F(FetchTest, PlainHttpThroughProxyIsForwardedNotTunnelled) {
   auto srv = plainServer();
   FakeProxyOptions po;
