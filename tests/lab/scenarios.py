@@ -351,6 +351,11 @@ def routes_ok(lab):
         for rt in routes:
             r = lab.expect_verdict(run, p, rt, "ok")
             lab.expect_field(r, "layers.http.code", lambda v: v == 200, "200", "%s/%s" % (p, rt))
+    # The plain proxy adds Via / X-Forwarded-For: visible in the echo, yet the call works.
+    r = run.route("openai", "http-proxy") or {}
+    lab.expect_field(r, "layers.echo.added", lambda v: isinstance(v, list) and "via" in v,
+                     "to include via", "openai/http-proxy")
+    lab.expect_field(r, "layers.echo.removed", lambda v: not v, "nothing", "openai/http-proxy")
     seen = {}
     for line in lab.w.requests_logged():
         seen.setdefault(line.get("client"), 0)
