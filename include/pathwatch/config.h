@@ -12,6 +12,10 @@
 
 namespace pathwatch {
 
+// The file's providers merge with the built-ins: built-ins first (an entry with
+// a built-in name overrides enabled/key_env/key_file/base_url in place; a
+// base_url on another host makes spec.builtin false), then custom entries in
+// file order.
 struct ProviderConfig {
   ProviderSpec spec;
   bool enabled = true;
@@ -28,7 +32,8 @@ struct RouteConfig {
   RouteKind kind = RouteKind::Default;
   std::string interface;  // RouteKind::Interface
   std::string source_ip;  // RouteKind::SourceIp (IPv4 or IPv6 literal)
-  std::string proxy;      // RouteKind::Proxy, the URL as written
+  std::string proxy;      // RouteKind::Proxy, the URL as written: scheme://host:port,
+                          // the port always explicit (no guessed default), no credentials
   ProxyScheme proxy_scheme = ProxyScheme::Http;
   std::string proxy_host;  // literal IP or a name (resolved off-loop by c-ares)
   uint16_t proxy_port = 0;
