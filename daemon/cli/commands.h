@@ -18,6 +18,14 @@ struct CommandEntry {
 // pathwatch check [-c FILE] [-p PROVIDER]... [-r ROUTE]... [--json] [--timeout D]
 int runCheckCommand(int argc, char** argv);
 
+// Talk to pathwatchd over its control socket (daemon/cli/client_commands.cc):
+// [--socket PATH] [--json]; exit 3 when pathwatchd is not running.
+int runStatusCommand(int argc, char** argv);
+int runHistoryCommand(int argc, char** argv);
+int runWatchCommand(int argc, char** argv);
+int runRunCommand(int argc, char** argv);
+int runReloadCommand(int argc, char** argv);
+
 // pathwatch echo-server --listen ADDR:PORT [--tls-cert F --tls-key F] [--max-clients N]
 // (daemon/echo/echo_command.cc)
 int runEchoServerCommand(int argc, char** argv);

@@ -17,6 +17,11 @@ namespace {
 
 constexpr CommandEntry kCommands[] = {
     {"check", runCheckCommand, "run one full diagnosis now, in-process (no daemon needed)"},
+    {"status", runStatusCommand, "pathwatchd's current diagnosis per provider and route"},
+    {"history", runHistoryCommand, "past results, transitions and alerts from pathwatchd"},
+    {"watch", runWatchCommand, "follow pathwatchd's results and alerts as they happen"},
+    {"run", runRunCommand, "ask pathwatchd to check everything now and print the report"},
+    {"reload", runReloadCommand, "make pathwatchd re-read its config"},
     {"echo-server", runEchoServerCommand, "the header-echo helper, to run on a host you trust"},
 };
 

@@ -1,0 +1,388 @@
+// pathwatch status | history | watch | run | reload: talk to pathwatchd over
+// its control socket (blocking IO is fine in a one-shot client).
+//
+// Exit codes: 0 done (status/run: every provider ok), 1 the daemon reports a
+// problem or refused the request, 2 usage error, 3 pathwatchd is not running.
+#include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+
+namespace pathwatch {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr int kNotRunning = 3;
+constexpr const char* kDefaultSocket = "/run/pathwatch/pathwatch.sock";
+
+struct ClientArgs {
+  std::string socket;
+  bool json_out = false;
+  // history
+  std::optional<std::string> provider, route, since;
+  bool transitions = false, alerts = false;
+  std::optional<int> limit;
+};
+
+class Connection {
+ public:
+  ~Connection() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  // false + message when nothing listens there.
+  bool open(const std::string& path, std::string& why) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) {
+      why = std::strerror(errno);
+      return false;
+    }
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    if (path.size() >= sizeof a.sun_path) {
+      why = "socket path too long";
+      return false;
+    }
+    std::memcpy(a.sun_path, path.data(), path.size());
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      why = std::strerror(errno);
+      return false;
+    }
+    return true;
+  }
+  bool sendLine(const json& j) {
+    std::string s = j.dump() + "\n";
+    const char* p = s.data();
+    std::size_t left = s.size();
+    while (left) {
+      ssize_t n = ::send(fd_, p, left, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      p += n;
+      left -= static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+  // One line; nullopt on EOF/error. timeout_ms < 0 waits forever.
+  std::optional<std::string> readLine(int timeout_ms) {
+    for (;;) {
+      auto nl = buf_.find('\n');
+      if (nl != std::string::npos) {
+        std::string line = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        return line;
+      }
+      pollfd pfd{fd_, POLLIN, 0};
+      int pr = ::poll(&pfd, 1, timeout_ms);
+      if (pr < 0 && errno == EINTR) continue;
+      if (pr <= 0) return std::nullopt;
+      char tmp[65536];
+      ssize_t n = ::read(fd_, tmp, sizeof tmp);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return std::nullopt;
+      buf_.append(tmp, static_cast<std::size_t>(n));
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  std::string buf_;
+};
+
+void usage(const char* cmd) {
+  std::cerr << "usage: pathwatch " << cmd << " [--socket PATH] [--json]";
+  if (std::string(cmd) == "history")
+    std::cerr << " [-p PROVIDER] [-r ROUTE] [--since 24h] [--transitions] [--alerts] [--limit N]";
+  std::cerr << "\n  --socket PATH  pathwatchd's control socket (default $PATHWATCH_SOCKET or "
+            << kDefaultSocket << ")\n";
+}
+
+// Returns 0 on success, 2 on a usage error (already reported).
+int parseArgs(int argc, char** argv, ClientArgs& a) {
+  const char* cmd = argv[0];
+  const char* env = std::getenv("PATHWATCH_SOCKET");
+  a.socket = env && *env ? env : kDefaultSocket;
+  bool history = std::string(cmd) == "history";
+  for (int i = 1; i < argc; ++i) {
+    std::string s = argv[i];
+    auto value = [&]() -> std::optional<std::string> {
+      auto eq = s.find('=');
+      if (s.rfind("--", 0) == 0 && eq != std::string::npos) return s.substr(eq + 1);
+      if (i + 1 >= argc) return std::nullopt;
+      return std::string(argv[++i]);
+    };
+    auto name = s.substr(0, s.find('='));
+    if (name == "--json") {
+      a.json_out = true;
+    } else if (name == "--socket") {
+      auto v = value();
+      if (!v) return usage(cmd), 2;
+      a.socket = *v;
+    } else if (history && (name == "-p" || name == "--provider")) {
+      if (!(a.provider = value())) return usage(cmd), 2;
+    } else if (history && (name == "-r" || name == "--route")) {
+      if (!(a.route = value())) return usage(cmd), 2;
+    } else if (history && name == "--since") {
+      if (!(a.since = value())) return usage(cmd), 2;
+    } else if (history && name == "--transitions") {
+      a.transitions = true;
+    } else if (history && name == "--alerts") {
+      a.alerts = true;
+    } else if (history && name == "--limit") {
+      auto v = value();
+      char* end = nullptr;
+      long n = v ? std::strtol(v->c_str(), &end, 10) : 0;
+      if (!v || !end || *end || n < 1 || n > 10000) {
+        std::cerr << "pathwatch " << cmd << ": --limit needs a number from 1 to 10000\n";
+        return 2;
+      }
+      a.limit = static_cast<int>(n);
+    } else if (name == "-h" || name == "--help") {
+      usage(cmd);
+      return 2;
+    } else {
+      std::cerr << "pathwatch " << cmd << ": unknown argument " << s << "\n";
+      usage(cmd);
+      return 2;
+    }
+  }
+  return 0;
+}
+
+int notRunning(const ClientArgs& a, const std::string& why) {
+  std::cerr << "pathwatchd is not running (no socket at " << a.socket << ")";
+  if (!why.empty()) std::cerr << ": " << why;
+  std::cerr << "\n";
+  return kNotRunning;
+}
+
+// Connects, sends, reads one answer. Exit code in `rc` when it fails.
+std::optional<json> request(const ClientArgs& a, const json& req, int& rc, Connection& c,
+                            int timeout_ms = -1) {
+  std::string why;
+  if (!c.open(a.socket, why)) {
+    rc = notRunning(a, why);
+    return std::nullopt;
+  }
+  if (!c.sendLine(req)) {
+    std::cerr << "pathwatch: pathwatchd closed the connection\n";
+    rc = 1;
+    return std::nullopt;
+  }
+  auto line = c.readLine(timeout_ms);
+  if (!line) {
+    std::cerr << "pathwatch: no answer from pathwatchd\n";
+    rc = 1;
+    return std::nullopt;
+  }
+  json j = json::parse(*line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    std::cerr << "pathwatch: pathwatchd sent something that is not JSON\n";
+    rc = 1;
+    return std::nullopt;
+  }
+  if (!j.value("ok", false)) {
+    if (a.json_out)
+      std::cout << j.dump() << "\n";
+    else
+      std::cerr << "pathwatchd: " << j.value("error", std::string("request failed")) << "\n";
+    rc = 1;
+    return std::nullopt;
+  }
+  return j;
+}
+
+std::string str(const json& j, const char* k, const char* def = "-") {
+  auto it = j.find(k);
+  if (it == j.end() || !it->is_string()) return def;
+  return it->get<std::string>();
+}
+
+std::string pad(std::string s, std::size_t w) {
+  if (s.size() < w) s.append(w - s.size(), ' ');
+  return s;
+}
+
+bool allOk(const json& providers) {
+  for (const auto& p : providers) {
+    const auto& d = p.contains("diagnosis") ? p["diagnosis"] : json();
+    if (d.is_object() && str(d, "verdict") != "ok") return false;
+  }
+  return true;
+}
+
+void printStatus(const json& j) {
+  const auto& d = j.value("daemon", json::object());
+  std::cout << "pathwatchd pid " << d.value("pid", 0) << ", up since " << str(d, "started_at")
+            << ", config " << str(d, "config") << ", every " << str(d, "interval") << "\n";
+  if (d.contains("reload_error") && d["reload_error"].is_string())
+    std::cout << "  ! " << d["reload_error"].get<std::string>() << "\n";
+  for (const auto& p : j.value("providers", json::array())) {
+    std::cout << "\n";
+    const auto& diag = p.contains("diagnosis") ? p["diagnosis"] : json();
+    if (!diag.is_object()) {
+      std::cout << pad(str(p, "name"), 12) << "not checked yet\n";
+      continue;
+    }
+    std::cout << pad(str(p, "name"), 12) << pad(str(diag, "verdict"), 18) << "(" << str(diag, "cause")
+              << ")  since " << str(p, "since");
+    if (p.contains("last_change") && p["last_change"].is_string())
+      std::cout << ", last change " << p["last_change"].get<std::string>();
+    else
+      std::cout << ", no change seen";
+    std::cout << "\n";
+    if (!str(diag, "summary", "").empty()) std::cout << "  " << str(diag, "summary") << "\n";
+    for (const auto& r : p.value("routes", json::array())) {
+      std::cout << "  " << pad(str(r, "route"), 14) << pad(str(r, "verdict"), 18) << str(r, "at");
+      if (r.contains("ms") && r["ms"].is_number())
+        std::cout << "  " << static_cast<long>(r["ms"].get<double>()) << " ms";
+      if (r.contains("egress") && r["egress"].is_object())
+        std::cout << "  egress " << str(r["egress"], "ip", "?") << " "
+                  << str(r["egress"], "country", "");
+      std::cout << "\n";
+      if (str(r, "verdict") != "ok")
+        for (const auto& e : r.value("evidence", json::array()))
+          if (e.is_string()) std::cout << "      - " << e.get<std::string>() << "\n";
+    }
+  }
+}
+
+void printReport(const json& rep) {
+  for (const auto& p : rep.value("providers", json::array())) {
+    const auto& d = p.value("diagnosis", json::object());
+    std::cout << pad(str(p, "name"), 12) << pad(str(d, "verdict"), 18) << "(" << str(d, "cause")
+              << ")\n";
+    if (!str(d, "summary", "").empty()) std::cout << "  " << str(d, "summary") << "\n";
+    for (const auto& r : p.value("routes", json::array())) {
+      std::cout << "  " << pad(str(r, "route"), 14) << str(r, "verdict") << "\n";
+      if (str(r, "verdict") != "ok")
+        for (const auto& e : r.value("evidence", json::array()))
+          if (e.is_string()) std::cout << "      - " << e.get<std::string>() << "\n";
+    }
+  }
+}
+
+void printEvent(const json& e) {
+  std::string ev = str(e, "event");
+  if (ev == "result") {
+    std::cout << str(e, "at") << "  " << pad(str(e, "provider"), 12) << pad(str(e, "route"), 14)
+              << str(e, "verdict") << "\n";
+  } else {
+    std::cout << str(e, "at") << "  ALERT " << ev << "  " << str(e, "summary", "") << "\n";
+  }
+  std::cout.flush();
+}
+
+}  // namespace
+
+int runStatusCommand(int argc, char** argv) {
+  ClientArgs a;
+  if (int rc = parseArgs(argc, argv, a)) return rc;
+  Connection c;
+  int rc = 0;
+  auto j = request(a, {{"cmd", "status"}}, rc, c, 30000);
+  if (!j) return rc;
+  if (a.json_out)
+    std::cout << j->dump(2) << "\n";
+  else
+    printStatus(*j);
+  return allOk(j->value("providers", json::array())) ? 0 : 1;
+}
+
+int runHistoryCommand(int argc, char** argv) {
+  ClientArgs a;
+  if (int rc = parseArgs(argc, argv, a)) return rc;
+  json req = {{"cmd", "history"}, {"transitions", a.transitions}, {"alerts", a.alerts}};
+  if (a.provider) req["provider"] = *a.provider;
+  if (a.route) req["route"] = *a.route;
+  if (a.since) req["since"] = *a.since;
+  if (a.limit) req["limit"] = *a.limit;
+  Connection c;
+  int rc = 0;
+  auto j = request(a, req, rc, c, 60000);
+  if (!j) return rc;
+  if (a.json_out) {
+    std::cout << j->dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "since " << str(*j, "since") << "\n";
+  for (const auto& t : j->value("transitions", json::array()))
+    std::cout << str(t, "at") << "  " << pad(str(t, "provider"), 12) << pad(str(t, "route"), 14)
+              << str(t, "before") << " -> " << str(t, "after") << "  " << str(t, "summary", "")
+              << "\n";
+  for (const auto& al : j->value("alerts", json::array()))
+    std::cout << str(al, "at") << "  ALERT " << str(al, "event") << "  " << str(al, "summary", "")
+              << "\n";
+  for (const auto& r : j->value("results", json::array())) {
+    std::cout << str(r, "at") << "  " << pad(str(r, "provider"), 12) << pad(str(r, "route"), 14)
+              << pad(str(r, "verdict"), 18);
+    if (r.contains("ms") && r["ms"].contains("total"))
+      std::cout << static_cast<long>(r["ms"]["total"].get<double>()) << " ms";
+    std::cout << "\n";
+  }
+  return 0;
+}
+
+int runRunCommand(int argc, char** argv) {
+  ClientArgs a;
+  if (int rc = parseArgs(argc, argv, a)) return rc;
+  Connection c;
+  int rc = 0;
+  auto j = request(a, {{"cmd", "run"}}, rc, c);
+  if (!j) return rc;
+  const json rep = j->value("report", json::object());
+  if (a.json_out)
+    std::cout << rep.dump(2) << "\n";
+  else
+    printReport(rep);
+  return allOk(rep.value("providers", json::array())) ? 0 : 1;
+}
+
+int runReloadCommand(int argc, char** argv) {
+  ClientArgs a;
+  if (int rc = parseArgs(argc, argv, a)) return rc;
+  Connection c;
+  int rc = 0;
+  auto j = request(a, {{"cmd", "reload"}}, rc, c, 30000);
+  if (!j) return rc;
+  if (a.json_out)
+    std::cout << j->dump() << "\n";
+  else
+    std::cout << "pathwatchd reloaded " << str(*j, "config") << "\n";
+  return 0;
+}
+
+int runWatchCommand(int argc, char** argv) {
+  ClientArgs a;
+  if (int rc = parseArgs(argc, argv, a)) return rc;
+  Connection c;
+  int rc = 0;
+  auto j = request(a, {{"cmd", "watch"}}, rc, c, 30000);
+  if (!j) return rc;
+  if (!a.json_out) std::cerr << "watching pathwatchd at " << a.socket << " (Ctrl-C to stop)\n";
+  while (auto line = c.readLine(-1)) {
+    if (a.json_out) {
+      std::cout << *line << "\n" << std::flush;
+      continue;
+    }
+    json e = json::parse(*line, nullptr, false);
+    if (e.is_object()) printEvent(e);
+  }
+  std::cerr << "pathwatchd closed the watch\n";
+  return 0;
+}
+
+}  // namespace pathwatch

@@ -1,0 +1,53 @@
+#pragma once
+// What `pathwatch status` shows: per provider the current diagnosis, since
+// when it holds, when it last changed, and each route's latest result.
+// A ResultObserver; pure bookkeeping, the clock is passed in.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "result_bus.h"
+
+namespace pathwatch {
+
+class StatusSnapshot : public ResultObserver {
+ public:
+  explicit StatusSnapshot(std::function<int64_t()> wall_ms);
+
+  void onRouteResult(const RouteResult& r) override;
+  void onDiagnosis(const std::string& provider, const Diagnosis& d,
+                   const std::vector<RouteResult>& routes) override;
+  void onConfig(const Config& config) override;
+
+  // {"providers": [...]} in config order; providers not yet diagnosed have
+  // "diagnosis": null.
+  nlohmann::json toJson() const;
+  // One line for systemd's STATUS=: "3 providers: 2 ok, 1 problem (openai region_blocked)".
+  std::string summaryLine() const;
+  uint64_t cycles() const { return cycles_; }
+
+ private:
+  struct RouteState {
+    std::string verdict, cause, at;
+    double ms = 0;
+    std::optional<Egress> egress;
+    std::vector<std::string> evidence;
+  };
+  struct ProviderState {
+    std::optional<Diagnosis> diagnosis;
+    int64_t since_ms = 0, last_change_ms = 0, last_checked_ms = 0;
+    std::map<std::string, RouteState> routes;
+  };
+  std::function<int64_t()> wall_ms_;
+  std::vector<std::string> order_;
+  std::vector<std::string> route_order_;
+  std::map<std::string, ProviderState> providers_;
+  uint64_t cycles_ = 0;
+};
+
+}  // namespace pathwatch

@@ -1,0 +1,190 @@
+// pathwatchd as systemd runs it: sd_notify over a datagram socket of the
+// test's own (READY, WATCHDOG pings, RELOADING on SIGHUP, STOPPING on
+// SIGTERM), a refused reload keeping the old config, exit 0 and the socket
+// removed; stale sockets; a second daemon refusing a live socket.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "support/daemon_harness.h"
+
+namespace pathwatch::daemon_test {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+class NotifySocket {
+ public:
+  explicit NotifySocket(const std::string& path) : path_(path) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  }
+  ~NotifySocket() { ::close(fd_); }
+  std::optional<std::string> next(std::chrono::milliseconds timeout) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
+    char buf[4096];
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) return std::nullopt;
+    std::string m(buf, static_cast<std::size_t>(n));
+    all.push_back(m);
+    return m;
+  }
+  // Reads datagrams until one contains `needle` (bounded).
+  std::optional<std::string> waitFor(const std::string& needle, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      auto m = next(left);
+      if (m && m->find(needle) != std::string::npos) return m;
+    }
+    return std::nullopt;
+  }
+  std::vector<std::string> all;
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+TEST(DaemonLifecycle, NotifiesReadyWatchdogReloadStopAndCleansUp) {
+  TempDir dir;
+  auto config = writeConfig(dir.path);
+  NotifySocket notify(dir.path + "/notify");
+  auto d = DaemonProcess::start(config, dir.path + "/pw.sock", dir.path + "/daemon.log",
+                                {{"NOTIFY_SOCKET", dir.path + "/notify"},
+                                 {"WATCHDOG_USEC", "200000"}});
+  ASSERT_TRUE(notify.waitFor("READY=1", 15s)) << readFile(d.log_path);
+  struct stat st {};
+  ASSERT_EQ(::stat(d.socket.c_str(), &st), 0) << "READY only once the socket listens";
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+
+  // WATCHDOG_USEC=200ms -> a ping every ~100ms; count what arrives in a
+  // bounded window of 25 datagrams, without asserting on exact timing.
+  int pings = 0;
+  auto start = std::chrono::steady_clock::now();
+  while (pings < 5 && std::chrono::steady_clock::now() - start < 10s) {
+    auto m = notify.next(2s);
+    if (m && *m == "WATCHDOG=1") ++pings;
+  }
+  EXPECT_GE(pings, 5);
+
+  // A status line arrives after a cycle.
+  EXPECT_TRUE(notify.waitFor("STATUS=", 15s));
+
+  d.kill(SIGHUP);
+  auto reloading = notify.waitFor("RELOADING=1", 10s);
+  ASSERT_TRUE(reloading);
+  EXPECT_NE(reloading->find("MONOTONIC_USEC="), std::string::npos);
+  EXPECT_TRUE(notify.waitFor("READY=1", 10s));
+
+  // A broken config is refused, the old one kept, STATUS says so.
+  std::ofstream(config) << "{\"interval\": \"soon\"}";
+  d.kill(SIGHUP);
+  ASSERT_TRUE(notify.waitFor("RELOADING=1", 10s));
+  auto refused = notify.waitFor("reload failed", 10s);
+  ASSERT_TRUE(refused) << readFile(d.log_path);
+  EXPECT_NE(refused->find("interval"), std::string::npos) << *refused;
+  SocketClient c;
+  ASSERT_TRUE(c.connect(d.socket));
+  auto status = c.ask({{"cmd", "status"}});
+  ASSERT_TRUE(status);
+  EXPECT_EQ((*status)["ok"], true);
+  EXPECT_TRUE((*status)["daemon"]["reload_error"].is_string());
+  EXPECT_EQ((*status)["providers"][0]["name"], "fake") << "old config still serves";
+  c.close();
+
+  d.kill(SIGTERM);
+  EXPECT_TRUE(notify.waitFor("STOPPING=1", 5s));
+  auto rc = d.wait(5s);
+  ASSERT_TRUE(rc) << "pathwatchd did not stop";
+  EXPECT_EQ(*rc, 0) << readFile(d.log_path);
+  EXPECT_FALSE(std::filesystem::exists(d.socket)) << "socket removed on stop";
+  auto log = readFile(d.log_path);
+  EXPECT_NE(log.find("<5>"), std::string::npos) << "journald priority prefixes";
+  EXPECT_NE(log.find("interval"), std::string::npos) << "the refused reload is logged with its key";
+}
+
+TEST(DaemonLifecycle, SigintStopsToo) {
+  TempDir dir;
+  auto config = writeConfig(dir.path);
+  auto d = DaemonProcess::start(config, dir.path + "/pw.sock", dir.path + "/daemon.log");
+  ASSERT_TRUE(waitUntil([&] { return std::filesystem::exists(d.socket); }, 15s));
+  d.kill(SIGINT);
+  auto rc = d.wait(5s);
+  ASSERT_TRUE(rc);
+  EXPECT_EQ(*rc, 0);
+}
+
+TEST(DaemonLifecycle, RemovesAStaleSocketButNeverALiveOne) {
+  TempDir dir;
+  auto config = writeConfig(dir.path);
+  std::string sock = dir.path + "/pw.sock";
+  {
+    // A socket file nobody listens on (a crashed daemon's leftover).
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::snprintf(a.sun_path, sizeof a.sun_path, "%s", sock.c_str());
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ::close(fd);
+  }
+  auto d = DaemonProcess::start(config, sock, dir.path + "/daemon.log");
+  SocketClient c;
+  ASSERT_TRUE(waitUntil([&] { return c.connect(sock); }, 15s)) << readFile(d.log_path);
+  auto st = c.ask({{"cmd", "status"}});
+  ASSERT_TRUE(st);
+  EXPECT_EQ((*st)["ok"], true);
+
+  // A second daemon on the same socket refuses to start and leaves it alone.
+  auto second = DaemonProcess::start(config, sock, dir.path + "/second.log");
+  auto rc2 = second.wait(10s);
+  ASSERT_TRUE(rc2);
+  EXPECT_EQ(*rc2, 1);
+  EXPECT_NE(readFile(dir.path + "/second.log").find("another process listens"), std::string::npos);
+  SocketClient c2;
+  EXPECT_TRUE(c2.connect(sock)) << "the live socket survived";
+
+  d.kill(SIGTERM);
+  auto rc = d.wait(5s);
+  ASSERT_TRUE(rc);
+  EXPECT_EQ(*rc, 0);
+}
+
+TEST(DaemonLifecycle, ConfigErrorAtStartExitsTwoNamingTheKey) {
+  TempDir dir;
+  std::string config = dir.path + "/config.json";
+  std::ofstream(config) << R"({"interval": "60s", "routes": [{"name": "x", "bogus": 1}]})";
+  auto d = DaemonProcess::start(config, dir.path + "/pw.sock", dir.path + "/daemon.log");
+  auto rc = d.wait(10s);
+  ASSERT_TRUE(rc);
+  EXPECT_EQ(*rc, 2);
+  auto log = readFile(d.log_path);
+  EXPECT_NE(log.find("<3>"), std::string::npos);
+  EXPECT_NE(log.find("routes[0]"), std::string::npos) << log;
+}
+
+TEST(DaemonLifecycle, MissingConfigGivenWithDashCIsAnError) {
+  TempDir dir;
+  auto d = DaemonProcess::start(dir.path + "/nope.json", dir.path + "/pw.sock",
+                                dir.path + "/daemon.log");
+  auto rc = d.wait(10s);
+  ASSERT_TRUE(rc);
+  EXPECT_EQ(*rc, 2);
+}
+
+}  // namespace
+}  // namespace pathwatch::daemon_test

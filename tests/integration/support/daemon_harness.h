@@ -1,0 +1,77 @@
+#pragma once
+// Runs pathwatchd (runDaemon in a forked child) against a config with no
+// network: one custom openai-kind provider on a loopback port nothing listens
+// on (literal IP: no DNS), its socket and history in a temp dir.
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace pathwatch::daemon_test {
+
+struct TempDir {
+  std::string path;
+  TempDir();
+  ~TempDir();
+};
+
+// A loopback TCP port with nothing listening (bound, then closed).
+int unusedLoopbackPort();
+
+// The test config; `extra` is merged over it (e.g. {"interval": "1s"}).
+std::string writeConfig(const std::string& dir, const nlohmann::json& extra = {});
+nlohmann::json baseConfig(const std::string& dir);
+
+struct DaemonProcess {
+  pid_t pid = -1;
+  std::string socket, log_path;
+  // Starts pathwatchd -c config with `env` set in the child; stderr goes to log_path.
+  static DaemonProcess start(const std::string& config, const std::string& socket,
+                             const std::string& log_path,
+                             const std::map<std::string, std::string>& env = {});
+  // Waits (bounded) for exit; nullopt on timeout. Returns the exit status code
+  // (or 128+signal).
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+  void kill(int sig);
+  ~DaemonProcess();
+};
+
+// Bounded polling of a condition.
+bool waitUntil(const std::function<bool()>& cond, std::chrono::milliseconds timeout,
+               std::chrono::milliseconds step = std::chrono::milliseconds(20));
+
+class SocketClient {
+ public:
+  SocketClient() = default;
+  ~SocketClient();
+  SocketClient(SocketClient&& o) noexcept;
+  SocketClient(const SocketClient&) = delete;
+  SocketClient& operator=(const SocketClient&) = delete;
+  bool connect(const std::string& path);
+  bool sendRaw(const std::string& bytes);
+  bool send(const nlohmann::json& j) { return sendRaw(j.dump() + "\n"); }
+  // One line within timeout; nullopt on EOF/timeout.
+  std::optional<std::string> readLine(std::chrono::milliseconds timeout);
+  std::optional<nlohmann::json> readJson(std::chrono::milliseconds timeout);
+  std::optional<nlohmann::json> ask(const nlohmann::json& req,
+                                    std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  int fd() const { return fd_; }
+  void close();
+
+ private:
+  int fd_ = -1;
+  std::string buf_;
+};
+
+// VmRSS of a process in KiB (-1 when unreadable).
+long vmRssKiB(pid_t pid);
+
+std::string readFile(const std::string& path);
+
+}  // namespace pathwatch::daemon_test
