@@ -55,7 +55,10 @@ using FetchDone = std::function<void(FetchResult)>;
 
 // Runs on the loop thread only. The public roots (FetchRequest::public_roots)
 // are loaded once by the caller (PublicRoots::load at start or reload, sync
-// file I/O); nothing here reads files except libcurl loading req.ca_file.
+// file I/O), never per probe. The only file read here is libcurl loading
+// req.ca_file for a handshake (libcurl 7.87+ keeps the parsed store per
+// HttpClient for a while): recreate the HttpClient on config reload.
+// The process should ignore SIGPIPE (CURLOPT_NOSIGNAL leaves it alone).
 class HttpClient {
  public:
   explicit HttpClient(uv_loop_t* loop);
