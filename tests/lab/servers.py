@@ -15,7 +15,6 @@
 """
 import argparse
 import json
-import os
 import secrets
 import socket
 import ssl

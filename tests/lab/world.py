@@ -10,10 +10,8 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import string
 import subprocess
-import sys
 import tempfile
 import time
 
