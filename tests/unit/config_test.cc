@@ -417,3 +417,49 @@ TEST(Cidr, ContainsRespectsPrefixAndFamily) {
 
 }  // namespace
 }  // namespace pathwatch
+
+namespace pathwatch {
+namespace {
+
+// Mutations of a valid file: each one either parses or is a ConfigError,
+// never another exception or a crash.
+TEST(Config, MutatedFilesParseOrFailCleanly) {
+  const std::string base = kSpecExample;
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  auto next = [&state] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  const std::string alphabet = "{}[]\",:0123456789abcdefsmhd-./\\ \n\xff";
+  int parsed = 0, rejected = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string text = base;
+    const int edits = 1 + static_cast<int>(next() % 4);
+    for (int e = 0; e < edits; ++e) {
+      const std::size_t pos = next() % text.size();
+      switch (next() % 3) {
+        case 0: text[pos] = alphabet[next() % alphabet.size()]; break;
+        case 1: text.erase(pos, 1 + next() % 8); break;
+        default: text.insert(pos, 1, alphabet[next() % alphabet.size()]);
+      }
+      if (text.empty()) text = "{";
+    }
+    try {
+      parseConfig(text, kFile);
+      ++parsed;
+    } catch (const ConfigError& err) {
+      ++rejected;
+      EXPECT_EQ(std::string(err.what()).rfind(std::string(kFile) + ": ", 0), 0u);
+    } catch (const std::exception& other) {
+      ADD_FAILURE() << "not a ConfigError: " << other.what() << "\n" << text;
+      return;
+    }
+  }
+  EXPECT_GT(rejected, 0);
+  EXPECT_EQ(parsed + rejected, 3000);
+}
+
+}  // namespace
+}  // namespace pathwatch
