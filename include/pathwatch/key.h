@@ -16,7 +16,7 @@ class SecretKey {
   explicit SecretKey(std::string v) : value_(std::move(v)) {}
   ~SecretKey();  // wipes the buffer
   SecretKey(const SecretKey&) = default;
-  SecretKey& operator=(const SecretKey&) = default;
+  SecretKey& operator=(const SecretKey& other);  // wipes the old value first
   const std::string& reveal() const { return value_; }
   bool empty() const { return value_.empty(); }
 
@@ -33,8 +33,10 @@ struct KeyInspection {
 };
 
 // Pure: inspect a raw key as read from `source` for a provider of `kind`.
+// `builtin`: the public provider itself (its key shapes are known); custom
+// OpenAI-compatible endpoints accept any token, so shape checks are skipped.
 KeyInspection inspectKey(ProviderKind kind, std::string_view raw, std::string source,
-                         bool configured);
+                         bool configured, bool builtin = true);
 
 // Reads the key for a provider: key_env, else key_file, else the built-in's
 // usual variable; a configured source that yields nothing is key_missing.

@@ -1,0 +1,310 @@
+// API keys: read from where the config says, inspected for the paste
+// mistakes seen in the wild (PROVIDERS.md "Keys: formats and paste
+// mistakes"), shown only as a fingerprint. A damaged key is never sent: the
+// provider's answer to it would blame the key for what is a storage problem.
+#include "pathwatch/key.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+#include <openssl/crypto.h>
+
+namespace pathwatch {
+namespace {
+
+constexpr std::size_t kMaxKeyFile = 64 * 1024;  // no key is this big; a bigger file is not a key
+constexpr std::size_t kMaxKeyLength = 8192;     // long enough for JWT-style tokens of custom endpoints
+
+void wipe(std::string& s) {
+  s.resize(s.capacity());
+  OPENSSL_cleanse(s.data(), s.size());
+  s.clear();
+}
+
+bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+bool startsWithNoCase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    char a = s[i];
+    if (a >= 'A' && a <= 'Z') a = static_cast<char>(a - 'A' + 'a');
+    if (a != prefix[i]) return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && isSpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && isSpace(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool keyChars(std::string_view s) {
+  for (char c : s)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+      return false;
+  return !s.empty();
+}
+
+// Quotes people wrap keys in: ASCII, and the typographic ones word processors make.
+std::size_t quoteAtStart(std::string_view s) {
+  if (s.empty()) return 0;
+  if (s[0] == '"' || s[0] == '\'' || s[0] == '`') return 1;
+  if (s.size() >= 3 && s.substr(0, 2) == "\xE2\x80" &&
+      (s[2] == '\x9C' || s[2] == '\x9D' || s[2] == '\x98' || s[2] == '\x99'))
+    return 3;
+  return 0;
+}
+std::size_t quoteAtEnd(std::string_view s) {
+  if (s.empty()) return 0;
+  const char c = s.back();
+  if (c == '"' || c == '\'' || c == '`') return 1;
+  if (s.size() >= 3 && s.substr(s.size() - 3, 2) == "\xE2\x80" &&
+      (c == '\x9C' || c == '\x9D' || c == '\x98' || c == '\x99'))
+    return 3;
+  return 0;
+}
+
+}  // namespace
+
+SecretKey::~SecretKey() { wipe(value_); }
+
+SecretKey& SecretKey::operator=(const SecretKey& other) {
+  if (this != &other) {
+    wipe(value_);
+    value_ = other.value_;
+  }
+  return *this;
+}
+
+std::string fingerprint(std::string_view key) {
+  if (key.size() <= 12) return {};
+  auto shown = [](std::string_view part) {
+    std::string out(part);
+    for (char& c : out)
+      if (static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7e) c = '?';
+    return out;
+  };
+  return shown(key.substr(0, 7)) + "…" + shown(key.substr(key.size() - 4));
+}
+
+namespace {
+
+// The provider whose issued keys have this shape; "" when none is recognised.
+std::string keyShape(std::string_view k) {
+  if (k.rfind("sk-ant-", 0) == 0) return "anthropic";
+  if (k.rfind("sk-proj-", 0) == 0 || k.rfind("sk-svcacct-", 0) == 0 || k.rfind("sk-admin-", 0) == 0 ||
+      k.rfind("sk-None-", 0) == 0 || (k.rfind("sk-", 0) == 0 && k.find("T3BlbkFJ") != std::string_view::npos) ||
+      (k.rfind("sk-", 0) == 0 && k.size() == 51 && keyChars(k.substr(3))))
+    return "openai";
+  if ((k.rfind("AIza", 0) == 0 && k.size() == 39 && keyChars(k)) || k.rfind("AQ.", 0) == 0) return "gemini";
+  // Discord bot token: base64url(user id) . timestamp . hmac
+  const auto d1 = k.find('.');
+  if (d1 != std::string_view::npos) {
+    const auto d2 = k.find('.', d1 + 1);
+    if (d2 != std::string_view::npos && k.find('.', d2 + 1) == std::string_view::npos) {
+      const auto a = k.substr(0, d1), b = k.substr(d1 + 1, d2 - d1 - 1), c = k.substr(d2 + 1);
+      if (a.size() >= 18 && b.size() >= 4 && b.size() <= 10 && c.size() >= 20 && keyChars(a) && keyChars(b) &&
+          keyChars(c))
+        return "discord";
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+KeyInspection inspectKey(ProviderKind kind, std::string_view raw, std::string source, bool configured,
+                         bool builtin) {
+  KeyInspection out;
+  KeyLayer& l = out.layer;
+  l.source = std::move(source);
+  l.configured = configured;
+  l.read = true;
+  l.length = raw.size();
+  auto problem = [&l](const char* p) {
+    for (const auto& existing : l.problems)
+      if (existing == p) return;
+    l.problems.emplace_back(p);
+  };
+
+  // Whitespace around the key: CRLF .env files, `echo` without -n, editors.
+  if (!raw.empty() && isSpace(raw.front())) problem("leading_whitespace");
+  if (!raw.empty() && raw.back() == '\n') problem("trailing_newline");
+  if (raw.find('\r') != std::string_view::npos) problem("carriage_return");
+  {
+    std::string_view t = raw;
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.remove_suffix(1);
+    if (!t.empty() && isSpace(t.back())) problem("trailing_whitespace");
+  }
+  std::string_view core = trim(raw);
+  if (raw.size() > kMaxKeyLength) problem("too_long");
+
+  // Wrappers around the key, peeled one after another so the shape check sees the key.
+  for (int round = 0; round < 4; ++round) {
+    const std::size_t q1 = quoteAtStart(core), q2 = quoteAtEnd(core);
+    if ((q1 || q2) && core.size() >= q1 + q2) {
+      problem("surrounding_quotes");
+      core = trim(core.substr(q1, core.size() - q1 - q2));
+      continue;
+    }
+    if (startsWithNoCase(core, "authorization:") || startsWithNoCase(core, "x-api-key:") ||
+        startsWithNoCase(core, "x-goog-api-key:")) {
+      problem("header_pasted");
+      core = trim(core.substr(core.find(':') + 1));
+      continue;
+    }
+    if (startsWithNoCase(core, "bearer ")) {
+      problem("bearer_prefix");
+      core = trim(core.substr(7));
+      continue;
+    }
+    if (startsWithNoCase(core, "bot ")) {
+      problem("bot_prefix");  // pathwatch adds "Bot " itself
+      core = trim(core.substr(4));
+      continue;
+    }
+    // NAME=value copied from an env file.
+    const auto eq = core.find('=');
+    if (eq != std::string_view::npos && eq > 0 && eq < 64) {
+      bool name = true;
+      for (char c : core.substr(0, eq))
+        name &= (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+      if (name) {
+        problem("assignment");
+        core = trim(core.substr(eq + 1));
+        continue;
+      }
+    }
+    break;
+  }
+  // "Bearer " anywhere else (doubled prefixes, "Bearer Bearer sk-...").
+  {
+    std::string lower(core);
+    for (char& c : lower)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (lower.find("bearer ") != std::string::npos) problem("bearer_prefix");
+    wipe(lower);
+  }
+  if (core.empty()) problem("empty");
+  if (startsWithNoCase(core, "http://") || startsWithNoCase(core, "https://")) problem("url");
+  for (unsigned char c : core) {
+    if (c == ' ' || c == '\t') problem("contains_space");
+    else if (c < 0x20 || c == 0x7f) problem("nonprintable");
+    else if (c >= 0x80) problem("non_ascii");
+  }
+
+  l.looks_like = keyShape(core);
+  if (builtin) {
+    if (!l.looks_like.empty() && l.looks_like != toString(kind)) problem("wrong_provider_shape");
+    // Only what is clearly not a key: providers change formats, so an
+    // unfamiliar long token is given the benefit of the doubt.
+    if (!core.empty() && core.size() < 20) problem("unknown_shape");
+  }
+  l.fingerprint = fingerprint(core);
+
+  if (l.problems.empty()) {
+    l.status = LayerStatus::Ok;
+    out.key = SecretKey(std::string(raw));
+  } else {
+    l.status = LayerStatus::Fail;
+    l.error = "key_malformed";
+  }
+  return out;
+}
+
+namespace {
+
+KeyInspection missing(std::string source, const char* why) {
+  KeyInspection out;
+  out.layer.source = std::move(source);
+  out.layer.configured = true;
+  out.layer.status = LayerStatus::Fail;
+  out.layer.error = "key_missing";
+  out.layer.problems.emplace_back(why);
+  return out;
+}
+
+KeyInspection noKey(std::string reason) {
+  KeyInspection out;
+  out.layer.source = "none";
+  out.layer.status = LayerStatus::Skipped;
+  out.layer.reason = std::move(reason);
+  return out;
+}
+
+}  // namespace
+
+KeyInspection readKey(const ProviderConfig& provider) {
+  const ProviderSpec& spec = provider.spec;
+  if (provider.key_env) {
+    std::string source = "env:" + *provider.key_env;
+    const char* value = provider.key_env->empty() ? nullptr : std::getenv(provider.key_env->c_str());
+    if (!value) return missing(std::move(source), "env_unset");
+    if (!*value) return missing(std::move(source), "env_empty");
+    return inspectKey(spec.kind, value, std::move(source), true, spec.builtin);
+  }
+  if (provider.key_file) {
+    // systemd credentials (/run/credentials/...) are plain files read the same way.
+    std::string source = "file:" + *provider.key_file;
+    const int fd = ::open(provider.key_file->c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+      const int err = errno;
+      return missing(std::move(source), err == ENOENT || err == ENOTDIR ? "file_not_found"
+                                        : err == EACCES || err == EPERM ? "file_permission_denied"
+                                                                        : "file_unreadable");
+    }
+    struct stat st{};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      return missing(std::move(source), "not_a_regular_file");
+    }
+    std::string buf(kMaxKeyFile + 1, '\0');
+    std::size_t got = 0;
+    bool failed = false;
+    while (got < buf.size()) {
+      const ssize_t n = ::read(fd, buf.data() + got, buf.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        failed = true;
+        break;
+      }
+      if (n == 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+    if (failed) {
+      wipe(buf);
+      return missing(std::move(source), "file_unreadable");
+    }
+    if (got == 0) {
+      wipe(buf);
+      return missing(std::move(source), "file_empty");
+    }
+    KeyInspection out = inspectKey(spec.kind, std::string_view(buf.data(), std::min(got, kMaxKeyFile)),
+                                   std::move(source), true, spec.builtin);
+    if (got > kMaxKeyFile && out.layer.status == LayerStatus::Ok) {
+      out.layer.status = LayerStatus::Fail;
+      out.layer.error = "key_malformed";
+      out.layer.problems.emplace_back("too_long");
+      out.key = SecretKey();
+    }
+    wipe(buf);
+    return out;
+  }
+  if (!spec.default_key_env.empty()) {
+    const char* value = std::getenv(spec.default_key_env.c_str());
+    if (!value)
+      return noKey(spec.default_key_env + " is not set: probing without a key (the path is still proven)");
+    if (!*value)
+      return noKey(spec.default_key_env + " is set but empty: probing without a key (the path is still proven)");
+    return inspectKey(spec.kind, value, "env:" + spec.default_key_env, false, spec.builtin);
+  }
+  return noKey("no key configured: probing without a key (the path is still proven)");
+}
+
+}  // namespace pathwatch

@@ -1,0 +1,492 @@
+// classifyRoute's precedence (SPEC.md "Verdicts"): the lowest failing layer
+// first, headers_rewritten over what an altered request produced,
+// tls_intercepted only when nothing worse happened; and analyzeAnswer's
+// robustness against garbage.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+#include <string>
+
+#include "answers/fixtures.h"
+#include "pathwatch/classify.h"
+
+namespace pathwatch {
+namespace {
+
+using namespace fixtures;
+
+bool hasEvidence(const RouteResult& r, const std::string& text) {
+  for (const auto& e : r.evidence)
+    if (e.find(text) != std::string::npos) return true;
+  return false;
+}
+
+std::string dump(const RouteResult& r) {
+  std::string out = "verdict " + std::string(toString(r.verdict)) + "; evidence:";
+  for (const auto& e : r.evidence) out += "\n  " + e;
+  return out;
+}
+
+RouteResult openaiAnswer(int code, const std::string& body, bool key_sent = true) {
+  RouteResult r = healthyRoute(spec("openai"), key_sent);
+  r.http.code = code;
+  r.http.headers = openaiHeaders();
+  r.http.body = body;
+  return r;
+}
+
+const char* kInvalidKey =
+    R"({"error":{"message":"Incorrect API key provided: sk-proj-****MxYA.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}})";
+const char* kNoKey =
+    R"({"error":{"message":"You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth.","type":"invalid_request_error","param":null,"code":null}})";
+const char* kModels = R"({"object":"list","data":[{"id":"gpt-4o","object":"model"}]})";
+
+void failDns(RouteResult& r, const char* error) {
+  r.dns.status = LayerStatus::Fail;
+  r.dns.error = error;
+  r.dns.addresses.clear();
+  for (auto& a : r.dns.answers) {
+    a.status = LayerStatus::Fail;
+    a.error = error;
+    a.addresses.clear();
+  }
+}
+
+// ---------------------------------------------------------------- key
+
+TEST(ClassifyPrecedence, KeyMissingBeatsEveryLaterLayer) {
+  RouteResult r = openaiAnswer(401, kNoKey, false);
+  r.key.status = LayerStatus::Fail;
+  r.key.error = "key_missing";
+  r.key.source = "env:OPENAI_API_KEY";
+  r.key.problems = {"env_unset"};
+  failDns(r, "nxdomain");
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::KeyMissing) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "no key was read from env:OPENAI_API_KEY")) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "nxdomain")) << "every finding stays in evidence\n" << dump(r);
+}
+
+TEST(ClassifyPrecedence, KeyMalformedNamesTheProblemsAndFingerprintOnly) {
+  const std::string raw = "\"" + kOpenAIKey + "\"\r\n";
+  auto k = inspectKey(ProviderKind::OpenAI, raw, "file:/run/credentials/pathwatchd.service/openai", true);
+  RouteResult r = openaiAnswer(401, kNoKey, false);
+  r.key = k.layer;
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::KeyMalformed) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "sk-proj…MxYA")) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "surrounding_quotes")) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "trailing_newline")) << dump(r);
+  for (const auto& e : r.evidence) EXPECT_EQ(e.find(kOpenAIKey), std::string::npos) << e;
+}
+
+// ---------------------------------------------------------------- dns
+
+TEST(ClassifyPrecedence, AllResolversFailedIsDnsFailed) {
+  RouteResult r = healthyRoute(spec("openai"), true);
+  DnsAnswer second;
+  second.resolver = "1.1.1.1";
+  r.dns.answers.push_back(second);
+  failDns(r, "servfail");
+  r.dns.answers[1].error = "timeout";
+  r.tcp = {};
+  r.tls = {};
+  r.http = {};
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::DnsFailed) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "resolver system failed: servfail")) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "resolver 1.1.1.1 failed: timeout")) << dump(r);
+}
+
+TEST(ClassifyPrecedence, BogonInTheAnswerUsedIsDnsTampered) {
+  RouteResult r = healthyRoute(spec("openai"), true);
+  r.dns.answers[0].resolver = "1.1.1.1";
+  r.dns.answers[0].addresses = {"0.0.0.0"};
+  r.dns.answers[0].bogons = {"0.0.0.0"};
+  r.dns.addresses = {"0.0.0.0"};
+  r.tcp.status = LayerStatus::Fail;
+  r.tcp.error = "connection_refused";
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::DnsTampered) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "dns: resolver 1.1.1.1 answered 0.0.0.0 (bogon)")) << dump(r);
+}
+
+TEST(ClassifyPrecedence, BogonFromOneResolverWhileOthersDifferIsDnsTamperedEvenIfTheCallWorks) {
+  RouteResult r = openaiAnswer(200, kModels);
+  DnsAnswer liar;
+  liar.resolver = "8.8.8.8";
+  liar.addresses = {"198.18.0.1"};
+  liar.bogons = {"198.18.0.1"};
+  r.dns.answers.push_back(liar);
+  r.dns.resolvers_disagree = true;
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::DnsTampered) << dump(r);
+}
+
+TEST(ClassifyPrecedence, DisagreeingAnswerThatFailsTlsIsDnsTampered) {
+  RouteResult r = healthyRoute(spec("openai"), true);
+  DnsAnswer odd;
+  odd.resolver = "1.1.1.1";
+  odd.addresses = {"203.0.113.50"};
+  r.dns.answers.push_back(odd);
+  r.dns.resolvers_disagree = true;
+  r.tls.status = LayerStatus::Fail;
+  r.tls.error = "tls_hostname_mismatch";
+  r.tls.issuer = "CN=sinkhole.example";
+  r.tls.ca_file_ok = false;
+  r.tls.public_root = false;
+  r.http = {};
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::DnsTampered) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "resolvers disagree")) << dump(r);
+}
+
+TEST(ClassifyPrecedence, GeoDnsDisagreementWithGoodTlsIsNotTampering) {
+  RouteResult r = openaiAnswer(200, kModels);
+  DnsAnswer other;
+  other.resolver = "1.1.1.1";
+  other.addresses = {"198.18.0.99"};
+  r.dns.answers.push_back(other);
+  r.dns.resolvers_disagree = true;
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::Ok) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "resolvers disagree")) << dump(r);
+}
+
+// ---------------------------------------------------------------- proxy, tcp
+
+TEST(ClassifyPrecedence, ProxyConnectFailureIsProxyFailed) {
+  RouteResult r = healthyRoute(spec("openai"), true);
+  r.dns.status = LayerStatus::Skipped;
+  r.dns.reason = "the proxy resolves names";
+  r.dns.answers.clear();
+  r.tcp.status = LayerStatus::Fail;
+  r.tcp.error = "connection_refused";
+  r.tcp.via_proxy = true;
+  r.tcp.attempts = {TcpAttempt{"127.0.0.1:3128", LayerStatus::Fail, "connection_refused", 0.2}};
+  r.tls = {};
+  r.http = {};
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::ProxyFailed) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "(the route's proxy)")) << dump(r);
+}
+
+struct ProxyCase {
+  int proxy_code;
+  const char* http_error;
+  Verdict verdict;
+};
+
+TEST(ClassifyPrecedence, ProxyAnswersToConnect) {
+  for (const ProxyCase& c : {ProxyCase{407, "proxy_auth_required", Verdict::ProxyFailed},
+                             ProxyCase{502, "proxy_refused", Verdict::ProxyFailed},
+                             ProxyCase{503, "", Verdict::ProxyFailed},
+                             ProxyCase{403, "proxy_refused", Verdict::MiddleboxBlocked},
+                             ProxyCase{0, "proxy_unreachable", Verdict::ProxyFailed}}) {
+    RouteResult r = healthyRoute(spec("anthropic"), true);
+    r.tcp.via_proxy = true;
+    r.tls = {};
+    r.http = {};
+    r.http.proxy_code = c.proxy_code;
+    if (*c.http_error) {
+      r.http.status = LayerStatus::Fail;
+      r.http.error = c.http_error;
+    } else {
+      r.http.status = LayerStatus::Skipped;
+    }
+    classifyRoute(spec("anthropic"), r);
+    EXPECT_EQ(r.verdict, c.verdict) << c.proxy_code << " " << c.http_error << "\n" << dump(r);
+  }
+}
+
+TEST(ClassifyPrecedence, TcpFailureOnEveryAddressIsConnectFailed) {
+  RouteResult r = healthyRoute(spec("discord"), false);
+  r.tcp.status = LayerStatus::Fail;
+  r.tcp.error = "timeout";
+  r.tcp.attempts = {TcpAttempt{"198.18.0.10:443", LayerStatus::Fail, "timeout", 5000},
+                    TcpAttempt{"[2001:db8::10]:443", LayerStatus::Fail, "unreachable", 1}};
+  r.tls = {};
+  r.http = {};
+  classifyRoute(spec("discord"), r);
+  EXPECT_EQ(r.verdict, Verdict::ConnectFailed) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "tcp: 198.18.0.10:443 timeout")) << dump(r);
+}
+
+// ---------------------------------------------------------------- tls
+
+TEST(ClassifyPrecedence, TlsHandshakeFailureIsTlsFailed) {
+  RouteResult r = healthyRoute(spec("openai"), true);
+  r.tls.status = LayerStatus::Fail;
+  r.tls.error = "connection_reset";
+  r.tls.public_root.reset();
+  r.tls.ca_file_ok.reset();
+  r.http = {};
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::TlsFailed) << dump(r);
+}
+
+TEST(ClassifyPrecedence, TlsFailureWithAnInspectionProductsCertificateIsTlsIntercepted) {
+  RouteResult r = healthyRoute(spec("openai"), true);
+  r.tls.status = LayerStatus::Fail;
+  r.tls.error = "tls_unknown_authority";
+  r.tls.issuer = "CN=Zscaler Intermediate Root CA (zscaler.net),O=Zscaler Inc.";
+  r.tls.ca_file_ok = false;
+  r.tls.public_root = false;
+  r.http = {};
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::TlsIntercepted) << dump(r);
+}
+
+TEST(ClassifyPrecedence, WorkingCallThroughAnInterceptingBoxIsTlsIntercepted) {
+  RouteResult r = openaiAnswer(200, kModels);
+  r.tls.issuer = "CN=Corp Inspection CA";
+  r.tls.ca_file_ok = true;
+  r.tls.public_root = false;
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::TlsIntercepted) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "tls: chain verifies with ca_file but not with the public roots: issuer CN=Corp "
+                             "Inspection CA"))
+      << dump(r);
+}
+
+TEST(ClassifyPrecedence, TlsInterceptedOnlyWhenNothingWorseHappened) {
+  RouteResult r = openaiAnswer(401, kInvalidKey);
+  r.tls.issuer = "CN=Corp Inspection CA";
+  r.tls.ca_file_ok = true;
+  r.tls.public_root = false;
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::AuthFailed) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "ca_file but not with the public roots")) << dump(r);
+}
+
+// ---------------------------------------------------------------- http
+
+TEST(ClassifyPrecedence, BrokenExchangeIsHttpFailed) {
+  for (const char* error : {"connection_reset", "timeout", "bad_response", "empty_reply"}) {
+    RouteResult r = healthyRoute(spec("gemini"), true);
+    r.http.status = LayerStatus::Fail;
+    r.http.error = error;
+    classifyRoute(spec("gemini"), r);
+    EXPECT_EQ(r.verdict, Verdict::HttpFailed) << error << "\n" << dump(r);
+  }
+}
+
+TEST(ClassifyPrecedence, LowerLayerWinsOverALeftoverAnswer) {
+  RouteResult r = openaiAnswer(401, kInvalidKey);
+  r.tcp.status = LayerStatus::Fail;
+  r.tcp.error = "connection_reset";
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::ConnectFailed) << dump(r);
+}
+
+// ---------------------------------------------------------------- echo
+
+TEST(ClassifyPrecedence, HeadersRewrittenBeatsAuthFailed) {
+  RouteResult r = openaiAnswer(401, kInvalidKey);
+  r.echo.status = LayerStatus::Altered;
+  r.echo.changed = {"authorization"};
+  r.echo.added = {"via"};
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::HeadersRewritten) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "echo: the path changed authorization")) << dump(r);
+}
+
+TEST(ClassifyPrecedence, NoKeyAnswerOnAPathThatStripsTheAuthHeaderIsHeadersRewritten) {
+  RouteResult r = healthyRoute(spec("anthropic"), false);
+  r.http.code = 401;
+  r.http.headers = anthropicHeaders();
+  r.http.body = R"({"type":"error","error":{"type":"authentication_error","message":"x-api-key header is required"}})";
+  r.echo.status = LayerStatus::Altered;
+  r.echo.removed = {"x-api-key"};
+  classifyRoute(spec("anthropic"), r);
+  EXPECT_EQ(r.verdict, Verdict::HeadersRewritten) << dump(r);
+}
+
+TEST(ClassifyPrecedence, AddedHeadersAloneAreEvidenceNotTheVerdict) {
+  RouteResult r = openaiAnswer(401, kInvalidKey);
+  r.echo.status = LayerStatus::Altered;
+  r.echo.added = {"via", "x-forwarded-for"};
+  r.echo.case_changed = {"authorization"};
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::AuthFailed) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "echo: the path added via, x-forwarded-for")) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "echo: the path changed the case of authorization")) << dump(r);
+}
+
+TEST(ClassifyPrecedence, RegionRefusalStaysRegionEvenOnAnAlteredPath) {
+  RouteResult r = openaiAnswer(
+      403,
+      R"({"error":{"code":"unsupported_country_region_territory","message":"Country, region, or territory not supported","param":null,"type":"request_forbidden"}})");
+  r.echo.status = LayerStatus::Altered;
+  r.echo.removed = {"authorization"};
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::RegionBlocked) << dump(r);
+}
+
+// ---------------------------------------------------------------- evidence
+
+TEST(ClassifyEvidence, EdgeRefusalReadsLikeASentence) {
+  RouteResult r = healthyRoute(spec("anthropic"), true);
+  r.http.code = 403;
+  r.http.headers = {{"content-type", "application/json"}, {"server", "cloudflare"}, {"cf-ray", "8e9f1a2b3c4d5e73-HKG"}};
+  r.http.body = R"({"error":{"type":"forbidden","message":"Request not allowed"}})";
+  r.egress = Egress{"198.18.1.2", "HK", "HKG", "anthropic"};
+  classifyRoute(spec("anthropic"), r);
+  EXPECT_EQ(r.verdict, Verdict::RegionBlocked) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "http: 403 from the provider's edge (Cloudflare, no request-id): \"Request not allowed\""))
+      << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "cf-ray site HKG")) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "egress: 198.18.1.2 (HK)")) << dump(r);
+}
+
+TEST(ClassifyEvidence, TheKeyNeverAppearsEvenWhenTheAnswerEchoesIt) {
+  // A hostile box echoing the key it received: the key must not leave classify.
+  RouteResult r = openaiAnswer(401, std::string(R"({"error":{"message":"Incorrect API key provided: )") + kOpenAIKey +
+                                        R"(","type":"invalid_request_error","param":null,"code":"invalid_api_key"}})");
+  r.http.headers.push_back({"X-Echo", kOpenAIKey});
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::AuthFailed);
+  EXPECT_EQ(r.http.message.find(kOpenAIKey), std::string::npos) << r.http.message;
+  for (const auto& e : r.evidence) {
+    EXPECT_EQ(e.find(kOpenAIKey), std::string::npos) << e;
+    EXPECT_EQ(e.find(kOpenAIKey.substr(10, 30)), std::string::npos) << e;
+  }
+}
+
+// ---------------------------------------------------------------- robustness
+
+TEST(AnalyzeAnswerRobustness, GarbageBodiesNeverThrowAndStayBounded) {
+  std::mt19937 rng(20261127);
+  std::vector<std::string> bodies = {
+      "",
+      "{",
+      "{\"error\":",
+      "{\"error\":{\"message\":123,\"type\":[],\"code\":{}}}",
+      "{\"type\":\"error\",\"error\":\"string\"}",
+      "{\"error\":{\"details\":\"nope\",\"status\":7}}",
+      "{\"error\":{\"code\":429,\"status\":\"RESOURCE_EXHAUSTED\",\"message\":\"x\",\"details\":[1,null,{\"@type\":5},{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":\"-5s\"}]}}",
+      "[1,2,3]",
+      "null",
+      std::string(100000, '['),
+      std::string(50000, '{') + std::string(50000, '}'),
+      "\xff\xfe\x00\x01{\"error\"",
+      std::string("{\"message\":\"\xc3\x28\xa0\xa1\",\"code\":1e400}"),
+  };
+  for (int i = 0; i < 300; ++i) {
+    std::string b(rng() % 4096, '\0');
+    for (char& c : b) c = static_cast<char>(rng() % 256);
+    if (i % 3 == 0 && !b.empty()) b[0] = '{';
+    bodies.push_back(b);
+  }
+  for (ProviderKind k : {ProviderKind::OpenAI, ProviderKind::Anthropic, ProviderKind::Gemini, ProviderKind::Discord}) {
+    const ProviderSpec& s = spec(std::string(toString(k)).c_str());
+    for (const auto& body : bodies) {
+      for (int code : {200, 302, 401, 403, 429, 503}) {
+        RouteResult r = healthyRoute(s, true);
+        r.http.code = code;
+        r.http.body = body;
+        r.http.headers = {{"Retry-After", std::string(body.substr(0, 8))}, {"Location", body.substr(0, 40)},
+                          {"content-type", "application/json"}};
+        ASSERT_NO_THROW(classifyRoute(s, r));
+        EXPECT_FALSE(r.http.authored_by.empty());
+        EXPECT_LE(r.http.message.size(), 310u);
+        if (r.http.retry_after_s) {
+          EXPECT_GE(*r.http.retry_after_s, 0.0);
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- coverage
+
+// Each SPEC.md verdict is reachable from some layers (diagnose adds nothing new).
+TEST(ClassifyCoverage, EverySpecVerdictCanBeProduced) {
+  const std::vector<std::string> spec_names = {
+      "ok", "key_missing", "key_malformed", "auth_failed", "permission_denied", "quota_exhausted",
+      "rate_limited", "region_blocked", "middlebox_blocked", "headers_rewritten", "tls_intercepted",
+      "dns_failed", "dns_tampered", "connect_failed", "tls_failed", "http_failed", "proxy_failed",
+      "provider_error", "unexpected"};
+  std::set<Verdict> seen;
+  auto run = [&](RouteResult r, const char* provider = "openai") {
+    classifyRoute(spec(provider), r);
+    seen.insert(r.verdict);
+  };
+  run(openaiAnswer(200, kModels));
+  {
+    RouteResult r = openaiAnswer(401, kNoKey, false);
+    r.key.status = LayerStatus::Fail;
+    r.key.error = "key_missing";
+    run(r);
+  }
+  {
+    RouteResult r = openaiAnswer(401, kNoKey, false);
+    r.key = inspectKey(ProviderKind::OpenAI, " x ", "env:OPENAI_API_KEY", true).layer;
+    run(r);
+  }
+  run(openaiAnswer(401, kInvalidKey));
+  run(openaiAnswer(404, R"({"error":{"message":"no","type":"invalid_request_error","param":null,"code":"model_not_found"}})"));
+  run(openaiAnswer(429, R"({"error":{"message":"You exceeded your current quota","type":"insufficient_quota","param":null,"code":"insufficient_quota"}})"));
+  run(openaiAnswer(429, R"({"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}})"));
+  run(openaiAnswer(403, R"({"error":{"message":"Country, region, or territory not supported","type":"request_forbidden","param":null,"code":"unsupported_country_region_territory"}})"));
+  {
+    RouteResult r = openaiAnswer(403, "<html><head><title>Web Site Blocked</title></head><body>SonicWall</body></html>");
+    r.http.headers = {{"content-type", "text/html"}};
+    run(r);
+  }
+  run(openaiAnswer(401, kNoKey, true));
+  {
+    RouteResult r = openaiAnswer(200, kModels);
+    r.tls.public_root = false;
+    run(r);
+  }
+  {
+    RouteResult r = openaiAnswer(200, kModels);
+    failDns(r, "nxdomain");
+    run(r);
+  }
+  {
+    RouteResult r = openaiAnswer(200, kModels);
+    r.dns.answers[0].bogons = {"127.0.0.1"};
+    run(r);
+  }
+  {
+    RouteResult r = openaiAnswer(200, kModels);
+    r.tcp.status = LayerStatus::Fail;
+    run(r);
+  }
+  {
+    RouteResult r = openaiAnswer(200, kModels);
+    r.tls.status = LayerStatus::Fail;
+    r.tls.error = "tls_expired";
+    r.tls.public_root.reset();
+    run(r);
+  }
+  {
+    RouteResult r = openaiAnswer(200, kModels);
+    r.http.status = LayerStatus::Fail;
+    r.http.error = "timeout";
+    run(r);
+  }
+  {
+    RouteResult r = openaiAnswer(200, kModels);
+    r.http.proxy_code = 407;
+    run(r);
+  }
+  run(openaiAnswer(503, R"({"error":{"message":"overloaded","type":"server_error","param":null,"code":"server_is_overloaded"}})"));
+  {
+    RouteResult r = openaiAnswer(200, "<html>hello</html>");
+    r.http.headers = {{"content-type", "text/html"}};
+    run(r);
+  }
+  for (const auto& name : spec_names) {
+    auto v = verdictFromString(name);
+    ASSERT_TRUE(v.has_value()) << name;
+    EXPECT_TRUE(seen.count(*v)) << name << " was never produced";
+  }
+  EXPECT_EQ(seen.size(), spec_names.size());
+}
+
+}  // namespace
+}  // namespace pathwatch
