@@ -1,0 +1,258 @@
+// Key hygiene: where keys come from, the paste mistakes found, fingerprints,
+// and that a damaged key is never handed out to be sent.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "answers/fixtures.h"
+#include "pathwatch/key.h"
+
+namespace pathwatch {
+namespace {
+
+using namespace fixtures;
+
+bool hasProblem(const KeyInspection& k, const std::string& p) {
+  for (const auto& x : k.layer.problems)
+    if (x == p) return true;
+  return false;
+}
+
+std::string problems(const KeyInspection& k) {
+  std::string out;
+  for (const auto& p : k.layer.problems) out += p + " ";
+  return out;
+}
+
+TEST(Fingerprint, FirstSevenAndLastFour) {
+  EXPECT_EQ(fingerprint(kOpenAIKey), "sk-proj…MxYA");
+  EXPECT_EQ(fingerprint("sk-ant-api03-abcdefghijklmnopAbCd"), "sk-ant-…AbCd");
+  EXPECT_EQ(fingerprint("short-key-12"), "");  // 12 characters: showing 11 would show nearly all
+  EXPECT_EQ(fingerprint("sk-proj-abc\ndefghij\x01YZ"), "sk-proj…j?YZ");
+}
+
+TEST(InspectKey, CleanKeysOfEveryProviderPass) {
+  for (ProviderKind k : {ProviderKind::OpenAI, ProviderKind::Anthropic, ProviderKind::Gemini, ProviderKind::Discord}) {
+    const auto r = inspectKey(k, keyFor(k), "env:X", true);
+    EXPECT_EQ(r.layer.status, LayerStatus::Ok) << toString(k) << ": " << problems(r);
+    EXPECT_EQ(r.key.reveal(), keyFor(k));
+    EXPECT_EQ(r.layer.looks_like, toString(k));
+    EXPECT_EQ(r.layer.length, keyFor(k).size());
+    EXPECT_EQ(r.layer.source, "env:X");
+    EXPECT_TRUE(r.layer.read);
+  }
+}
+
+struct PasteCase {
+  std::string name;
+  ProviderKind kind;
+  std::string raw;
+  std::vector<std::string> expected;
+};
+
+TEST(InspectKey, PasteMistakesAreKeyMalformedAndNothingIsSent) {
+  const std::vector<PasteCase> cases = {
+      {"trailing_newline", ProviderKind::OpenAI, kOpenAIKey + "\n", {"trailing_newline"}},
+      {"crlf_env_file", ProviderKind::OpenAI, kOpenAIKey + "\r\n", {"trailing_newline", "carriage_return"}},
+      {"leading_space", ProviderKind::Anthropic, " " + kAnthropicKey, {"leading_whitespace"}},
+      {"trailing_space", ProviderKind::Anthropic, kAnthropicKey + " \n", {"trailing_whitespace", "trailing_newline"}},
+      {"double_quotes", ProviderKind::Gemini, "\"" + kGeminiKey + "\"", {"surrounding_quotes"}},
+      {"single_quotes", ProviderKind::Gemini, "'" + kGeminiKey + "'", {"surrounding_quotes"}},
+      {"typographic_quotes", ProviderKind::OpenAI, "\xE2\x80\x9C" + kOpenAIKey + "\xE2\x80\x9D", {"surrounding_quotes"}},
+      {"bearer_inside", ProviderKind::OpenAI, "Bearer " + kOpenAIKey, {"bearer_prefix"}},
+      {"bearer_doubled", ProviderKind::OpenAI, "Bearer Bearer " + kOpenAIKey, {"bearer_prefix"}},
+      {"bot_prefix", ProviderKind::Discord, "Bot " + kDiscordToken, {"bot_prefix"}},
+      {"header_pasted", ProviderKind::Anthropic, "x-api-key: " + kAnthropicKey, {"header_pasted"}},
+      {"env_assignment", ProviderKind::OpenAI, "OPENAI_API_KEY=" + kOpenAIKey, {"assignment"}},
+      {"empty", ProviderKind::OpenAI, "", {"empty"}},
+      {"only_newline", ProviderKind::OpenAI, "\n", {"empty", "trailing_newline"}},
+      {"url_pasted", ProviderKind::OpenAI, "https://platform.openai.com/api-keys", {"url"}},
+      {"space_inside", ProviderKind::Gemini, "AIzaSyB3x9Qk7Lm2 Np5Rt8Vw1Yz4Ac6Ef9Hj0Kd", {"contains_space"}},
+      {"control_char", ProviderKind::OpenAI, kOpenAIKey.substr(0, 40) + "\x07" + kOpenAIKey.substr(40), {"nonprintable"}},
+      {"bom", ProviderKind::OpenAI, "\xEF\xBB\xBF" + kOpenAIKey, {"non_ascii"}},
+      {"anthropic_key_for_openai", ProviderKind::OpenAI, kAnthropicKey, {"wrong_provider_shape"}},
+      {"openai_key_for_gemini", ProviderKind::Gemini, kOpenAIKey, {"wrong_provider_shape"}},
+      {"gemini_key_for_discord", ProviderKind::Discord, kGeminiKey, {"wrong_provider_shape"}},
+      {"clearly_not_a_key", ProviderKind::Anthropic, "changeme", {"unknown_shape"}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const auto r = inspectKey(c.kind, c.raw, "file:/run/credentials/pathwatchd.service/key", true);
+    EXPECT_EQ(r.layer.status, LayerStatus::Fail) << problems(r);
+    EXPECT_EQ(r.layer.error, "key_malformed");
+    EXPECT_TRUE(r.key.empty()) << "a damaged key is never sent";
+    EXPECT_EQ(r.layer.length, c.raw.size());
+    for (const auto& p : c.expected) EXPECT_TRUE(hasProblem(r, p)) << "missing " << p << " in " << problems(r);
+    EXPECT_EQ(r.layer.fingerprint.find('\n'), std::string::npos);
+  }
+}
+
+TEST(InspectKey, WrongShapeSaysWhatItLooksLike) {
+  const auto r = inspectKey(ProviderKind::OpenAI, kAnthropicKey, "env:OPENAI_API_KEY", true);
+  EXPECT_EQ(r.layer.looks_like, "anthropic");
+  // The fingerprint of the quoted key is the key's own, as the provider would echo it.
+  const auto q = inspectKey(ProviderKind::OpenAI, "'" + kOpenAIKey + "'\n", "env:OPENAI_API_KEY", true);
+  EXPECT_EQ(q.layer.fingerprint, "sk-proj…MxYA");
+}
+
+TEST(InspectKey, CustomEndpointsAcceptAnyToken) {
+  // An OpenAI-compatible server in front of anything: short or foreign tokens are its business.
+  EXPECT_EQ(inspectKey(ProviderKind::OpenAI, "local-token", "env:LLM_KEY", true, false).layer.status, LayerStatus::Ok);
+  EXPECT_EQ(inspectKey(ProviderKind::OpenAI, kAnthropicKey, "env:LLM_KEY", true, false).layer.status, LayerStatus::Ok);
+  // Paste damage is damage everywhere.
+  EXPECT_EQ(inspectKey(ProviderKind::OpenAI, "local-token\n", "env:LLM_KEY", true, false).layer.error, "key_malformed");
+}
+
+TEST(InspectKey, UnfamiliarLongTokensGetTheBenefitOfTheDoubt) {
+  const auto r = inspectKey(ProviderKind::OpenAI, "sk-or-v1-0123456789abcdef0123456789abcdef", "env:X", true);
+  EXPECT_EQ(r.layer.status, LayerStatus::Ok) << problems(r);
+  EXPECT_EQ(r.layer.looks_like, "");
+}
+
+TEST(SecretKey, CopiesAndAssignmentKeepTheValue) {
+  SecretKey a(kOpenAIKey);
+  SecretKey b = a;
+  SecretKey c;
+  c = b;
+  c = c;
+  EXPECT_EQ(c.reveal(), kOpenAIKey);
+  EXPECT_FALSE(c.empty());
+  SecretKey e;
+  EXPECT_TRUE(e.empty());
+}
+
+// ---------------------------------------------------------------- readKey
+
+class ReadKey : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("pathwatch_key_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    ::unsetenv("PATHWATCH_TEST_KEY");
+    saved_ = std::getenv("OPENAI_API_KEY") ? std::optional<std::string>(std::getenv("OPENAI_API_KEY")) : std::nullopt;
+    ::unsetenv("OPENAI_API_KEY");
+  }
+  void TearDown() override {
+    std::filesystem::remove_all(dir_);
+    ::unsetenv("PATHWATCH_TEST_KEY");
+    if (saved_) ::setenv("OPENAI_API_KEY", saved_->c_str(), 1);
+  }
+  std::string write(const std::string& name, const std::string& content) {
+    const auto p = dir_ / name;
+    std::ofstream(p, std::ios::binary) << content;
+    return p.string();
+  }
+  ProviderConfig openai() const {
+    ProviderConfig p;
+    p.spec = spec("openai");
+    return p;
+  }
+  std::filesystem::path dir_;
+  std::optional<std::string> saved_;
+};
+
+TEST_F(ReadKey, ConfiguredEnvVariable) {
+  ProviderConfig p = openai();
+  p.key_env = "PATHWATCH_TEST_KEY";
+  ::setenv("PATHWATCH_TEST_KEY", kOpenAIKey.c_str(), 1);
+  const auto r = readKey(p);
+  EXPECT_EQ(r.layer.status, LayerStatus::Ok);
+  EXPECT_EQ(r.layer.source, "env:PATHWATCH_TEST_KEY");
+  EXPECT_TRUE(r.layer.configured);
+  EXPECT_EQ(r.key.reveal(), kOpenAIKey);
+  EXPECT_EQ(r.layer.fingerprint, "sk-proj…MxYA");
+}
+
+TEST_F(ReadKey, ConfiguredEnvVariableUnsetOrEmptyIsKeyMissing) {
+  ProviderConfig p = openai();
+  p.key_env = "PATHWATCH_TEST_KEY";
+  auto r = readKey(p);
+  EXPECT_EQ(r.layer.status, LayerStatus::Fail);
+  EXPECT_EQ(r.layer.error, "key_missing");
+  EXPECT_TRUE(r.key.empty());
+  ::setenv("PATHWATCH_TEST_KEY", "", 1);
+  r = readKey(p);
+  EXPECT_EQ(r.layer.error, "key_missing");
+  EXPECT_TRUE(hasProblem(r, "env_empty"));
+}
+
+TEST_F(ReadKey, KeyFileIsInspectedRaw) {
+  ProviderConfig p = openai();
+  p.key_file = write("openai", kOpenAIKey + "\n");  // `echo KEY > file`
+  const auto r = readKey(p);
+  EXPECT_EQ(r.layer.source, "file:" + *p.key_file);
+  EXPECT_EQ(r.layer.error, "key_malformed");
+  EXPECT_TRUE(hasProblem(r, "trailing_newline"));
+  EXPECT_EQ(r.layer.length, kOpenAIKey.size() + 1);
+  EXPECT_TRUE(r.key.empty());
+
+  p.key_file = write("clean", kOpenAIKey);
+  const auto ok = readKey(p);
+  EXPECT_EQ(ok.layer.status, LayerStatus::Ok);
+  EXPECT_EQ(ok.key.reveal(), kOpenAIKey);
+}
+
+TEST_F(ReadKey, MissingEmptyOrOddFilesAreKeyMissing) {
+  ProviderConfig p = openai();
+  p.key_file = (dir_ / "absent").string();
+  auto r = readKey(p);
+  EXPECT_EQ(r.layer.error, "key_missing");
+  EXPECT_TRUE(hasProblem(r, "file_not_found"));
+  p.key_file = write("empty", "");
+  r = readKey(p);
+  EXPECT_EQ(r.layer.error, "key_missing");
+  EXPECT_TRUE(hasProblem(r, "file_empty"));
+  p.key_file = dir_.string();
+  r = readKey(p);
+  EXPECT_EQ(r.layer.error, "key_missing");
+  EXPECT_TRUE(hasProblem(r, "not_a_regular_file"));
+  const std::string fifo = (dir_ / "fifo").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  p.key_file = fifo;
+  r = readKey(p);  // must not block on a FIFO with no writer
+  EXPECT_EQ(r.layer.error, "key_missing");
+}
+
+TEST_F(ReadKey, HugeFileIsNotAKey) {
+  ProviderConfig p = openai();
+  p.key_file = write("huge", std::string(200 * 1024, 'a'));
+  const auto r = readKey(p);
+  EXPECT_EQ(r.layer.error, "key_malformed");
+  EXPECT_TRUE(hasProblem(r, "too_long"));
+  EXPECT_TRUE(r.key.empty());
+}
+
+TEST_F(ReadKey, BuiltinFallsBackToItsUsualVariableElseProbesWithoutAKey) {
+  ProviderConfig p = openai();
+  auto r = readKey(p);
+  EXPECT_EQ(r.layer.status, LayerStatus::Skipped);
+  EXPECT_EQ(r.layer.source, "none");
+  EXPECT_NE(r.layer.reason.find("OPENAI_API_KEY"), std::string::npos);
+  EXPECT_TRUE(r.key.empty());
+  ::setenv("OPENAI_API_KEY", kOpenAIKey.c_str(), 1);
+  r = readKey(p);
+  EXPECT_EQ(r.layer.status, LayerStatus::Ok);
+  EXPECT_EQ(r.layer.source, "env:OPENAI_API_KEY");
+  EXPECT_FALSE(r.layer.configured);
+}
+
+TEST_F(ReadKey, CustomProviderWithoutKeySourceProbesWithoutAKey) {
+  ProviderConfig p;
+  p.spec = *makeProviderSpec("local-llm", ProviderKind::OpenAI, "https://llm.example.net/v1", false);
+  const auto r = readKey(p);
+  EXPECT_EQ(r.layer.status, LayerStatus::Skipped);
+  EXPECT_EQ(r.layer.source, "none");
+}
+
+}  // namespace
+}  // namespace pathwatch
