@@ -553,6 +553,14 @@ void Engine::Impl::Session::startEcho() {
   for (std::size_t i = 0; i < endpoints.size(); ++i) {
     ++pending;
     echo_sent[i] = buildEchoRequest(endpoints[i], provider.spec.kind, engine->seed++);
+    // libcurl rewrites a custom Host header's name to "Host" itself; record
+    // what really goes out so the comparison does not blame the route.
+    for (auto& [name, value] : echo_sent[i].headers)
+      if (name.size() == 4 && std::tolower(static_cast<unsigned char>(name[0])) == 'h' &&
+          std::tolower(static_cast<unsigned char>(name[1])) == 'o' &&
+          std::tolower(static_cast<unsigned char>(name[2])) == 's' &&
+          std::tolower(static_cast<unsigned char>(name[3])) == 't')
+        name = "Host";
     auto parts = parseUrl(endpoints[i]);
     if (!parts) {
       EchoLayer l;

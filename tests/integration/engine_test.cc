@@ -10,6 +10,7 @@
 #include <regex>
 
 #include "check.h"
+#include "echo/echo_server.h"
 #include "integration/support/engine_fake_http.h"
 #include "integration/support/engine_loop.h"
 #include "integration/support/fake_dns.h"
@@ -273,6 +274,59 @@ TEST_F(EngineTest, RunCheckWithNothingSelectedStillAnswersLater) {
   loop.runUntil([&] { return report.has_value(); }, 5000);
   ASSERT_TRUE(report);
   EXPECT_TRUE(report->providers.empty());
+}
+
+TEST_F(EngineTest, KeyGoesToTheProviderOnlyAndEchoSeesACanary) {
+  EngineFakeHttp provider(loop.get(), openAiNoKey());
+  EchoServerOptions eo;
+  eo.log = [](std::string_view) {};
+  EchoServer echo(loop.get(), eo);
+  std::string err;
+  ASSERT_TRUE(echo.start(&err)) << err;
+  const std::string url = "http://" + std::string(kHost) + ":" + std::to_string(provider.port()) + "/v1";
+  const std::string echo_url = "http://" + echo.boundAddress() + "/echo";
+  auto config = makeConfig(providerJson("local", url), resolvers(), "3s",
+                           R"(, "echo": [")" + echo_url + R"("])");
+  const std::string secret = "sk-proj-Zq4Lm8Rt2Vx6Bn1Kc9Jd3Hf7Gs5Pw0YeMxYA";
+  KeyInspection key = inspectKey(ProviderKind::OpenAI, secret, "env:LOCAL_KEY", true);
+  ASSERT_EQ(key.layer.status, LayerStatus::Ok);
+  std::optional<RouteResult> out;
+  {
+    Engine engine(loop.get(), config);
+    engine.probe(providerNamed(*config, "local"), config->routes.front(), key,
+                 [&](RouteResult r) { out = std::move(r); });
+    loop.runUntil([&] { return out.has_value(); }, 15000);
+  }
+  echo.stop();
+  loop.drain();
+  ASSERT_TRUE(out);
+  EXPECT_NE(provider.lastHead().find("Authorization: Bearer " + secret), std::string::npos);
+  EXPECT_EQ(out->echo.endpoint, echo_url);
+  EXPECT_EQ(out->echo.status, LayerStatus::Ok) << out->echo.error << ::testing::PrintToString(out->echo.added) << ::testing::PrintToString(out->echo.removed) << ::testing::PrintToString(out->echo.changed) << ::testing::PrintToString(out->echo.case_changed) << ::testing::PrintToString(out->echo.evidence);
+  EXPECT_EQ(out->echo.client_address, "127.0.0.1");
+  // The real key appears nowhere in what is kept.
+  EXPECT_EQ(out->http.body.find(secret), std::string::npos);
+  for (const auto& e : out->evidence) EXPECT_EQ(e.find(secret), std::string::npos) << e;
+}
+
+TEST_F(EngineTest, DisjointOddAnswerIsCheckedUnderTheName) {
+  EngineFakeHttp provider(loop.get(), openAiNoKey());
+  FakeDns odd(loop.get());
+  odd.set(kHost, {{"127.0.0.2"}, {}, 0, false});  // nothing listens there on that port
+  const std::string url = "http://" + std::string(kHost) + ":" + std::to_string(provider.port()) + "/v1";
+  auto config = makeConfig(providerJson("local", url), resolvers() + ",\"" + odd.spec() + "\"");
+  auto r = probeOnce(config, "local");
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->dns.resolvers_disagree);
+  EXPECT_EQ(r->dns.addresses, std::vector<std::string>{"127.0.0.1"});
+  ASSERT_EQ(r->dns.answers.size(), 2u);
+  EXPECT_FALSE(r->dns.answers[0].tls_ok.has_value()) << "the answer used is not re-checked";
+  ASSERT_TRUE(r->dns.answers[1].tls_ok.has_value());
+  EXPECT_FALSE(*r->dns.answers[1].tls_ok);
+  EXPECT_EQ(r->dns.answers[1].tls_error, "connection_refused");
+  bool said = false;
+  for (const auto& e : r->evidence) said = said || e.find("fails TLS for the name") != std::string::npos;
+  EXPECT_TRUE(said) << ::testing::PrintToString(r->evidence);
 }
 
 TEST(RunCheckOnce, OwnLoopAndCleanTeardown) {
