@@ -27,7 +27,7 @@ struct ControlOptions {
   std::string path;
   std::size_t max_line = 64 * 1024;
   std::size_t max_output = 1024 * 1024;
-  std::size_t max_clients = 64;
+  std::size_t max_clients = 128;
   std::size_t max_pending = 8;  // requests awaiting an answer, per client
   Millis idle_timeout = std::chrono::minutes(5);
 };

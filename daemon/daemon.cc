@@ -485,6 +485,7 @@ void Daemon::handleRequest(ControlServer::ClientId id, const json& req) {
 void Daemon::stop() {
   if (stopping_) return;
   stopping_ = true;
+  const bool started = control_raw_ != nullptr;
   notifier_.stopping();
   if (scheduler_) scheduler_->stop();
   bus_.publishShutdown();
@@ -517,7 +518,7 @@ void Daemon::stop() {
       },
       1500, 0);
   uv_unref(reinterpret_cast<uv_handle_t*>(guard));
-  logNotice("pathwatchd stopped");
+  if (started) logNotice("pathwatchd stopped");
 }
 
 }  // namespace

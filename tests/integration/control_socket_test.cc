@@ -250,8 +250,8 @@ TEST_F(ControlSocket, TwoHundredClientsWhileAnotherGetsAnswers) {
     }
   }
   EXPECT_GE(served, 50);
-  EXPECT_LE(served, 64) << "the client cap holds";
-  EXPECT_GE(too_many + refused, 200 - 64);
+  EXPECT_LE(served, 128) << "the client cap (128) holds";
+  EXPECT_GE(too_many + refused, 200 - 128);
   crowd.clear();
   ASSERT_TRUE(waitUntil(
       [&] {

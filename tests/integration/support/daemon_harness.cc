@@ -49,7 +49,7 @@ int unusedLoopbackPort() {
 json baseConfig(const std::string& dir) {
   int port = unusedLoopbackPort();
   return {{"interval", "1s"},
-          {"timeout", "2s"},
+          {"timeout", "1s"},
           {"providers",
            {{{"name", "openai"}, {"enabled", false}},
             {{"name", "anthropic"}, {"enabled", false}},

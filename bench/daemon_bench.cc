@@ -1,0 +1,315 @@
+// pathwatchd benchmarks.
+//   daemon_bench history [ROWS]            insert rate, per-batch stall, 24 h query over ROWS rows
+//   daemon_bench status [CLIENTS] [REQS]   status latency p50/p99 with CLIENTS concurrent clients
+//   daemon_bench soak [SECONDS] [INTERVAL] daemon RSS and CPU over a window (loopback fakes)
+// Every daemon here runs in a temp dir against a loopback port nothing
+// listens on (connect_failed at once), so only pathwatchd's own cost shows.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon.h"
+#include "history.h"
+#include "time_util.h"
+
+using namespace pathwatch;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+double pct(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+std::string tempDir() {
+  char t[] = "/tmp/pwbench-XXXXXX";
+  return mkdtemp(t);
+}
+
+int deadPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t l = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &l);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+RouteResult sample(int i) {
+  RouteResult r;
+  r.provider = "p" + std::to_string(i % 4);
+  r.route = "r" + std::to_string(i % 3);
+  r.verdict = i % 11 ? Verdict::Ok : Verdict::RateLimited;
+  r.evidence = {"HTTP 200 from the provider", "x-request-id req_" + std::to_string(i)};
+  r.dns.status = r.tcp.status = r.tls.status = r.http.status = LayerStatus::Ok;
+  r.dns.ms = 2;
+  r.tcp.ms = 10;
+  r.tls.ms = 25;
+  r.http.ms = 90;
+  r.http.code = 200;
+  r.ms = 130;
+  return r;
+}
+
+int benchHistory(long rows) {
+  std::string dir = tempDir();
+  History h(dir + "/h.db");
+  int64_t now = wallClockMs();
+  int64_t span = 30ll * 24 * 3600 * 1000;
+  const int per_batch = 12;  // a cycle: 4 providers x 3 routes
+  std::vector<double> batch_ms;
+  auto t0 = Clock::now();
+  for (long i = 0; i < rows; i += per_batch) {
+    HistoryBatch b;
+    for (int k = 0; k < per_batch; ++k) {
+      long n = i + k;
+      b.results.push_back(resultRow(sample(static_cast<int>(n)), now - span + span * n / rows));
+    }
+    auto s = Clock::now();
+    h.write(b);
+    batch_ms.push_back(ms(Clock::now() - s));
+  }
+  double total = ms(Clock::now() - t0);
+  std::printf("history: %ld rows in %.0f ms = %.0f rows/s; per-cycle write (12 rows, one txn): "
+              "p50 %.3f ms p99 %.3f ms max %.3f ms\n",
+              rows, total, static_cast<double>(rows) / total * 1000, pct(batch_ms, 0.5),
+              pct(batch_ms, 0.99), *std::max_element(batch_ms.begin(), batch_ms.end()));
+  std::printf("history: db size %.1f MB\n", static_cast<double>(h.sizeBytes()) / 1e6);
+  for (int rep = 0; rep < 3; ++rep) {
+    HistoryQuery q;
+    q.provider = "p1";
+    q.route = "r1";
+    q.since_ms = now - 24ll * 3600 * 1000;
+    q.transitions = q.alerts = true;
+    q.limit = 1000;
+    auto s = Clock::now();
+    auto a = h.query(q);
+    double one = ms(Clock::now() - s);
+    HistoryQuery all;
+    all.since_ms = now - 24ll * 3600 * 1000;
+    all.limit = 10000;
+    s = Clock::now();
+    auto b = h.query(all);
+    double two = ms(Clock::now() - s);
+    std::printf("history: 24h query over %ld rows: one pair -> %zu rows in %.2f ms; all pairs "
+                "(limit 10000) -> %zu rows in %.2f ms\n",
+                rows, a.results.size(), one, b.results.size(), two);
+  }
+  auto s = Clock::now();
+  int64_t pruned = 0, n;
+  std::vector<double> prune_ms;
+  while (true) {
+    auto ps = Clock::now();
+    n = h.pruneOlderThan(now - 7ll * 24 * 3600 * 1000, 500);
+    prune_ms.push_back(ms(Clock::now() - ps));
+    if (n <= 0) break;
+    pruned += n;
+  }
+  std::printf("history: retention pruned %ld rows in %.0f ms; per 500-row step p50 %.2f ms max %.2f ms\n",
+              static_cast<long>(pruned), ms(Clock::now() - s), pct(prune_ms, 0.5),
+              *std::max_element(prune_ms.begin(), prune_ms.end()));
+  std::filesystem::remove_all(dir);
+  return 0;
+}
+
+struct Daemon {
+  pid_t pid = -1;
+  std::string dir, socket;
+};
+
+Daemon startDaemon(const std::string& interval, int providers, int routes) {
+  Daemon d;
+  d.dir = tempDir();
+  d.socket = d.dir + "/pw.sock";
+  json provs = json::array();
+  for (auto n : {"openai", "anthropic", "gemini", "discord"})
+    provs.push_back({{"name", n}, {"enabled", false}});
+  for (int i = 0; i < providers; ++i)
+    provs.push_back({{"name", "fake" + std::to_string(i)},
+                     {"kind", "openai"},
+                     {"base_url", "http://127.0.0.1:" + std::to_string(deadPort()) + "/v1"}});
+  json rts = json::array();
+  for (int i = 0; i < routes; ++i) rts.push_back({{"name", "r" + std::to_string(i)}});
+  json cfg = {{"interval", interval},
+              {"timeout", "2s"},
+              {"providers", provs},
+              {"routes", rts},
+              {"resolvers", {"127.0.0.1:" + std::to_string(deadPort())}},
+              {"allowed_ranges", {"127.0.0.0/8"}},
+              {"socket", d.socket},
+              {"history", {{"path", d.dir + "/h.db"}}}};
+  std::ofstream(d.dir + "/config.json") << cfg.dump();
+  d.pid = fork();
+  if (d.pid == 0) {
+    int fd = ::open((d.dir + "/daemon.log").c_str(), O_WRONLY | O_CREAT, 0600);
+    ::dup2(fd, 2);
+    DaemonOptions o;
+    o.config_path = d.dir + "/config.json";
+    o.config_required = true;
+    _exit(runDaemon(o));
+  }
+  for (int i = 0; i < 500 && !std::filesystem::exists(d.socket); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return d;
+}
+
+void stopDaemon(Daemon& d) {
+  ::kill(d.pid, SIGTERM);
+  int st;
+  ::waitpid(d.pid, &st, 0);
+  std::filesystem::remove_all(d.dir);
+}
+
+int connectTo(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool askStatus(int fd, std::string& buf) {
+  static const char req[] = "{\"cmd\":\"status\"}\n";
+  if (::send(fd, req, sizeof req - 1, MSG_NOSIGNAL) != sizeof req - 1) return false;
+  for (;;) {
+    auto nl = buf.find('\n');
+    if (nl != std::string::npos) {
+      bool ok = buf.compare(0, nl, "") != 0 && buf.find("\"ok\":true") < nl;
+      buf.erase(0, nl + 1);
+      return ok;
+    }
+    char tmp[65536];
+    ssize_t n = ::read(fd, tmp, sizeof tmp);
+    if (n <= 0) return false;
+    buf.append(tmp, static_cast<std::size_t>(n));
+  }
+}
+
+int benchStatus(int clients, int reqs) {
+  auto d = startDaemon("5s", 4, 3);
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // a cycle first
+  std::vector<std::vector<double>> lat(static_cast<std::size_t>(clients));
+  std::atomic<int> failures{0};
+  std::vector<std::thread> th;
+  auto t0 = Clock::now();
+  for (int c = 0; c < clients; ++c)
+    th.emplace_back([&, c] {
+      int fd = connectTo(d.socket);
+      if (fd < 0) {
+        ++failures;
+        return;
+      }
+      std::string buf;
+      for (int i = 0; i < reqs; ++i) {
+        auto s = Clock::now();
+        if (!askStatus(fd, buf)) {
+          ++failures;
+          break;
+        }
+        lat[static_cast<std::size_t>(c)].push_back(ms(Clock::now() - s));
+      }
+      ::close(fd);
+    });
+  for (auto& t : th) t.join();
+  double wall = ms(Clock::now() - t0);
+  std::vector<double> all;
+  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+  std::printf("status: %d concurrent clients x %d requests (4 providers x 3 routes): p50 %.3f ms "
+              "p99 %.3f ms max %.3f ms, %.0f req/s, %d failures\n",
+              clients, reqs, pct(all, 0.5), pct(all, 0.99),
+              all.empty() ? 0 : *std::max_element(all.begin(), all.end()),
+              static_cast<double>(all.size()) / wall * 1000, failures.load());
+  stopDaemon(d);
+  return failures.load() ? 1 : 0;
+}
+
+struct ProcSample {
+  double cpu_s = 0;
+  long rss_kib = 0;
+};
+
+ProcSample sampleProc(pid_t pid) {
+  ProcSample s;
+  std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
+  std::string all((std::istreambuf_iterator<char>(st)), {});
+  auto rp = all.rfind(')');
+  if (rp != std::string::npos) {
+    std::istringstream in(all.substr(rp + 2));
+    std::string f;
+    std::vector<std::string> fields;
+    while (in >> f) fields.push_back(f);
+    // fields[0] is state (field 3); utime is field 14, stime 15.
+    if (fields.size() > 13)
+      s.cpu_s = static_cast<double>(std::stol(fields[11]) + std::stol(fields[12])) /
+                static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmRSS:", 0) == 0) s.rss_kib = std::atol(line.c_str() + 6);
+  return s;
+}
+
+int benchSoak(int seconds, const std::string& interval) {
+  auto d = startDaemon(interval, 4, 3);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  auto a = sampleProc(d.pid);
+  long max_rss = a.rss_kib;
+  for (int i = 0; i < seconds; ++i) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    max_rss = std::max(max_rss, sampleProc(d.pid).rss_kib);
+  }
+  auto b = sampleProc(d.pid);
+  std::printf("soak: %d s at interval %s, 4 providers x 3 routes: CPU %.3f s (%.3f%% of one core), "
+              "RSS start %ld KiB end %ld KiB max %ld KiB\n",
+              seconds, interval.c_str(), b.cpu_s - a.cpu_s,
+              (b.cpu_s - a.cpu_s) / seconds * 100, a.rss_kib, b.rss_kib, max_rss);
+  stopDaemon(d);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "history") return benchHistory(argc > 2 ? std::atol(argv[2]) : 1000000);
+  if (mode == "status")
+    return benchStatus(argc > 2 ? std::atoi(argv[2]) : 100, argc > 3 ? std::atoi(argv[3]) : 200);
+  if (mode == "soak") return benchSoak(argc > 2 ? std::atoi(argv[2]) : 60, argc > 3 ? argv[3] : "5s");
+  std::fprintf(stderr,
+               "usage: daemon_bench history [ROWS] | status [CLIENTS] [REQS] | soak [SECONDS] "
+               "[INTERVAL]\n");
+  return 2;
+}
