@@ -116,9 +116,16 @@ void Alerter::onRouteResult(const RouteResult& r) {
   p.result.http.headers.clear();
   p.result.dns.answers.clear();
   auto& list = pending_[r.provider];
-  // One decision per pair waits at most; a newer one for the same pair wins.
-  std::erase_if(list, [&](const Pending& q) { return q.result.route == r.route; });
-  list.push_back(std::move(p));
+  // A second decision for the same pair before the diagnosis came (a manual
+  // run in between): the first goes out now, so none is lost or reordered.
+  for (auto it = list.begin(); it != list.end(); ++it) {
+    if (it->result.route != r.route) continue;
+    Pending old = std::move(*it);
+    list.erase(it);
+    emit(makeVerdictAlert(old.change, old.result, nullptr, old.at));
+    break;
+  }
+  pending_[r.provider].push_back(std::move(p));
   if (!uv_is_active(reinterpret_cast<uv_handle_t*>(flush_timer_.get())))
     uv_timer_start(flush_timer_.get(), &Alerter::onFlushTimer,
                    static_cast<uint64_t>(std::max<int64_t>(opt_.diagnosis_wait.count(), 1)), 0);

@@ -568,6 +568,23 @@ TEST(AlertsBus, WithoutADiagnosisTheAlertStillGoesOutAfterTheWait) {
   bus.unsubscribe(&alerter);
 }
 
+TEST(AlertsBus, TwoDecisionsBeforeADiagnosisBothGoOutInOrder) {
+  Loop loop;
+  ResultBus bus;
+  BusEvents on_bus;
+  bus.subscribeEvents(&on_bus);
+  Alerter alerter(loop.get(), &bus, AlertsConfig{}, quietOptions());
+  bus.subscribe(&alerter);
+  for (Verdict v : {Verdict::Ok, Verdict::ConnectFailed, Verdict::ConnectFailed, Verdict::Ok,
+                    Verdict::Ok})
+    bus.publishRouteResult(result(v));
+  bus.publishDiagnosis("openai", diagnosisFor(Verdict::Ok), {});
+  ASSERT_EQ(on_bus.events.size(), 2u);
+  EXPECT_EQ(on_bus.events[0]["event"], "problem");
+  EXPECT_EQ(on_bus.events[1]["event"], "resolved");
+  bus.unsubscribe(&alerter);
+}
+
 TEST(AlertsBus, ShutdownFlushesDecidedAlertsToTheBus) {
   Loop loop;
   ResultBus bus;

@@ -13,6 +13,16 @@ using std::chrono::minutes;
 
 const WallClock::time_point kT0 = WallClock::time_point{} + hours(480000);
 
+DnsAnswer answer(const std::string& resolver, LayerStatus status, const std::string& error,
+                 std::vector<std::string> addresses) {
+  DnsAnswer a;
+  a.resolver = resolver;
+  a.status = status;
+  a.error = error;
+  a.addresses = std::move(addresses);
+  return a;
+}
+
 RouteResult result(const std::string& provider, const std::string& route, const std::string& ip,
                    const std::string& country, const std::string& colo = "") {
   RouteResult r;
@@ -27,7 +37,7 @@ TEST(EgressTracker, FirstObservationIsTheBaseline) {
   EgressTracker t;
   RouteResult r = result("openai", "isp-a", "203.0.113.7", "DE", "FRA");
   r.tcp.local_address = "192.0.2.10";
-  r.dns.answers = {{"system", LayerStatus::Ok, "", {"198.18.0.10"}, {}, 1}};
+  r.dns.answers = {answer("system", LayerStatus::Ok, "", {"198.18.0.10"})};
   r.tls.issuer = "WE1";
   r.tls.public_root = true;
   EXPECT_TRUE(t.observe(r, kT0).empty());
@@ -117,17 +127,17 @@ TEST(EgressTracker, LocalSourceAddressChange) {
 TEST(EgressTracker, NewDnsAddressOutsideKnownSet) {
   EgressTracker t;
   RouteResult r = result("openai", "default", "", "");
-  r.dns.answers = {{"system", LayerStatus::Ok, "", {"198.18.0.10", "198.18.0.11"}, {}, 1},
-                   {"1.1.1.1", LayerStatus::Ok, "", {"198.18.0.11"}, {}, 1}};
+  r.dns.answers = {answer("system", LayerStatus::Ok, "", {"198.18.0.10", "198.18.0.11"}),
+                   answer("1.1.1.1", LayerStatus::Ok, "", {"198.18.0.11"})};
   EXPECT_TRUE(t.observe(r, kT0).empty());
   // A subset of what is known: nothing.
-  r.dns.answers = {{"system", LayerStatus::Ok, "", {"198.18.0.11"}, {}, 1}};
+  r.dns.answers = {answer("system", LayerStatus::Ok, "", {"198.18.0.11"})};
   EXPECT_TRUE(t.observe(r, kT0 + minutes(1)).empty());
   // A failed resolver's (empty) answer is no observation.
-  r.dns.answers = {{"system", LayerStatus::Fail, "timeout", {}, {}, 1}};
+  r.dns.answers = {answer("system", LayerStatus::Fail, "timeout", {})};
   EXPECT_TRUE(t.observe(r, kT0 + minutes(2)).empty());
   // Something new: an event naming it, with the known set before.
-  r.dns.answers = {{"system", LayerStatus::Ok, "", {"198.18.0.10", "10.0.0.1"}, {}, 1}};
+  r.dns.answers = {answer("system", LayerStatus::Ok, "", {"198.18.0.10", "10.0.0.1"})};
   auto ev = t.observe(r, kT0 + minutes(3));
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(*ev[0].provider, "openai");
@@ -142,7 +152,7 @@ TEST(EgressTracker, DnsKnownSetIsBounded) {
   EgressTracker t(4);
   RouteResult r = result("openai", "default", "", "");
   for (int i = 0; i < 10; ++i) {
-    r.dns.answers = {{"system", LayerStatus::Ok, "", {"198.18.0." + std::to_string(i)}, {}, 1}};
+    r.dns.answers = {answer("system", LayerStatus::Ok, "", {"198.18.0." + std::to_string(i)})};
     auto ev = t.observe(r, kT0 + minutes(i));
     EXPECT_EQ(ev.size(), i == 0 ? 0u : 1u);
     if (i > 0) {
