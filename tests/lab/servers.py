@@ -265,6 +265,17 @@ class Backend(BaseHTTPRequestHandler):
     sys_version = ""
     log_lock = threading.Lock()
     log_path = None
+    override_path = None  # {"<client address>": "<case>"}, read on every request
+
+    def override_case(self, client):
+        """A scenario flips one egress's answer at run time by rewriting this file."""
+        if not self.override_path:
+            return None
+        try:
+            with open(self.override_path) as f:
+                return json.load(f).get(client)
+        except (OSError, ValueError):
+            return None
 
     def log_message(self, fmt, *args):  # quiet: the lab keeps its own request log
         pass
@@ -286,6 +297,9 @@ class Backend(BaseHTTPRequestHandler):
         client = self.headers.get("X-Lab-Client", "")
         host = self.headers.get("Host", "")
         path = self.path.split("?", 1)[0]
+        forced = self.override_case(client)
+        if forced and path != "/cdn-cgi/trace":
+            case = forced
         if path == "/cdn-cgi/trace" and provider in ("openai", "anthropic", "discord"):
             status, headers, body = 200, cf_headers(region) + [
                 ("Content-Type", "text/plain")], cdn_trace(host, client, region)
@@ -314,6 +328,29 @@ class Backend(BaseHTTPRequestHandler):
         self.close_connection = True
 
     do_POST = do_GET
+
+
+class Hook(BaseHTTPRequestHandler):
+    """A webhook receiver: every POST becomes one JSON line in the log."""
+    protocol_version = "HTTP/1.1"
+    log_lock = threading.Lock()
+    log_path = None
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(min(n, 1 << 20)).decode(errors="replace")
+        line = json.dumps({"t": time.time(), "path": self.path,
+                           "content_type": self.headers.get("Content-Type", ""), "body": body})
+        with self.log_lock, open(self.log_path, "a") as f:
+            f.write(line + "\n")
+        self.send_response_only(200)
+        self.send_header("Content-Length", "0")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
 
 
 class Echo(BaseHTTPRequestHandler):
@@ -426,9 +463,10 @@ def serve_tls_reset(listen):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["backend", "garbage", "stall", "tlsreset", "echo"])
+    ap.add_argument("mode", choices=["backend", "garbage", "stall", "tlsreset", "echo", "hook"])
     ap.add_argument("--listen", required=True)
     ap.add_argument("--log")
+    ap.add_argument("--override")
     ap.add_argument("--cert")
     ap.add_argument("--key")
     a = ap.parse_args()
@@ -441,9 +479,16 @@ def main():
     if a.mode == "tlsreset":
         serve_tls_reset(a.listen)
         return
+    if a.mode == "hook":  # port 0 allowed: the first stdout line says where it listens
+        Hook.log_path = a.log
+        srv = ThreadingHTTPServer(split_listen(a.listen), Hook)
+        print("listening on %s:%d" % srv.server_address[:2], flush=True)
+        srv.serve_forever()
+        return
     handler = Backend if a.mode == "backend" else Echo
     if a.mode == "backend":
         Backend.log_path = a.log
+        Backend.override_path = a.override
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.allow_reuse_address = True
     ThreadingHTTPServer.request_queue_size = 128

@@ -340,9 +340,19 @@ table inet lab {
 
     def start_backend(self):
         self.backend_log = self.path("backend-requests.jsonl")
+        self.backend_override = self.path("backend-override.json")
         self.spawn("backend", self.inet_ns,
                    [PY, os.path.join(HERE, "servers.py"), "backend", "--listen", BACKEND,
-                    "--log", self.backend_log], listen=BACKEND)
+                    "--log", self.backend_log, "--override", self.backend_override],
+                   listen=BACKEND)
+
+    def force_case(self, overrides):
+        """{client address: case} the providers answer from now on whatever the key or
+        region says (trace keeps the truth); {} restores the normal answers."""
+        tmp = self.backend_override + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(overrides, f)
+        os.replace(tmp, self.backend_override)  # the backend never reads half a file
 
     def start_garbage(self):
         key, chain = self.leaves["garbage"]
