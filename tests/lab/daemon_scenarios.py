@@ -20,7 +20,7 @@ from harness import ALL, Failed
 SCENARIOS = []
 
 HOST_A = W.LINKS["eth-a"][0]      # egress A as the providers see the default route
-MOVED_A = "198.18.1.3"            # a second address on eth-a (still DE)
+MOVED_A = "198.18.1.130"          # a second address on eth-a, seen as SG / SIN
 POLL = 0.5
 
 
@@ -325,9 +325,9 @@ def alerts_once(lab):
 # ------------------------------------------------------------------ egress
 @scenario("daemon/egress_change_alerts_once")
 def egress_change(lab):
-    """The default route's source address moves from 198.18.1.2 to 198.18.1.3 (same
-    egress, still DE) while pathwatchd runs: exactly one egress_changed with both
-    addresses, and none for the results after it."""
+    """The default route's source address moves from 198.18.1.2 (DE) to 198.18.1.130
+    (same link, seen as SG) while pathwatchd runs: exactly one egress_changed with both
+    addresses and countries, none for the result after it, and the verdict stays ok."""
     w = lab.w
     moved = False
     try:
@@ -340,6 +340,8 @@ def egress_change(lab):
             w.ns(w.host_ns, "ip", "route", "replace", "default", "via", W.LINKS["eth-a"][1],
                  "dev", "eth-a", "src", MOVED_A)
             after = [d.run_once() for _ in range(2)]
+            lab.expect([r.get("verdict") for r in after] == ["ok", "ok"],
+                       "verdicts after the move %s" % [r.get("verdict") for r in after])
             lab.expect([(r.get("egress") or {}).get("ip") for r in after] == [MOVED_A] * 2,
                        "egress after the move %s, want %s" %
                        ([r.get("egress") for r in after], MOVED_A))
@@ -349,17 +351,19 @@ def egress_change(lab):
                        "alerts %s, want exactly one egress_changed" % brief(alerts))
             if changes:
                 e = changes[0]
-                before, aft = e.get("before") or {}, e.get("after") or {}
-                lab.expect(isinstance(before, dict) and before.get("ip") == HOST_A,
-                           "egress_changed before %s, want ip %s" % (before, HOST_A))
-                lab.expect(isinstance(aft, dict) and aft.get("ip") == MOVED_A,
-                           "egress_changed after %s, want ip %s" % (aft, MOVED_A))
+                before, aft = (x if isinstance(x, dict) else {} for x in
+                               (e.get("before"), e.get("after")))
+                lab.expect(before.get("ip") == HOST_A, "egress_changed before %r, want ip %s"
+                           % (e.get("before"), HOST_A))
+                lab.expect(aft.get("ip") == MOVED_A, "egress_changed after %r, want ip %s"
+                           % (e.get("after"), MOVED_A))
                 lab.expect(e.get("route") == "default", "egress_changed route %r"
                            % e.get("route"))
-                lab.expect(before.get("country") in ("DE", None) and
-                           aft.get("country") in ("DE", None),
-                           "country %s -> %s, want DE (or absent) on both sides" %
-                           (before.get("country"), aft.get("country")))
+                for side, val, want in (("before", before, ("DE", "FRA")),
+                                        ("after", aft, ("SG", "SIN"))):
+                    got = (val.get("country"), val.get("colo"))
+                    lab.expect(got == want, "egress_changed %s country/colo %s, want %s" %
+                               (side, got, want))
             rc, _ = d.terminate()
             lab.expect(rc == 0, "pathwatchd exit code %s after SIGTERM" % rc)
     finally:

@@ -23,7 +23,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-COLO = {"DE": "FRA", "HK": "HKG", "NL": "AMS"}
+COLO = {"DE": "FRA", "HK": "HKG", "NL": "AMS", "SG": "SIN"}
 
 
 def rid():

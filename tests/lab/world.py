@@ -72,7 +72,10 @@ BRIDGE_ADDRS = (list(GENUINE.values()) +
                  PROXY_DROPPED, PROXY_DEAD,
                  ECHO_ADDR])
 
-REGION_BY_NET = [("198.18.2.0/24", "HK"), ("198.18.31.0/24", "NL")]  # default DE
+# 198.18.1.128/25 is egress A's upper half: no one uses it until the egress-change
+# scenario moves the default route's source there (a new address and country).
+REGION_BY_NET = [("198.18.2.0/24", "HK"), ("198.18.31.0/24", "NL"),
+                 ("198.18.1.128/25", "SG")]  # default DE
 
 CASES = ["valid", "invalid", "quota", "rate", "error", "perm", "spendcap"]
 
