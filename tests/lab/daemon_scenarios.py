@@ -62,7 +62,11 @@ class Daemon:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, env=self.env,
                                          cwd=self.lab.workdir)
-        self.wait_for("the control socket", lambda: os.path.exists(self.socket) or None, 10)
+        try:
+            self.wait_for("the control socket", lambda: os.path.exists(self.socket), 10)
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc):
@@ -167,6 +171,19 @@ def history_transitions(lab):
                 v = results(d.history("-r", "default"))
                 return v[-2:] == ["ok", "ok"] and v.count("region_blocked") >= 2
             d.wait_for("two ok results after the flip", back, 15)
+            # The same flip on the schedule raises one problem and resolves it once.
+            want = [("problem", "default", "ok", "region_blocked", "region"),
+                    ("resolved", "default", "region_blocked", "ok", "region")]
+
+            def default_alerts():
+                evs = [a for a in d.history("--alerts", "-r", "default").get("alerts", [])]
+                return sorted(brief(evs), key=lambda e: e[0] != "problem")
+            try:
+                d.wait_for("problem and resolved alerts", lambda: len(default_alerts()) >= 2, 5)
+            except Failed as e:
+                lab.problems.append(str(e))
+            lab.expect(default_alerts() == want, "alerts for openai/default %s, want %s" %
+                       (default_alerts(), want))
             doc = d.history("--transitions")
             got = pairs(doc.get("transitions", []))
             lab.expect(got == [("ok", "region_blocked"), ("region_blocked", "ok")],
@@ -210,6 +227,7 @@ class Hook:
         ready, _, _ = select.select([self.proc.stdout], [], [], 5)
         line = self.proc.stdout.readline() if ready else ""
         if not line.startswith("listening on "):
+            self.__exit__()
             raise Failed("webhook receiver did not start: %r" % line)
         self.url = "http://%s/hook" % line.split()[-1]
         return self
