@@ -196,6 +196,12 @@ def history_transitions(lab):
                 if t.get("after") == "region_blocked":
                     lab.expect(t.get("cause") == "region", "transition cause %r, want region"
                                % t.get("cause"))
+            # A route broken from the first result on is news too (SPEC is silent; an
+            # operator starting the daemon wants to hear it): one problem, no before.
+            b_alerts = brief(d.history("--alerts", "-r", "iface-b").get("alerts", []))
+            lab.expect(b_alerts == [("problem", "iface-b", None, "region_blocked", "region")],
+                       "alerts for openai/iface-b %s, want one problem from nothing to "
+                       "region_blocked" % b_alerts)
             iface_b = results(d.history("-r", "iface-b"), "iface-b")
             lab.expect(iface_b and set(iface_b) == {"region_blocked"},
                        "iface-b verdicts %s, want only region_blocked" % sorted(set(iface_b)))
