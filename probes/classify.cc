@@ -495,6 +495,17 @@ bool tlsIdentityError(std::string_view e) {
          e.find("cert") != std::string_view::npos;
 }
 
+// An odd DNS answer's TLS check (DnsAnswer::tls_error) failed at TLS, not
+// before it: a name/expiry/trust failure or a broken handshake. An address
+// that cannot be reached says nothing about the answer's honesty. "Not
+// publicly trusted" only counts when the address used is publicly trusted
+// (otherwise everything here is inspected or on a private CA alike).
+bool oddAnswerFailedTls(std::string_view e, const TlsLayer& used) {
+  if (e == "not_publicly_trusted" || e.find(' ') != std::string_view::npos)
+    return used.status == LayerStatus::Ok && used.public_root.value_or(false);
+  return tlsIdentityError(e) || startsWith(e, "tls_");
+}
+
 std::string keyWho(const KeyLayer& k) {
   std::string s = k.fingerprint.empty() ? std::string("the key") : "key " + k.fingerprint;
   if (!k.source.empty() && k.source != "none") s += " from " + cleanText(k.source, 120);
@@ -572,6 +583,18 @@ void classifyRoute(const ProviderSpec& spec, RouteResult& r) {
     ev.push_back("dns: the address used fails TLS for " + cleanText(spec.host, 120) +
                  " while resolvers disagree: an odd answer, not geo-DNS");
     decide(Verdict::DnsTampered);
+  } else if (dns.resolvers_disagree) {
+    // The engine checked each odd answer (disjoint from the one used) for TLS
+    // under the name: geo-DNS fronts pass, a sinkhole or hijack does not.
+    for (const auto& a : dns.answers) {
+      if (a.status != LayerStatus::Ok || !a.tls_ok.has_value() || *a.tls_ok) continue;
+      if (!oddAnswerFailedTls(a.tls_error, tls)) continue;
+      ev.push_back("dns: resolver " + cleanText(a.resolver, 60) + " answered " + join(a.addresses, " ", 4) +
+                   ", which fails TLS for " + cleanText(spec.host, 120) +
+                   (a.tls_error.empty() ? std::string() : " (" + cleanText(a.tls_error, 80) + ")") +
+                   ": an odd answer, not geo-DNS");
+      decide(Verdict::DnsTampered);
+    }
   }
 
   // ---- proxy and tcp
@@ -583,8 +606,11 @@ void classifyRoute(const ProviderSpec& spec, RouteResult& r) {
                    (tcp.via_proxy ? " (the route's proxy)" : ""));
   if (tcp.status == LayerStatus::Fail && tcp.attempts.empty())
     ev.push_back(std::string("tcp: ") + (tcp.via_proxy ? "the route's proxy: " : "") + cleanText(tcp.error, 40));
-  if (tcp.status == LayerStatus::Fail && tcp.via_proxy) decide(Verdict::ProxyFailed);
-  if (http.proxy_code != 0 && http.proxy_code != 200) {
+  // The proxy's answer to CONNECT decides before the generic "proxy failed":
+  // the engine marks tcp failed via the proxy for any non-2xx, but a 403 is
+  // the proxy's own policy page (a middlebox), while 407 or its own 5xx mean
+  // the proxy itself failed us.
+  if (http.proxy_code != 0 && (http.proxy_code < 200 || http.proxy_code >= 300)) {
     ev.push_back("proxy: the route's proxy answered CONNECT with " + std::to_string(http.proxy_code));
     if (http.proxy_code == 403) {
       ev.push_back("proxy: the proxy refuses this destination by policy, the provider never saw the request");
@@ -593,10 +619,15 @@ void classifyRoute(const ProviderSpec& spec, RouteResult& r) {
       decide(Verdict::ProxyFailed);
     }
   }
+  for (const std::string* e : {&tcp.error, static_cast<const std::string*>(&http.error)}) {
+    if (*e != "proxy_forbidden" && *e != "proxy_blocked") continue;
+    ev.push_back("proxy: " + cleanText(*e, 40) + ": the proxy blocks this destination");
+    decide(Verdict::MiddleboxBlocked);
+  }
+  if (tcp.status == LayerStatus::Fail && tcp.via_proxy) decide(Verdict::ProxyFailed);
   if (http.status == LayerStatus::Fail && startsWith(http.error, "proxy_")) {
     ev.push_back("proxy: " + cleanText(http.error, 40));
-    decide(http.error == "proxy_forbidden" || http.error == "proxy_blocked" ? Verdict::MiddleboxBlocked
-                                                                            : Verdict::ProxyFailed);
+    decide(Verdict::ProxyFailed);
   }
   if (tcp.status == LayerStatus::Fail) decide(Verdict::ConnectFailed);
 

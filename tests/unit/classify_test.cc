@@ -4,6 +4,7 @@
 // robustness against garbage.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -154,6 +155,68 @@ TEST(ClassifyPrecedence, GeoDnsDisagreementWithGoodTlsIsNotTampering) {
   EXPECT_TRUE(hasEvidence(r, "resolvers disagree")) << dump(r);
 }
 
+// As the engine fills it: the probe went to the honest address and worked;
+// the odd answer (disjoint set) got its own TLS check (DnsAnswer::tls_ok).
+RouteResult oddAnswerRoute(std::optional<bool> tls_ok, const std::string& tls_error) {
+  RouteResult r = openaiAnswer(200, kModels);
+  r.tls.public_root = true;
+  DnsAnswer odd;
+  odd.resolver = "198.18.53.2";
+  odd.addresses = {"198.18.66.6"};
+  odd.tls_ok = tls_ok;
+  odd.tls_error = tls_error;
+  r.dns.answers.push_back(odd);
+  r.dns.resolvers_disagree = true;
+  return r;
+}
+
+struct OddCase {
+  std::optional<bool> tls_ok;
+  const char* tls_error;
+  Verdict verdict;
+};
+
+TEST(ClassifyPrecedence, OddAnswerFailingItsOwnTlsCheckIsDnsTamperedEvenIfTheCallWorks) {
+  for (const OddCase& c : {OddCase{false, "tls_expired", Verdict::DnsTampered},
+                           OddCase{false, "tls_hostname_mismatch", Verdict::DnsTampered},
+                           OddCase{false, "tls_unknown_authority", Verdict::DnsTampered},
+                           OddCase{false, "tls_handshake_failed", Verdict::DnsTampered},
+                           OddCase{false, "not_publicly_trusted", Verdict::DnsTampered},
+                           OddCase{false, "self-signed certificate in certificate chain", Verdict::DnsTampered},
+                           // Unreachable is not "fails TLS": no claim about the answer.
+                           OddCase{false, "connection_refused", Verdict::Ok},
+                           OddCase{false, "timeout", Verdict::Ok},
+                           // Passes TLS: honest geo-DNS. Unchecked: nothing to say.
+                           OddCase{true, "", Verdict::Ok},
+                           OddCase{std::nullopt, "", Verdict::Ok}}) {
+    RouteResult r = oddAnswerRoute(c.tls_ok, c.tls_error);
+    classifyRoute(spec("openai"), r);
+    EXPECT_EQ(r.verdict, c.verdict) << c.tls_error << "\n" << dump(r);
+    if (c.verdict == Verdict::DnsTampered) {
+      EXPECT_TRUE(hasEvidence(r, "resolver 198.18.53.2 answered 198.18.66.6, which fails TLS for api.openai.com"))
+          << dump(r);
+      EXPECT_TRUE(hasEvidence(r, c.tls_error)) << dump(r);
+    }
+  }
+}
+
+TEST(ClassifyPrecedence, OddAnswerNotPubliclyTrustedIsNoProofWhenTheUsedOneIsNotEither) {
+  // A private CA or an inspecting network: every address fails the public roots alike.
+  RouteResult r = oddAnswerRoute(false, "not_publicly_trusted");
+  r.tls.public_root = false;
+  r.tls.ca_file_ok = true;
+  classifyRoute(spec("openai"), r);
+  EXPECT_NE(r.verdict, Verdict::DnsTampered) << dump(r);
+}
+
+TEST(ClassifyPrecedence, OddAnswerVerdictSurvivesReclassification) {
+  // check.cc classifies every route again after the engine did.
+  RouteResult r = oddAnswerRoute(false, "tls_expired");
+  classifyRoute(spec("openai"), r);
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::DnsTampered) << dump(r);
+}
+
 // ---------------------------------------------------------------- proxy, tcp
 
 TEST(ClassifyPrecedence, ProxyConnectFailureIsProxyFailed) {
@@ -197,6 +260,44 @@ TEST(ClassifyPrecedence, ProxyAnswersToConnect) {
     }
     classifyRoute(spec("anthropic"), r);
     EXPECT_EQ(r.verdict, c.verdict) << c.proxy_code << " " << c.http_error << "\n" << dump(r);
+  }
+}
+
+// As engine.cc fills a fetch that failed at the proxy: tcp failed via the
+// proxy with fetch's error, http skipped, the CONNECT answer in proxy_code.
+TEST(ClassifyPrecedence, ProxyAnswersToConnectAsTheEngineFillsThem) {
+  for (const ProxyCase& c : {ProxyCase{403, "proxy_refused", Verdict::MiddleboxBlocked},
+                             ProxyCase{0, "proxy_forbidden", Verdict::MiddleboxBlocked},
+                             ProxyCase{407, "proxy_auth_required", Verdict::ProxyFailed},
+                             ProxyCase{502, "proxy_refused", Verdict::ProxyFailed},
+                             ProxyCase{503, "proxy_refused", Verdict::ProxyFailed},
+                             ProxyCase{0, "proxy_unreachable", Verdict::ProxyFailed},
+                             ProxyCase{0, "proxy_protocol_error", Verdict::ProxyFailed}}) {
+    RouteResult r = healthyRoute(spec("openai"), true);
+    r.dns.status = LayerStatus::Skipped;
+    r.dns.reason = "resolved by the proxy (http://198.18.3.1:3128)";
+    r.dns.answers.clear();
+    r.dns.addresses.clear();
+    r.tcp.status = LayerStatus::Fail;
+    r.tcp.via_proxy = true;
+    r.tcp.error = c.http_error;
+    r.tcp.address = "198.18.3.1:3128";
+    r.tcp.attempts = {TcpAttempt{"198.18.3.1:3128", LayerStatus::Ok, "", 0.3}};
+    r.tls = {};
+    r.tls.reason = "proxy failed";
+    r.http = {};
+    r.http.reason = "proxy failed";
+    r.http.proxy_code = c.proxy_code;
+    classifyRoute(spec("openai"), r);
+    EXPECT_EQ(r.verdict, c.verdict) << c.proxy_code << " " << c.http_error << "\n" << dump(r);
+    if (c.proxy_code != 0) {
+      EXPECT_TRUE(hasEvidence(r, "answered CONNECT with " + std::to_string(c.proxy_code))) << dump(r);
+    }
+    if (c.verdict == Verdict::MiddleboxBlocked) {
+      EXPECT_TRUE(hasEvidence(r, "the provider never saw the request") ||
+                  hasEvidence(r, "the proxy blocks this destination"))
+          << dump(r);
+    }
   }
 }
 
