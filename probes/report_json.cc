@@ -101,6 +101,9 @@ json dnsJson(const DnsLayer& d) {
     aj["addresses"] = strings(a.addresses);
     if (!a.bogons.empty()) aj["bogons"] = strings(a.bogons);
     aj["ms"] = a.ms;
+    // Only an odd answer (resolvers disagree) is checked for TLS under the name.
+    if (a.tls_ok) aj["tls_ok"] = *a.tls_ok;
+    putIf(aj, "tls_error", a.tls_error);
     answers.push_back(std::move(aj));
   }
   j["answers"] = std::move(answers);
@@ -284,6 +287,8 @@ bool readLayers(const json& layers, RouteResult& r) {
       a.addresses = getStrings(aj, "addresses");
       a.bogons = getStrings(aj, "bogons");
       a.ms = getNum(aj, "ms");
+      a.tls_ok = getOptBool(aj, "tls_ok");
+      a.tls_error = getStr(aj, "tls_error");
       r.dns.answers.push_back(std::move(a));
     }
   }

@@ -257,6 +257,40 @@ TEST(ReportJson, RoundTrips) {
   EXPECT_FALSE(back->allOk());
 }
 
+TEST(ReportJson, OddDnsAnswersCarryTheirTlsCheck) {
+  CheckReport c = specExample();
+  auto& answers = c.providers[0].routes[0].dns.answers;
+  DnsAnswer odd;
+  odd.resolver = "198.18.53.2";
+  odd.addresses = {"198.18.66.6"};
+  odd.tls_ok = false;
+  odd.tls_error = "tls_expired";
+  answers.push_back(odd);
+  DnsAnswer geo;
+  geo.resolver = "198.18.53.3";
+  geo.addresses = {"198.18.66.7"};
+  geo.tls_ok = true;
+  answers.push_back(geo);
+  const json j = toJson(c);
+  const json& A = j["providers"][0]["routes"][0]["layers"]["dns"]["answers"];
+  ASSERT_EQ(A.size(), 4u);
+  EXPECT_FALSE(A[0].contains("tls_ok")) << "unchecked answers say nothing";
+  EXPECT_FALSE(A[0].contains("tls_error"));
+  EXPECT_EQ(A[2]["tls_ok"], false);
+  EXPECT_EQ(A[2]["tls_error"], "tls_expired");
+  EXPECT_EQ(A[3]["tls_ok"], true);
+  EXPECT_FALSE(A[3].contains("tls_error"));
+  auto back = checkReportFromJson(json::parse(j.dump()));
+  ASSERT_TRUE(back.has_value());
+  const auto& b = back->providers[0].routes[0].dns.answers;
+  ASSERT_EQ(b.size(), 4u);
+  EXPECT_FALSE(b[0].tls_ok.has_value());
+  EXPECT_EQ(b[2].tls_ok, std::optional<bool>(false));
+  EXPECT_EQ(b[2].tls_error, "tls_expired");
+  EXPECT_EQ(b[3].tls_ok, std::optional<bool>(true));
+  EXPECT_EQ(toJson(*back), j);
+}
+
 TEST(ReportJson, FromJsonRejectsWhatItCannotRead) {
   const json good = toJson(specExample());
   EXPECT_FALSE(checkReportFromJson(json::array()).has_value());
