@@ -164,6 +164,9 @@ def dns_disagree_tls(lab):
     for p in ("openai", "anthropic"):
         r = lab.expect_verdict(run, p, "default", "dns_tampered")
         lab.expect_field(r, "layers.dns.resolvers_disagree", lambda v: v is True, "true", p)
+        answers = [a for a in get(r, "layers.dns.answers") or [] if isinstance(a, dict)]
+        lab.expect(any(a.get("tls_ok") is False and a.get("tls_error") for a in answers),
+                   "%s: no dns answer carries tls_ok false with its tls_error: %r" % (p, answers))
 
 
 @scenario("engine/geo_dns_disagreement_is_not_tampering")
@@ -175,6 +178,11 @@ def dns_geo(lab):
     lab.expect_rc(run, 0)
     r = lab.expect_verdict(run, "openai", "default", "ok")
     lab.expect_field(r, "layers.dns.resolvers_disagree", lambda v: v is True, "true")
+    answers = [a for a in get(r, "layers.dns.answers") or [] if isinstance(a, dict)]
+    lab.expect(any(a.get("tls_ok") is True for a in answers),
+               "the odd answer's TLS check (tls_ok true) is missing: %r" % (answers,))
+    lab.expect(not any(a.get("tls_ok") is False for a in answers),
+               "an honest front failed its TLS check: %r" % (answers,))
 
 
 @scenario("engine/configured_key_source_empty_key_missing")
@@ -325,16 +333,17 @@ def proxy_auth(lab):
 
 @scenario("engine/proxy_refuses_connect_blocked_not_key")
 def proxy_noconnect(lab):
-    # squid answers CONNECT with its own 403: the provider never saw the request.
-    # SPEC reads either way (a middlebox answered / the proxy refused); never a key verdict.
+    # squid answers CONNECT with its own 403 (http_access deny): the provider never
+    # saw the request. A proxy's own 403 page is middlebox_blocked; proxy_failed
+    # is for 407, the proxy's own 5xx or an unreachable proxy (SPEC).
     run = lab.check(["openai"], ["default", "noconnect-proxy"], keys={"openai": "valid"})
     lab.require_json(run)
     lab.expect_rc(run, 1)
     lab.expect_verdict(run, "openai", "default", "ok")
-    r = lab.expect_verdict(run, "openai", "noconnect-proxy", ("middlebox_blocked", "proxy_failed"))
-    lab.expect(get(r, "layers.http.proxy_code") == 403 or
-               "403" in " ".join(str(x) for x in r.get("evidence") or []),
-               "the proxy's 403 is nowhere in the result")
+    r = lab.expect_verdict(run, "openai", "noconnect-proxy", "middlebox_blocked")
+    lab.expect_field(r, "layers.http.proxy_code", lambda v: v == 403, "403")
+    lab.expect(any("CONNECT with 403" in str(x) for x in r.get("evidence") or []),
+               "no evidence line names the proxy's 403 answer to CONNECT: %r" % (r.get("evidence"),))
 
 
 @scenario("engine/same_provider_ok_over_every_route_kind")
