@@ -1,6 +1,4 @@
-// render_table lives in the `pathwatch` executable (daemon/cli), which tests
-// do not link; compile it into this test directly.
-#include "cli/render_table.cc"
+#include "cli/render_table.h"
 
 #include <gtest/gtest.h>
 
