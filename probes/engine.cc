@@ -72,6 +72,13 @@ bool hasCdnTrace(const ProviderSpec& spec) {
 
 }  // namespace
 
+namespace {
+// A failure of the TLS exchange itself, as opposed to not reaching the address.
+bool isTlsFailure(const std::string& error) {
+  return error.rfind("tls_", 0) == 0 || error == "not_publicly_trusted";
+}
+}  // namespace
+
 // Observations of the engine itself, derivable from the layers, so they can be
 // added again after every (re)classification without duplicates.
 std::vector<std::string> engineEvidence(const RouteResult& r, const std::string& binding_error) {
@@ -84,10 +91,14 @@ std::vector<std::string> engineEvidence(const RouteResult& r, const std::string&
       out.push_back("resolver " + a.resolver + " answered differently (" +
                     (a.addresses.empty() ? std::string() : a.addresses.front()) +
                     ") and that address passes TLS for the name: honest geo-DNS");
-    else
+    else if (isTlsFailure(a.tls_error))
       out.push_back("resolver " + a.resolver + " answered differently (" +
                     (a.addresses.empty() ? std::string() : a.addresses.front()) +
-                    ") and that address fails TLS for the name" +
+                    ") and that address fails TLS for the name (" + a.tls_error + ")");
+    else  // refused or silent: it proves nothing about the name either way
+      out.push_back("resolver " + a.resolver + " answered differently (" +
+                    (a.addresses.empty() ? std::string() : a.addresses.front()) +
+                    ") and that address could not be reached to check TLS" +
                     (a.tls_error.empty() ? std::string() : " (" + a.tls_error + ")"));
   }
   return out;
