@@ -403,9 +403,32 @@ def region(lab):
                                                                       d.get("cause")))
         lab.expect("default" in (d.get("working_routes") or []),
                    "%s working_routes %r, want 'default' named" % (p, d.get("working_routes")))
+    # Each provider's own refusal (PROVIDERS.md), not just the verdict:
+    # OpenAI's 403 unsupported_country_region_territory from the API, Anthropic's
+    # Cloudflare edge 403 "Request not allowed" (no request-id), Gemini's 400
+    # FAILED_PRECONDITION "User location is not supported".
     r = lab.expect_verdict(run, "anthropic", "iface-b", "region_blocked")
     lab.expect_field(r, "layers.http.authored_by", lambda v: v == "edge", "edge",
                      "anthropic/iface-b")
+    lab.expect_field(r, "layers.http.code", lambda v: v == 403, "403", "anthropic/iface-b")
+    lab.expect(any("Request not allowed" in str(x) for x in r.get("evidence") or []),
+               "anthropic/iface-b: the edge's \"Request not allowed\" is not in the evidence: %r"
+               % (r.get("evidence"),))
+    r = lab.expect_verdict(run, "gemini", "iface-b", "region_blocked")
+    lab.expect_field(r, "layers.http.code", lambda v: v == 400, "400", "gemini/iface-b")
+    lab.expect_field(r, "layers.http.authored_by", lambda v: v == "provider", "provider",
+                     "gemini/iface-b")
+    lab.expect_field(r, "layers.http.error_type", lambda v: v == "FAILED_PRECONDITION",
+                     "FAILED_PRECONDITION", "gemini/iface-b")
+    lab.expect(any("User location is not supported" in str(x) for x in r.get("evidence") or []),
+               "gemini/iface-b: the 400's message is not in the evidence: %r" % (r.get("evidence"),))
+    r = lab.expect_verdict(run, "openai", "iface-b", "region_blocked")
+    lab.expect_field(r, "layers.http.code", lambda v: v == 403, "403", "openai/iface-b")
+    lab.expect_field(r, "layers.http.authored_by", lambda v: v == "provider", "provider",
+                     "openai/iface-b")
+    lab.expect_field(r, "layers.http.error_code",
+                     lambda v: v == "unsupported_country_region_territory",
+                     "unsupported_country_region_territory", "openai/iface-b")
     for rt in routes:
         lab.expect_verdict(run, "discord", rt, "ok")
     egress = {x.get("name"): x.get("egress") or {} for x in run.doc.get("routes", [])}
@@ -413,6 +436,79 @@ def region(lab):
                "route iface-b egress %r, want ip 198.18.2.2 country HK" % egress.get("iface-b"))
     lab.expect(get(egress, "default.country") == "DE",
                "route default egress %r, want country DE" % egress.get("default"))
+
+
+def forced(lab, overrides, fn):
+    """Runs fn with the providers answering `overrides` ({client address: case}),
+    then restores the normal answers whatever happened."""
+    lab.w.force_case(overrides)
+    try:
+        return fn()
+    finally:
+        lab.w.force_case({})
+
+
+def evidence_has(lab, r, needle, label):
+    ev = [str(x) for x in r.get("evidence") or []]
+    lab.expect(any(needle in x for x in ev),
+               "%s: no evidence line contains %r: %r" % (label, needle, ev))
+
+
+@scenario("diagnosis/unknown_answer_unexpected")
+def unknown_answer(lab):
+    # Something else answers on the provider's address (a 418 from a service that
+    # has no provider envelope, no marker header, no box's marks): pathwatch must
+    # not guess the key or the path, and must keep what it saw.
+    provs = ["openai", "gemini"]
+    run = forced(lab, {W.LINKS["eth-a"][0]: "teapot"},
+                 lambda: lab.check(provs, ["default"], keys={p: "valid" for p in provs}))
+    lab.require_json(run)
+    lab.expect_rc(run, 1)
+    for p in provs:
+        r = lab.expect_verdict(run, p, "default", "unexpected")
+        lab.expect_field(r, "layers.http.code", lambda v: v == 418, "418", p)
+        lab.expect_field(r, "layers.http.authored_by", lambda v: v == "unknown", "unknown", p)
+        lab.expect_field(r, "layers.http.body_excerpt", lambda v: isinstance(v, str) and
+                         "I'm a teapot" in v, "the body's start", p)
+        evidence_has(lab, r, "418 from an unknown server", p)
+        evidence_has(lab, r, "I'm a teapot", p)
+        d = lab_provider(run, p).get("diagnosis") or {}
+        lab.expect(d.get("verdict") == "unexpected" and d.get("cause") == "unknown",
+                   "%s diagnosis %s/%s, want unexpected/unknown" % (p, d.get("verdict"),
+                                                                   d.get("cause")))
+
+
+@scenario("diagnosis/cloudflare_1020_edge_block_middlebox")
+def cloudflare_edge(lab):
+    # The providers' Cloudflare edge refuses one egress with its own error page
+    # (no request-id, no API envelope). 1020 (a WAF rule: IP, network or country,
+    # the page never says which) is middlebox_blocked; 1009 ("Country or region
+    # banned") is region_blocked. Either way the API never saw the request.
+    provs = ["openai", "anthropic", "discord"]  # the ones behind Cloudflare
+    keys = {p: "valid" for p in provs}
+    for case, route, addr, verdict, cause in (
+            ("cf1020", "socks", W.SOCKS, "middlebox_blocked", "middlebox"),
+            ("cf1009", "iface-b", W.LINKS["eth-b"][0], "region_blocked", "region")):
+        run = forced(lab, {addr: case},
+                     lambda route=route: lab.check(provs, ["default", route], keys=keys))
+        lab.require_json(run)
+        lab.expect_rc(run, 1)
+        for p in provs:
+            label = "%s/%s" % (p, route)
+            lab.expect_verdict(run, p, "default", "ok")
+            r = lab.expect_verdict(run, p, route, verdict)
+            lab.expect_field(r, "layers.http.code", lambda v: v == 403, "403", label)
+            lab.expect_field(r, "layers.http.authored_by", lambda v: v == "edge", "edge", label)
+            evidence_has(lab, r, "from the provider's edge (Cloudflare %s, no request-id)" %
+                         case[2:], label)
+            d = lab_provider(run, p).get("diagnosis") or {}
+            lab.expect(d.get("verdict") == verdict and d.get("cause") == cause,
+                       "%s diagnosis %s/%s, want %s/%s" % (label, d.get("verdict"),
+                                                          d.get("cause"), verdict, cause))
+            lab.expect(d.get("working_routes") == ["default"] and
+                       "through default" in (d.get("summary") or ""),
+                       "%s diagnosis does not name the working route: %r / %r" % (
+                           label, d.get("working_routes"), d.get("summary")))
 
 
 @scenario("diagnosis/proxy_strips_auth_headers_rewritten")

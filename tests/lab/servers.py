@@ -251,6 +251,77 @@ def discord_answer(case, path, region):
     return 401, h + rl, json.dumps({"message": "401: Unauthorized", "code": 0})
 
 
+def cf_error_page(code, title, what, host, client, ray):
+    """Cloudflare's own error page (the 1xxx family), shaped like the real one."""
+    return """<!DOCTYPE html>
+<!--[if lt IE 7]> <html class="no-js ie6 oldie" lang="en-US"> <![endif]-->
+<!--[if gt IE 8]><!--> <html class="no-js" lang="en-US"> <!--<![endif]-->
+<head>
+<title>%(title)s | Cloudflare</title>
+<meta charset="UTF-8" />
+<meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
+<meta name="robots" content="noindex, nofollow" />
+<link rel="stylesheet" id="cf_styles-css" href="/cdn-cgi/styles/cf.errors.css" />
+</head>
+<body>
+  <div id="cf-wrapper">
+    <div id="cf-error-details" class="cf-error-details-wrapper">
+      <div class="cf-wrapper cf-header cf-error-overview">
+        <h1>
+          <span class="cf-error-type" data-translate="error">Error</span>
+          <span class="cf-error-code">%(code)d</span>
+          <small class="heading-ray-id">Ray ID: %(ray)s &bull; 2026-11-27 23:50:00 UTC</small>
+        </h1>
+        <h2 class="cf-subheadline" data-translate="error_desc">%(what)s</h2>
+      </div>
+      <section></section>
+      <div class="cf-section cf-wrapper">
+        <div class="cf-columns two">
+          <div class="cf-column">
+            <h2 data-translate="what_happened">What happened?</h2>
+            <p>The owner of this website (%(host)s) has banned %(whom)s from accessing
+            this website.</p>
+          </div>
+        </div>
+      </div>
+      <div class="cf-error-footer cf-wrapper w-240 lg:w-full py-10 sm:py-4 sm:px-8 mx-auto text-center sm:text-left border-solid border-0 border-t border-gray-300">
+        <p class="text-13">
+          <span class="cf-footer-item sm:block sm:mb-1">Cloudflare Ray ID: <strong class="font-semibold">%(ray)s</strong></span>
+          <span class="cf-footer-separator sm:hidden">&bull;</span>
+          <span id="cf-footer-item-ip" class="cf-footer-item sm:block sm:mb-1">Your IP: %(client)s</span>
+          <span class="cf-footer-separator sm:hidden">&bull;</span>
+          <span class="cf-footer-item sm:block sm:mb-1"><span>Performance &amp; security by</span> <a rel="noopener noreferrer" href="https://www.cloudflare.com/5xx-error-landing" id="brand_link" target="_blank">Cloudflare</a></span>
+        </p>
+      </div>
+    </div>
+  </div>
+</body>
+</html>
+""" % {"code": code, "title": title, "what": what, "host": host, "client": client, "ray": ray,
+       "whom": "your IP address" if code == 1020 else "the country or region your IP address is in"}
+
+
+# Answers a scenario forces on one egress (World.force_case), whatever the provider.
+def odd_answer(case, host, client, region):
+    if case in ("cf1020", "cf1009"):  # the provider's Cloudflare edge refuses, not the API
+        h = cf_headers(region)
+        ray = h[1][1]
+        h += [("Content-Type", "text/html; charset=UTF-8"),
+              ("X-Frame-Options", "SAMEORIGIN"), ("Referrer-Policy", "same-origin"),
+              ("Cache-Control", "private, max-age=0, no-store, no-cache, must-revalidate, "
+               "post-check=0, pre-check=0"),
+              ("Expires", "Thu, 01 Jan 1970 00:00:01 GMT")]
+        if case == "cf1020":
+            return 403, h, cf_error_page(1020, "Attention Required!", "Access denied", host,
+                                         client, ray)
+        return 403, h, cf_error_page(1009, "Access denied", "Country or region banned", host,
+                                     client, ray)
+    if case == "teapot":  # some other service on the provider's address: fits nothing known
+        return 418, [("Server", "teapotd/0.3"), ("Content-Type", "text/plain; charset=utf-8")], (
+            "418 I'm a teapot: this pot brews no API answers.\nshort and stout\n")
+    return None
+
+
 def cdn_trace(host, client, region):
     colo = COLO.get(region, "FRA")
     return ("fl=29f%d\nh=%s\nip=%s\nts=%.3f\nvisit_scheme=https\nuag=pathwatch\ncolo=%s\n"
@@ -303,6 +374,8 @@ class Backend(BaseHTTPRequestHandler):
         if path == "/cdn-cgi/trace" and provider in ("openai", "anthropic", "discord"):
             status, headers, body = 200, cf_headers(region) + [
                 ("Content-Type", "text/plain")], cdn_trace(host, client, region)
+        elif odd_answer(case, host, client, region) is not None:
+            status, headers, body = odd_answer(case, host, client, region)
         elif provider == "openai":
             auth = self.headers.get("X-Lab-Auth-Tail", "")
             status, headers, body = openai_answer(case, auth, region)
