@@ -1,7 +1,5 @@
 #include "engine.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <cctype>
 #include <ctime>
@@ -25,11 +23,6 @@
 namespace pathwatch {
 
 namespace {
-
-bool isIpLiteral(const std::string& s) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
-}
 
 std::string isoNow() {
   std::time_t t = std::time(nullptr);

@@ -19,6 +19,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "loop/uv_curl.h"
+#include "pathwatch/key.h"
 #include "route_binding.h"
 #include "tls_verify.h"
 
@@ -28,11 +29,10 @@ namespace {
 
 // ---- scrubbing ------------------------------------------------------------
 
-// Same shape as fingerprint() in key.h: first 7 + "…" + last 4; short
-// secrets are not shown at all.
+// A secret's fingerprint (key.h); short secrets are not shown at all.
 std::string scrubMark(std::string_view secret) {
-  if (secret.size() <= 12) return "[redacted]";
-  return std::string(secret.substr(0, 7)) + "\u2026" + std::string(secret.substr(secret.size() - 4));
+  std::string mark = fingerprint(secret);
+  return mark.empty() ? "[redacted]" : mark;
 }
 
 void scrubText(std::string& text, const std::vector<std::string>& secrets, bool cut_tail) {
@@ -64,11 +64,6 @@ int sslCtxIndex() {
   static std::once_flag once;
   std::call_once(once, [] { idx = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr); });
   return idx;
-}
-
-bool isIpLiteral(const std::string& host) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
 bool validHeaderPart(std::string_view s, bool name) {

@@ -1,5 +1,7 @@
 #include "tls_verify.h"
 
+#include "pathwatch/provider.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -67,11 +69,6 @@ std::string timeToIso(const ASN1_TIME* t) {
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   return buf;
-}
-
-bool isIpLiteral(std::string_view host) {
-  return !host.empty() && (host.find(':') != std::string_view::npos ||
-                           host.find_first_not_of("0123456789.") == std::string_view::npos);
 }
 
 }  // namespace

@@ -41,6 +41,9 @@ struct UrlParts {
 };
 std::optional<UrlParts> parseUrl(std::string_view url);
 
+// True when `host` is an IPv4 or IPv6 address literal (no brackets), not a name.
+bool isIpLiteral(std::string_view host);
+
 // Builds a spec for kind + base_url (custom entries and overridden built-ins).
 std::optional<ProviderSpec> makeProviderSpec(std::string name, ProviderKind kind,
                                              std::string_view base_url, bool builtin);
