@@ -1,4 +1,4 @@
-// libFuzzer target for the echo server's request parser (daemon/echo/http_request_parser).
+// libFuzzer target for the echo server's request parser (echo/http_request_parser).
 //
 // Build and run (clang++ from Debian's `clang` package):
 //   CXX=clang++ cmake -S /work/main -B build-fuzz -G Ninja -DPATHWATCH_FUZZ=ON

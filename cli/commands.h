@@ -3,7 +3,7 @@
 // The `pathwatch` subcommands. Each one receives argv starting at the
 // subcommand name (argv[0] == "check", ...) and returns the process exit code.
 // To add a subcommand: declare its function here and add one line to the
-// table in daemon/cli/main.cc.
+// table in cli/main.cc.
 
 namespace pathwatch {
 
@@ -18,7 +18,7 @@ struct CommandEntry {
 // pathwatch check [-c FILE] [-p PROVIDER]... [-r ROUTE]... [--json] [--timeout D]
 int runCheckCommand(int argc, char** argv);
 
-// Talk to pathwatchd over its control socket (daemon/cli/client_commands.cc):
+// Talk to pathwatchd over its control socket (cli/client_commands.cc):
 // [--socket PATH] [--json]; exit 3 when pathwatchd is not running.
 int runStatusCommand(int argc, char** argv);
 int runHistoryCommand(int argc, char** argv);
@@ -27,7 +27,7 @@ int runRunCommand(int argc, char** argv);
 int runReloadCommand(int argc, char** argv);
 
 // pathwatch echo-server --listen ADDR:PORT [--tls-cert F --tls-key F] [--max-clients N]
-// (daemon/echo/echo_command.cc)
+// (echo/echo_command.cc)
 int runEchoServerCommand(int argc, char** argv);
 
 }  // namespace pathwatch
