@@ -30,7 +30,7 @@
 
 #include "daemon.h"
 #include "history.h"
-#include "time_util.h"
+#include "pathwatch/clock.h"
 
 using namespace pathwatch;
 using nlohmann::json;

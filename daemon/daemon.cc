@@ -21,7 +21,7 @@
 #include "scheduler.h"
 #include "sd_notify.h"
 #include "status_snapshot.h"
-#include "time_util.h"
+#include "pathwatch/clock.h"
 
 namespace pathwatch {
 
@@ -249,10 +249,11 @@ int Daemon::start() {
                        std::function<void(RouteResult)> done) {
     engine_->probe(p, r, k, std::move(done));
   };
-  hooks.read_key = [](const ProviderConfig& p) { return readKey(p); };
-  hooks.diagnose = [](const ProviderConfig& p, const std::vector<RouteResult>& routes) {
-    return diagnoseProvider(p.spec, routes);
+  hooks.observe_route = [this](const RouteConfig& r, RouteProbe what,
+                               std::function<void(RouteObservation)> done) {
+    engine_->observeRoute(r, std::move(what), std::move(done));
   };
+  hooks.read_key = [](const ProviderConfig& p) { return readKey(p); };
   hooks.cancel_all = [this] {
     if (engine_) engine_->cancelAll();
     for (auto& e : retired_) e->cancelAll();

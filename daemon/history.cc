@@ -3,7 +3,7 @@
 #include <string>
 
 #include "pathwatch/verdict.h"
-#include "time_util.h"
+#include "pathwatch/clock.h"
 
 namespace pathwatch {
 

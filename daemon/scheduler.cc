@@ -4,7 +4,8 @@
 #include <cmath>
 
 #include "log.h"
-#include "time_util.h"
+#include "pathwatch/classify.h"
+#include "pathwatch/clock.h"
 
 namespace pathwatch {
 
@@ -147,18 +148,10 @@ bool ScheduleCore::held(const PairKey& k, int64_t now_ms) const {
 Scheduler::Scheduler(uv_loop_t* loop, Hooks hooks, uint64_t seed)
     : loop_(loop), hooks_(std::move(hooks)), core_(seed) {
   if (!hooks_.read_key) hooks_.read_key = [](const ProviderConfig&) { return KeyInspection{}; };
-  timer_ = new uv_timer_t;
-  uv_timer_init(loop_, timer_);
-  timer_->data = this;
+  timer_.init([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }, this);
 }
 
-Scheduler::~Scheduler() {
-  *alive_ = false;
-  timer_->data = nullptr;
-  uv_timer_stop(timer_);
-  uv_close(reinterpret_cast<uv_handle_t*>(timer_),
-           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-}
+Scheduler::~Scheduler() { stop(); }
 
 int64_t Scheduler::now() const {
   if (hooks_.now_ms) return hooks_.now_ms();
@@ -178,15 +171,15 @@ void Scheduler::onTimer(uv_timer_t* t) noexcept {
 }
 
 void Scheduler::arm() {
-  if (stopped_) return;
+  if (stopped_ || !timer_) return;
   uv_update_time(loop_);
   auto next = core_.nextWakeMs();
   if (!next) {
-    uv_timer_stop(timer_);
+    uv_timer_stop(timer_.get());
     return;
   }
   int64_t delay = std::max<int64_t>(0, *next - now());
-  uv_timer_start(timer_, onTimer, static_cast<uint64_t>(delay), 0);
+  uv_timer_start(timer_.get(), onTimer, static_cast<uint64_t>(delay), 0);
 }
 
 void Scheduler::pump() {
@@ -204,63 +197,115 @@ const ProviderConfig* Scheduler::findProvider(const std::string& name) const {
   return nullptr;
 }
 
+const RouteConfig* Scheduler::findRoute(const std::string& name) const {
+  if (!config_) return nullptr;
+  for (const auto& r : config_->routes)
+    if (r.name == name) return &r;
+  return nullptr;
+}
+
 void Scheduler::startProbe(const PairKey& k) {
   const ProviderConfig* prov = findProvider(k.provider);
-  const RouteConfig* route = nullptr;
-  for (const auto& r : config_->routes)
-    if (r.name == k.route) route = &r;
+  const RouteConfig* route = findRoute(k.route);
   auto key = keys_ ? keys_->find(k.provider) : decltype(keys_->find(k.provider)){};
   if (!prov || !route || !keys_ || key == keys_->end()) {
     core_.cancelled(k);
     return;
   }
-  std::weak_ptr<bool> alive = alive_;
-  auto done = [this, alive, k, cfg = config_, keys = keys_](RouteResult r) {
-    auto a = alive.lock();
-    if (!a || !*a) return;
+  // The route's own probe, once per interval: the first pair due starts it.
+  RouteState& rs = routes_[k.route];
+  const int64_t fresh_after = now() - static_cast<int64_t>(static_cast<double>(config_->interval.count()) * 0.9);
+  if (!rs.in_flight && (!rs.observed || rs.started_ms < fresh_after)) observeRoute(k.route);
+  hooks_.probe(*prov, *route, key->second, [this, k](RouteResult r) {
     try {
-      onProbeDone(k, 0, std::move(r));
+      onProbeDone(k, std::move(r));
     } catch (const std::exception& e) {
       logError(std::string("scheduler: handling a result: ") + e.what());
     }
-  };
-  hooks_.probe(*prov, *route, key->second, std::move(done));
+  });
 }
 
-void Scheduler::onProbeDone(const PairKey& k, uint64_t, RouteResult r) {
-  if (stopped_) return;
-  uv_update_time(loop_);
-  r.provider = k.provider;
-  r.route = k.route;
-  bool known = core_.state(k) != nullptr;
-  core_.completed(k, r.verdict, r.http.retry_after_s, now());
-  if (!known) {  // removed by a reload while it ran
-    arm();
+void Scheduler::observeRoute(const std::string& name) {
+  const RouteConfig* route = findRoute(name);
+  if (!route || !hooks_.observe_route) {
+    for (auto& w : runs_) w->pending_routes.erase(name);
     return;
   }
+  RouteState& rs = routes_[name];
+  rs.in_flight = true;
+  rs.started_ms = now();
+  hooks_.observe_route(*route, route_probe_, [this, name](RouteObservation o) {
+    try {
+      onRouteObserved(name, std::move(o));
+    } catch (const std::exception& e) {
+      logError(std::string("scheduler: handling a route observation: ") + e.what());
+    }
+  });
+}
+
+void Scheduler::onRouteObserved(const std::string& name, RouteObservation obs) {
+  if (stopped_) return;
+  auto it = routes_.find(name);
+  if (it == routes_.end()) return;  // removed by a reload while it ran
+  it->second.in_flight = false;
+  it->second.observed = true;
+  std::erase_if(observations_, [&](const RouteObservation& o) { return o.route == name; });
+  observations_.push_back(obs);
+  views_ = routeViews(observations_);
+  for (auto& w : runs_)
+    if (w->pending_routes.erase(name)) w->in.observations.push_back(obs);
+  auto parked = std::move(it->second.parked);
+  it->second.parked.clear();
+  for (auto& [k, raw] : parked) record(k, std::move(raw));
+  checkRuns();
+  arm();
+}
+
+void Scheduler::onProbeDone(const PairKey& k, RouteResult raw) {
+  if (stopped_) return;
+  raw.provider = k.provider;
+  raw.route = k.route;
+  for (auto& w : runs_)
+    if (w->pending.erase(k)) w->in.raw[{k.provider, k.route}] = raw;
+  auto rs = routes_.find(k.route);
+  if (rs != routes_.end() && rs->second.in_flight) {
+    rs->second.parked.emplace_back(k, std::move(raw));  // classified when the route reports
+    checkRuns();
+    return;
+  }
+  record(k, std::move(raw));
+  checkRuns();
+  arm();
+}
+
+// Classifies a pair's raw result against its route's view (once), then
+// schedules its next probe and publishes it.
+void Scheduler::record(const PairKey& k, RouteResult raw) {
+  uv_update_time(loop_);
+  const ProviderConfig* prov = findProvider(k.provider);
+  if (!prov || !core_.state(k)) {  // removed by a reload while it ran
+    core_.cancelled(k);
+    return;
+  }
+  latest_raw_[k] = raw;
+  auto view = views_.find(k.route);
+  RouteResult r = finishPair(prov->spec, std::move(raw), view == views_.end() ? nullptr : &view->second);
+  core_.completed(k, r.verdict, r.http.retry_after_s, now());
   latest_[k] = r;
   if (hooks_.on_result) hooks_.on_result(r);
-  for (auto& w : runs_) {
-    if (w->pending.erase(k)) w->results[k] = r;
-  }
   auto& pending = cycle_pending_[k.provider];
   pending.erase(k.route);
   if (pending.empty()) {
     // Every route of this provider reported since the last diagnosis.
-    const ProviderConfig* prov = findProvider(k.provider);
     std::vector<RouteResult> routes;
     for (const auto& rc : config_->routes) {
       auto it = latest_.find(PairKey{k.provider, rc.name});
       if (it != latest_.end()) routes.push_back(it->second);
       pending.insert(rc.name);
     }
-    if (prov && hooks_.diagnose) {
-      Diagnosis d = hooks_.diagnose(*prov, routes);
-      if (hooks_.on_diagnosis) hooks_.on_diagnosis(k.provider, d, routes);
-    }
+    Diagnosis d = diagnoseProvider(prov->spec, routes);
+    if (hooks_.on_diagnosis) hooks_.on_diagnosis(k.provider, d, routes);
   }
-  checkRuns();
-  arm();
 }
 
 void Scheduler::configure(std::shared_ptr<const Config> config, ScheduleOptions base) {
@@ -269,9 +314,11 @@ void Scheduler::configure(std::shared_ptr<const Config> config, ScheduleOptions 
   auto keys = std::make_shared<std::map<std::string, KeyInspection>>();
   std::vector<PairKey> pairs;
   std::set<PairKey> pair_set;
+  std::vector<ProviderConfig> enabled;
   cycle_pending_.clear();
   for (const auto& p : config->providers) {
     if (!p.enabled) continue;
+    enabled.push_back(p);
     keys->emplace(p.spec.name, hooks_.read_key(p));
     for (const auto& r : config->routes) {
       pairs.push_back(PairKey{p.spec.name, r.name});
@@ -279,15 +326,27 @@ void Scheduler::configure(std::shared_ptr<const Config> config, ScheduleOptions 
       cycle_pending_[p.spec.name].insert(r.name);
     }
   }
+  std::set<std::string> route_names;
+  for (const auto& r : config->routes) route_names.insert(r.name);
   config_ = std::move(config);
   keys_ = std::move(keys);
+  route_probe_ = RouteProbe::forProviders(enabled);
+  // Routes keep their state across a reload; a route's next probe carries
+  // the new providers' shapes. Gone routes go, with what waited for them.
+  std::erase_if(routes_, [&](auto& e) { return !route_names.count(e.first); });
+  for (auto& [name, rs] : routes_) rs.observed = false;  // probe it again with the new config
+  std::erase_if(observations_, [&](const RouteObservation& o) { return !route_names.count(o.route); });
+  views_ = routeViews(observations_);
   uv_update_time(loop_);
   core_.setPairs(pairs, base, now());
   std::erase_if(latest_, [&](auto& e) { return !pair_set.count(e.first); });
-  for (auto& w : runs_)
+  std::erase_if(latest_raw_, [&](auto& e) { return !pair_set.count(e.first); });
+  for (auto& w : runs_) {
     std::erase_if(w->pending, [&](const PairKey& k) { return !pair_set.count(k); });
+    std::erase_if(w->pending_routes, [&](const std::string& r) { return !route_names.count(r); });
+  }
   stopped_ = false;
-  uv_timer_start(timer_, onTimer, 0, 0);  // runs, then re-arms, on the next turn
+  if (timer_) uv_timer_start(timer_.get(), onTimer, 0, 0);  // runs, then re-arms, on the next turn
 }
 
 void Scheduler::runNow(std::function<void(CheckReport)> done) {
@@ -295,28 +354,36 @@ void Scheduler::runNow(std::function<void(CheckReport)> done) {
   w->done = std::move(done);
   uv_update_time(loop_);
   w->started_ms = now();
-  w->started_at = isoFromMs(wallClockMs());
+  w->in.started_at = isoFromMs(wallClockMs());
   if (config_ && !stopped_) {
     for (const auto& p : config_->providers) {
       if (!p.enabled) continue;
+      w->in.providers.push_back(p);
       for (const auto& r : config_->routes) w->pending.insert(PairKey{p.spec.name, r.name});
+    }
+    for (const auto& r : config_->routes) {
+      w->in.routes.push_back(r.name);
+      w->pending_routes.insert(r.name);
     }
     for (const auto& k : core_.forceDue(now())) {
       // Held by a rate limit: report the latest result, do not probe again.
-      auto it = latest_.find(k);
-      if (it != latest_.end()) w->results[k] = it->second;
+      auto it = latest_raw_.find(k);
+      if (it != latest_raw_.end()) w->in.raw[{k.provider, k.route}] = it->second;
       auto* s = core_.state(k);
       if (!s || !s->in_flight) w->pending.erase(k);
     }
+    // Every route is observed again for this run (or the probe under way is awaited).
+    for (const auto& r : config_->routes)
+      if (!routes_[r.name].in_flight) observeRoute(r.name);
   }
   runs_.push_back(std::move(w));
   // Answer on a later turn, never from inside the caller.
-  uv_timer_start(timer_, onTimer, 0, 0);
+  if (timer_) uv_timer_start(timer_.get(), onTimer, 0, 0);
 }
 
 void Scheduler::checkRuns() {
   for (std::size_t i = 0; i < runs_.size();) {
-    if (runs_[i]->pending.empty()) {
+    if (runs_[i]->pending.empty() && runs_[i]->pending_routes.empty()) {
       auto w = std::move(runs_[i]);
       runs_.erase(runs_.begin() + static_cast<std::ptrdiff_t>(i));
       finishRun(*w);
@@ -327,43 +394,23 @@ void Scheduler::checkRuns() {
 }
 
 void Scheduler::finishRun(RunWaiter& w) {
-  CheckReport rep;
-  rep.started_at = w.started_at;
-  rep.duration_ms = std::max<int64_t>(0, now() - w.started_ms);
-  if (config_) {
-    for (const auto& rc : config_->routes) {
-      RouteReport rr;
-      rr.name = rc.name;
-      for (const auto& [k, r] : w.results)
-        if (k.route == rc.name && r.egress && !r.egress->empty()) {
-          rr.egress = r.egress;
-          break;
-        }
-      rep.routes.push_back(std::move(rr));
-    }
-    for (const auto& p : config_->providers) {
-      if (!p.enabled) continue;
-      ProviderReport pr;
-      pr.name = p.spec.name;
-      for (const auto& rc : config_->routes) {
-        auto it = w.results.find(PairKey{p.spec.name, rc.name});
-        if (it != w.results.end()) pr.routes.push_back(it->second);
-      }
-      if (hooks_.diagnose && !pr.routes.empty()) pr.diagnosis = hooks_.diagnose(p, pr.routes);
-      rep.providers.push_back(std::move(pr));
-    }
-  }
+  w.in.duration_ms = std::max<int64_t>(0, now() - w.started_ms);
+  CheckReport rep = buildReport(w.in);
   if (w.done) w.done(std::move(rep));
 }
 
 void Scheduler::stop() {
   if (stopped_) return;
   stopped_ = true;
-  uv_timer_stop(timer_);
+  if (timer_) uv_timer_stop(timer_.get());
   if (hooks_.cancel_all) hooks_.cancel_all();
   if (config_) {
     for (const auto& p : config_->providers)
       for (const auto& r : config_->routes) core_.cancelled(PairKey{p.spec.name, r.name});
+  }
+  for (auto& [name, rs] : routes_) {
+    rs.in_flight = false;
+    rs.parked.clear();
   }
   auto runs = std::move(runs_);
   runs_.clear();

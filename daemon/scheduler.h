@@ -23,6 +23,9 @@
 #include "pathwatch/config.h"
 #include "pathwatch/duration.h"
 #include "pathwatch/key.h"
+#include "engine.h"
+#include "loop/uv_handle.h"
+#include "pathwatch/report.h"
 #include "pathwatch/result.h"
 
 namespace pathwatch {
@@ -93,18 +96,26 @@ class ScheduleCore {
 };
 
 // Probes one provider over one route; `done` runs once on a later loop turn
-// (never synchronously) unless cancelled. The references stay valid until then.
+// (never synchronously) with the raw layers, unless cancelled. The references
+// stay valid until then.
 using ProbeFn = std::function<void(const ProviderConfig&, const RouteConfig&,
                                    const KeyInspection&, std::function<void(RouteResult)> done)>;
+// The route's own probes (echo, egress); same rules.
+using ObserveRouteFn =
+    std::function<void(const RouteConfig&, RouteProbe, std::function<void(RouteObservation)> done)>;
 
+// Drives ScheduleCore with one uv timer. A route's own probe runs at most
+// once per interval, started by the first pair due on that route; results of
+// that route wait for it, so every pair is classified (report.h, once)
+// against a current view of its route.
 class Scheduler {
  public:
   struct Hooks {
     ProbeFn probe;
+    ObserveRouteFn observe_route;
     std::function<KeyInspection(const ProviderConfig&)> read_key;  // the daemon passes readKey
-    std::function<Diagnosis(const ProviderConfig&, const std::vector<RouteResult>&)> diagnose;
     std::function<void()> cancel_all;  // cancel every in-flight probe (stop)
-    std::function<void(const RouteResult&)> on_result;
+    std::function<void(const RouteResult&)> on_result;  // classified
     std::function<void(const std::string& provider, const Diagnosis&,
                        const std::vector<RouteResult>&)>
         on_diagnosis;
@@ -112,23 +123,24 @@ class Scheduler {
   };
 
   Scheduler(uv_loop_t* loop, Hooks hooks, uint64_t seed = std::random_device{}());
-  ~Scheduler();
+  ~Scheduler();  // stops: no hook runs afterwards
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
   // Takes a new config: reads the keys once, sets the pairs, re-arms.
   void configure(std::shared_ptr<const Config> config, ScheduleOptions base = {});
 
-  // Probes every pair now (pairs in flight are awaited; pairs held by a rate
-  // limit report their latest result instead of being probed again), then
-  // calls `done` with the full report.
+  // Probes every pair and every route now (pairs in flight are awaited;
+  // pairs held by a rate limit report their latest result instead of being
+  // probed again), then calls `done` with the full report, built from the raw
+  // results exactly as `pathwatch check` builds its own.
   void runNow(std::function<void(CheckReport)> done);
 
   // No more probes: cancels the in-flight ones and answers pending runs with
   // what they have.
   void stop();
 
-  // The latest result per pair (for the status snapshot).
+  // The latest classified result per pair (for the status snapshot).
   const std::map<PairKey, RouteResult>& latest() const { return latest_; }
   const ScheduleCore& core() const { return core_; }
   std::shared_ptr<const Config> config() const { return config_; }
@@ -136,35 +148,47 @@ class Scheduler {
  private:
   struct RunWaiter {
     std::set<PairKey> pending;
-    std::map<PairKey, RouteResult> results;
+    std::set<std::string> pending_routes;
+    ReportInput in;
     std::function<void(CheckReport)> done;
     int64_t started_ms = 0;
-    std::string started_at;
+  };
+  struct RouteState {
+    bool in_flight = false;
+    int64_t started_ms = 0;
+    bool observed = false;
+    std::vector<std::pair<PairKey, RouteResult>> parked;  // raw, waiting for this route
   };
 
   static void onTimer(uv_timer_t* t) noexcept;
   void pump();
   void arm();
   void startProbe(const PairKey& k);
-  void onProbeDone(const PairKey& k, uint64_t generation, RouteResult r);
+  void observeRoute(const std::string& route);
+  void onRouteObserved(const std::string& route, RouteObservation obs);
+  void onProbeDone(const PairKey& k, RouteResult raw);
+  void record(const PairKey& k, RouteResult raw);
   void finishRun(RunWaiter& w);
   void checkRuns();
   int64_t now() const;
   const ProviderConfig* findProvider(const std::string& name) const;
+  const RouteConfig* findRoute(const std::string& name) const;
 
   uv_loop_t* loop_;
   Hooks hooks_;
-  uv_timer_t* timer_ = nullptr;
+  UvTimer timer_;
   ScheduleCore core_;
   std::shared_ptr<const Config> config_;
   std::shared_ptr<std::map<std::string, KeyInspection>> keys_;
-  std::map<PairKey, RouteResult> latest_;
+  RouteProbe route_probe_;  // what each route's own probe carries
+  std::map<std::string, RouteState> routes_;
+  std::vector<RouteObservation> observations_;          // latest per route
+  std::map<std::string, RouteObservation> views_;       // routeViews(observations_)
+  std::map<PairKey, RouteResult> latest_;               // classified
+  std::map<PairKey, RouteResult> latest_raw_;
   std::map<std::string, std::set<std::string>> cycle_pending_;  // provider -> routes
   std::vector<std::unique_ptr<RunWaiter>> runs_;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-  uint64_t generation_ = 0;
   bool stopped_ = false;
-  bool pumping_ = false;
 };
 
 }  // namespace pathwatch

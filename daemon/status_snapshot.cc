@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "pathwatch/report_json.h"
-#include "time_util.h"
+#include "pathwatch/clock.h"
 
 namespace pathwatch {
 

@@ -11,443 +11,18 @@
 #include <cstdio>
 #include <ctime>
 
+#include "pathwatch/error_names.h"
 #include "pathwatch/key.h"
-#include "providers/signature.h"
+#include "pathwatch/text.h"
+#include "providers/answer.h"
+#include "providers/provider_def.h"
 
 namespace pathwatch {
 namespace {
 
-using sig::AnswerRule;
-using sig::AnswerView;
+using sig::Analysis;
 using sig::Author;
-using sig::BlockRule;
-using sig::Json;
-using sig::Need;
-using sig::ProviderSignature;
-
-constexpr std::size_t kMessageCap = 300;
-constexpr std::size_t kMaxRateEntries = 32;
-
-bool needOk(Need need, bool value) {
-  return need == Need::Any || (need == Need::Yes) == value;
-}
-
-bool startsWith(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && s.substr(0, prefix.size()) == prefix;
-}
-
-// ---------------------------------------------------------------- text hygiene
-
-// Printable, single-line, capped at `cap` bytes on a UTF-8 boundary, redacted.
-std::string cleanText(std::string_view raw, std::size_t cap = kMessageCap) {
-  std::string flat;
-  flat.reserve(std::min(raw.size(), cap * 2));
-  bool space = false;
-  for (std::size_t i = 0; i < raw.size() && flat.size() < cap * 2 + 8; ++i) {
-    const unsigned char c = static_cast<unsigned char>(raw[i]);
-    if (c < 0x20 || c == 0x7f) {
-      if (!space && !flat.empty()) flat += ' ';
-      space = true;
-      continue;
-    }
-    if (c == ' ') {
-      if (space || flat.empty()) continue;
-      space = true;
-    } else {
-      space = false;
-    }
-    flat += static_cast<char>(c);
-  }
-  while (!flat.empty() && flat.back() == ' ') flat.pop_back();
-  std::string out = sig::redactKeyLike(flat);
-  if (out.size() > cap) {
-    std::size_t cut = cap;
-    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
-    out.resize(cut);
-    out += "…";
-  }
-  // Invalid UTF-8 (binary garbage) becomes '?', so JSON output never breaks.
-  std::string valid;
-  valid.reserve(out.size());
-  for (std::size_t i = 0; i < out.size();) {
-    const unsigned char c = static_cast<unsigned char>(out[i]);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool ok = len > 0 && i + len <= out.size();
-    for (std::size_t k = 1; ok && k < len; ++k)
-      ok = (static_cast<unsigned char>(out[i + k]) & 0xC0) == 0x80;
-    if (ok) {
-      valid.append(out, i, len);
-      i += len;
-    } else {
-      valid += '?';
-      ++i;
-    }
-  }
-  return valid;
-}
-
-// ---------------------------------------------------------------- parsing
-
-// Refuses absurd nesting before the parser sees it (memory and recursion stay bounded).
-bool nestingOk(std::string_view body, int max_depth = 64) {
-  int depth = 0;
-  bool in_string = false, escape = false;
-  for (char c : body) {
-    if (in_string) {
-      if (escape) escape = false;
-      else if (c == '\\') escape = true;
-      else if (c == '"') in_string = false;
-      continue;
-    }
-    if (c == '"') in_string = true;
-    else if (c == '{' || c == '[') {
-      if (++depth > max_depth) return false;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return true;
-}
-
-// "key": "value" found by text, for truncated bodies the parser refuses.
-std::string scanJsonString(std::string_view body, std::string_view key) {
-  const std::string needle = "\"" + std::string(key) + "\"";
-  std::size_t pos = 0;
-  while ((pos = body.find(needle, pos)) != std::string_view::npos) {
-    std::size_t i = pos + needle.size();
-    while (i < body.size() && std::isspace(static_cast<unsigned char>(body[i]))) ++i;
-    if (i >= body.size() || body[i] != ':') {
-      pos = i;
-      continue;
-    }
-    ++i;
-    while (i < body.size() && std::isspace(static_cast<unsigned char>(body[i]))) ++i;
-    if (i >= body.size() || body[i] != '"') {
-      pos = i;
-      continue;
-    }
-    std::string out;
-    for (++i; i < body.size() && body[i] != '"' && out.size() < 1024; ++i) {
-      if (body[i] == '\\' && i + 1 < body.size()) ++i;
-      out += body[i];
-    }
-    return out;
-  }
-  return {};
-}
-
-std::string hostOfUrl(std::string_view url) {
-  auto parts = parseUrl(url);
-  return parts ? sig::toLower(parts->host) : std::string{};
-}
-
-// "api.openai.com" -> "openai.com": good enough to tell a redirect within the
-// provider from one to a portal.
-std::string siteOf(std::string_view host) {
-  const auto last = host.rfind('.');
-  if (last == std::string_view::npos || last == 0) return std::string(host);
-  const auto prev = host.rfind('.', last - 1);
-  return std::string(prev == std::string_view::npos ? host : host.substr(prev + 1));
-}
-
-bool hasMarker(const AnswerView& v, std::string_view markers) {
-  bool found = false;
-  std::string_view rest = markers;
-  while (!rest.empty() && !found) {
-    const auto bar = rest.find('|');
-    std::string_view name = rest.substr(0, bar);
-    rest = bar == std::string_view::npos ? std::string_view{} : rest.substr(bar + 1);
-    if (name.empty()) continue;
-    if (name.back() == '*') {
-      name.remove_suffix(1);
-      for (const auto& [h, _] : v.headers)
-        if (startsWith(h, name)) found = true;
-    } else {
-      found = v.header(name) != nullptr;
-    }
-  }
-  return found;
-}
-
-AnswerView makeView(const ProviderSpec& spec, const ProviderSignature& s, const HttpLayer& http) {
-  AnswerView v;
-  v.code = http.code;
-  for (const auto& [name, value] : http.headers) {
-    if (v.headers.size() >= 200) break;
-    std::string key = sig::toLower(name);
-    std::string val = value.substr(0, 2048);
-    auto [it, inserted] = v.headers.emplace(key, val);
-    if (!inserted && it->second.size() < 4096) it->second += ", " + val;
-  }
-  v.body = std::string_view(http.body).substr(0, 64 * 1024);
-  v.body_lower = sig::toLower(v.body);
-  v.json = Json(Json::value_t::discarded);
-  const auto first = v.body.find_first_not_of(" \t\r\n");
-  const char lead = first == std::string_view::npos ? '\0' : v.body[first];
-  if ((lead == '{' || lead == '[') && nestingOk(v.body)) {
-    v.json = Json::parse(v.body.begin(), v.body.end(), nullptr, /*allow_exceptions=*/false);
-  }
-  const std::string* ctype = v.header("content-type");
-  const std::string_view lower_start =
-      std::string_view(v.body_lower).substr(first == std::string_view::npos ? 0 : first, 16);
-  v.html = (ctype && sig::containsAny(*ctype, "html")) || startsWith(lower_start, "<!doctype") ||
-           startsWith(lower_start, "<html") || startsWith(lower_start, "<head") ||
-           startsWith(lower_start, "<title");
-  v.marker = hasMarker(v, s.marker_headers);
-  if (v.hasJson()) {
-    v.envelope = s.envelope(v.json);
-    v.success_shape = s.success(v.json);
-  } else if (lead == '{') {
-    // A truncated or damaged JSON body: recognise the envelope by its keys.
-    const bool discord = s.kind == ProviderKind::Discord;
-    v.envelope = discord ? (v.body.find("\"message\"") != std::string_view::npos &&
-                            v.body.find("\"code\"") != std::string_view::npos)
-                         : (v.body.find("\"error\"") != std::string_view::npos &&
-                            v.body.find("\"message\"") != std::string_view::npos);
-  }
-  for (const auto& [h, _] : v.headers)
-    if (startsWith(h, "x-ratelimit-") || startsWith(h, "anthropic-ratelimit-")) v.rate_headers = true;
-  if (http.code >= 300 && http.code < 400) {
-    if (const std::string* loc = v.header("location")) {
-      v.location = *loc;
-      const std::string host = hostOfUrl(*loc);
-      v.foreign_redirect = !host.empty() && siteOf(host) != siteOf(sig::toLower(spec.host));
-    }
-  }
-  return v;
-}
-
-bool bodyHas(const AnswerView& v, std::string_view alternatives) {
-  std::string_view rest = alternatives;
-  while (true) {
-    const auto bar = rest.find('|');
-    const std::string alt = sig::toLower(rest.substr(0, bar));
-    if (!alt.empty() && v.body_lower.find(alt) != std::string::npos) return true;
-    if (bar == std::string_view::npos) return false;
-    rest.remove_prefix(bar + 1);
-  }
-}
-
-bool matches(const BlockRule& r, const AnswerView& v) {
-  if (v.code < r.status_lo || v.code > r.status_hi) return false;
-  if (!needOk(r.marker, v.marker) || !needOk(r.envelope, v.envelope) ||
-      !needOk(r.rate_headers, v.rate_headers) || !needOk(r.foreign_redirect, v.foreign_redirect) ||
-      !needOk(r.html, v.html))
-    return false;
-  if (!r.header.empty()) {
-    const std::string* value = v.header(r.header);
-    if (!value) return false;
-    if (!r.header_has.empty() && !sig::containsAny(*value, r.header_has)) return false;
-    if (!r.header_not.empty() && sig::containsAny(*value, r.header_not)) return false;
-  }
-  if (!r.body_has.empty() && !bodyHas(v, r.body_has)) return false;
-  if (!r.json_error_type.empty()) {
-    const Json* err = v.hasJson() ? sig::jget(v.json, "error") : nullptr;
-    if (!err || sig::jtext(sig::jget(*err, "type")) != r.json_error_type) return false;
-  }
-  return true;
-}
-
-// ---------------------------------------------------------------- retry hints
-
-std::optional<double> parseNumber(std::string_view s) {
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  if (s.empty() || s.size() > 24) return std::nullopt;
-  double v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || end != s.data() + s.size() || !std::isfinite(v) || v < 0) return std::nullopt;
-  return v;
-}
-
-// IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT" -> seconds since the epoch.
-std::optional<std::time_t> parseHttpDate(std::string_view s) {
-  static constexpr std::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  const auto comma = s.find(", ");
-  if (comma == std::string_view::npos) return std::nullopt;
-  s.remove_prefix(comma + 2);
-  if (s.size() < 24) return std::nullopt;
-  auto num = [](std::string_view t) -> std::optional<int> {
-    int v = 0;
-    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-    if (ec != std::errc{} || end != t.data() + t.size()) return std::nullopt;
-    return v;
-  };
-  auto day = num(s.substr(0, 2)), year = num(s.substr(7, 4)), hh = num(s.substr(12, 2)),
-       mm = num(s.substr(15, 2)), ss = num(s.substr(18, 2));
-  int month = -1;
-  for (int i = 0; i < 12; ++i)
-    if (s.substr(3, 3) == kMonths[i]) month = i;
-  if (!day || !year || !hh || !mm || !ss || month < 0 || s.substr(21, 3) != "GMT") return std::nullopt;
-  std::tm tm{};
-  tm.tm_mday = *day;
-  tm.tm_mon = month;
-  tm.tm_year = *year - 1900;
-  tm.tm_hour = *hh;
-  tm.tm_min = *mm;
-  tm.tm_sec = *ss;
-  const std::time_t t = timegm(&tm);
-  if (t == static_cast<std::time_t>(-1)) return std::nullopt;
-  return t;
-}
-
-void readRetryHints(const AnswerView& v, HttpLayer& http) {
-  if (const std::string* ms = v.header("retry-after-ms")) {
-    if (auto n = parseNumber(*ms); n && *n < 1e10) http.retry_after_s = *n / 1000.0;
-  }
-  if (!http.retry_after_s) {
-    if (const std::string* ra = v.header("retry-after")) {
-      if (auto n = parseNumber(*ra); n && *n < 1e8) {
-        http.retry_after_s = *n;
-      } else if (auto when = parseHttpDate(*ra)) {
-        std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-        if (const std::string* date = v.header("date"))
-          if (auto d = parseHttpDate(*date)) now = *d;  // the server's clock, not ours
-        http.retry_after_s = std::max(0.0, std::difftime(*when, now));
-      }
-    }
-  }
-  for (const auto& [name, value] : v.headers) {
-    if (http.rate.size() >= kMaxRateEntries) break;
-    if (startsWith(name, "x-ratelimit-") || startsWith(name, "anthropic-ratelimit-"))
-      http.rate[name] = value.substr(0, 64);
-  }
-}
-
-// ---------------------------------------------------------------- authorship
-
-struct Analysis {
-  Author author = Author::Unknown;
-  const BlockRule* block = nullptr;  // when an edge or a middlebox answered
-  bool provider_shape_without_marker = false;
-};
-
-Analysis analyze(const ProviderSpec& spec, HttpLayer& http) {
-  const ProviderSignature& s = sig::signatureFor(spec.kind);
-  http.authored_by.clear();
-  http.error_type.clear();
-  http.error_code.clear();
-  http.message.clear();
-  http.retry_after_s.reset();
-  http.rate.clear();
-
-  const AnswerView v = makeView(spec, s, http);
-  readRetryHints(v, http);
-  if (v.hasJson()) {
-    s.extract(v.json, http);
-  } else if (!v.body.empty() && v.body[v.body.find_first_not_of(" \t\r\n") == std::string_view::npos
-                                           ? 0
-                                           : v.body.find_first_not_of(" \t\r\n")] == '{') {
-    http.message = scanJsonString(v.body, "message");
-    http.error_type = s.kind == ProviderKind::Gemini ? scanJsonString(v.body, "status")
-                                                     : scanJsonString(v.body, "type");
-    if (s.kind == ProviderKind::OpenAI) http.error_code = scanJsonString(v.body, "code");
-    if (s.kind == ProviderKind::Gemini) http.error_code = scanJsonString(v.body, "reason");
-    if (s.kind == ProviderKind::Anthropic) {
-      // The outer "type" is "error"; the inner one is what matters.
-      const auto err = v.body.find("\"error\"");
-      const auto inner = err == std::string_view::npos ? std::string_view{} : v.body.substr(err + 7);
-      http.error_type = scanJsonString(inner, "type");
-      http.error_code = scanJsonString(inner, "error_code");
-    }
-  }
-
-  Analysis a;
-  auto tryRules = [&](std::span<const BlockRule> rules) {
-    for (const auto& r : rules)
-      if (matches(r, v)) {
-        a.author = r.author;
-        a.block = &r;
-        return true;
-      }
-    return false;
-  };
-  const bool marker_required = spec.builtin && s.marker_required;
-  const bool is_2xx = v.code >= 200 && v.code < 300;
-  if (tryRules(s.edge) || tryRules(sig::cloudflareRules()) || tryRules(sig::middleboxRules())) {
-    // an edge or a box answered
-  } else if (v.envelope && (v.marker || !marker_required)) {
-    a.author = Author::Provider;
-  } else if (is_2xx && (v.success_shape || (v.marker && v.hasJson()) ||
-                        (!spec.builtin && v.hasJson() && !v.html))) {
-    a.author = Author::Provider;
-  } else if (tryRules(sig::proxyMarkRules())) {
-    // a proxy answered
-  } else {
-    a.author = Author::Unknown;
-    a.provider_shape_without_marker = v.envelope;
-  }
-
-  if (a.block) {
-    if (http.error_code.empty()) {
-      const std::string* squid = v.header("x-squid-error");
-      http.error_code = squid ? squid->substr(0, 64) : std::string(a.block->name);
-    }
-    if (http.message.empty()) {
-      // An HTML page: its <title>; plain text: its first line.
-      const auto t = v.body_lower.find("<title");
-      if (t != std::string::npos) {
-        const auto open_end = v.body_lower.find('>', t);
-        const auto close = v.body_lower.find("</title", t);
-        if (open_end != std::string::npos && close != std::string::npos && close > open_end)
-          http.message = std::string(v.body.substr(open_end + 1, close - open_end - 1));
-      } else if (!v.html || v.body.find('<') == std::string_view::npos) {
-        http.message = std::string(v.body.substr(0, v.body.find('\n')));
-      }
-    }
-  }
-  if (a.author == Author::Unknown && http.message.empty() && !v.html)
-    http.message = std::string(v.body.substr(0, v.body.find('\n')));
-  http.message = cleanText(http.message);
-  http.error_type = cleanText(http.error_type, 80);
-  http.error_code = cleanText(http.error_code, 80);
-  http.authored_by = std::string(sig::toString(a.author));
-  return a;
-}
-
-// ---------------------------------------------------------------- meaning
-
-struct Meaning {
-  Verdict verdict = Verdict::Unexpected;
-  const AnswerRule* rule = nullptr;
-};
-
-bool matches(const AnswerRule& r, const HttpLayer& http, bool key_sent, bool rate_headers) {
-  if (http.code < r.status_lo || http.code > r.status_hi) return false;
-  if (!r.types.empty() && !sig::equalsAny(http.error_type, r.types)) return false;
-  if (!r.codes.empty() && !sig::equalsAny(http.error_code, r.codes)) return false;
-  if (!r.message.empty() && !sig::containsAny(http.message, r.message)) return false;
-  if (!r.quota.empty()) {
-    std::string quota;
-    if (auto it = http.rate.find("quota_id"); it != http.rate.end()) quota = it->second;
-    if (auto it = http.rate.find("quota_limit"); it != http.rate.end() && it->second == "0")
-      quota += " limit:0";
-    if (!sig::containsAny(quota, r.quota)) return false;
-  }
-  return needOk(r.retry_hint, http.retry_after_s.has_value()) && needOk(r.rate_headers, rate_headers) &&
-         needOk(r.key_sent, key_sent);
-}
-
-Meaning meaningOf(const ProviderSpec& spec, const HttpLayer& http, bool key_sent) {
-  bool rate_headers = false;
-  for (const auto& [name, _] : http.headers) {
-    const std::string lower = sig::toLower(name);
-    rate_headers |= startsWith(lower, "x-ratelimit-") || startsWith(lower, "anthropic-ratelimit-");
-  }
-  for (const auto& r : sig::signatureFor(spec.kind).rules)
-    if (matches(r, http, key_sent, rate_headers)) return {r.verdict, &r};
-  for (const auto& r : sig::genericProviderRules())
-    if (matches(r, http, key_sent, rate_headers)) return {r.verdict, &r};
-  return {};
-}
-
-Verdict blockVerdict(const BlockRule& r, int code) {
-  if (r.verdict) return *r.verdict;
-  if (r.author == Author::Middlebox && (code == 407 || code >= 500)) return Verdict::ProxyFailed;
-  if (r.author == Author::Edge && code >= 500) return Verdict::ProviderError;
-  return Verdict::MiddleboxBlocked;
-}
+using sig::Meaning;
 
 // ---------------------------------------------------------------- evidence
 
@@ -516,21 +91,21 @@ std::string keyWho(const KeyLayer& k) {
 
 void analyzeAnswer(const ProviderSpec& spec, HttpLayer& http) {
   try {
-    analyze(spec, http);
+    sig::analyze(spec, http);
   } catch (...) {
     // Never reached by design (no throwing parse); a last guard keeps the probe alive.
     http.authored_by = "unknown";
   }
 }
 
-void classifyRoute(const ProviderSpec& spec, RouteResult& r) {
+void classifyRoute(const ProviderSpec& spec, RouteResult& r, const RouteObservation* route) {
   std::vector<std::string>& ev = r.evidence;
   ev.clear();
   std::optional<Verdict> verdict;
   auto decide = [&](Verdict v) {
     if (!verdict) verdict = v;
   };
-  const std::string who = sig::displayName(spec);
+  const std::string who = displayName(spec);
 
   // ---- key
   const KeyLayer& key = r.key;
@@ -602,8 +177,8 @@ void classifyRoute(const ProviderSpec& spec, RouteResult& r) {
   HttpLayer& http = r.http;
   for (const auto& a : tcp.attempts)
     if (a.status == LayerStatus::Fail)
-      ev.push_back("tcp: " + cleanText(a.address, 80) + " " + cleanText(a.error, 40) +
-                   (tcp.via_proxy ? " (the route's proxy)" : ""));
+      ev.push_back((err::isTlsError(a.error) ? "tls: " : "tcp: ") + cleanText(a.address, 80) + " " +
+                   cleanText(a.error, 40) + (tcp.via_proxy ? " (the route's proxy)" : ""));
   if (tcp.status == LayerStatus::Fail && tcp.attempts.empty())
     ev.push_back(std::string("tcp: ") + (tcp.via_proxy ? "the route's proxy: " : "") + cleanText(tcp.error, 40));
   // The proxy's answer to CONNECT decides before the generic "proxy failed":
@@ -659,7 +234,7 @@ void classifyRoute(const ProviderSpec& spec, RouteResult& r) {
     decide(Verdict::HttpFailed);
   }
   if (http.status == LayerStatus::Ok && http.code > 0) {
-    a = analyze(spec, http);
+    a = sig::analyze(spec, http);
     const std::string code = std::to_string(http.code);
     const std::string msg = http.message.empty() ? std::string() : ": " + inQuotes(http.message);
     std::string fields;
@@ -668,31 +243,31 @@ void classifyRoute(const ProviderSpec& spec, RouteResult& r) {
     if (a.author == Author::Provider) {
       std::string marker;
       for (const auto& [n, val] : http.headers) {
-        const std::string lower = sig::toLower(n);
+        const std::string lower = toLower(n);
         if (lower == "x-request-id" || lower == "request-id") marker = lower + " " + cleanText(val, 60);
       }
       ev.push_back("http: " + code + " from " + who + (marker.empty() ? "" : " (" + marker + ")") +
                    (fields.empty() ? "" : ": " + fields) + (http.message.empty() ? "" : " " + inQuotes(http.message)));
-      meaning = meaningOf(spec, http, key_sent);
+      meaning = sig::meaningOf(spec, http, key_sent);
       if (meaning->rule) ev.push_back("http: " + std::string(meaning->rule->meaning));
       decide(meaning->verdict);
     } else if (a.block) {
       const char* whose = a.author == Author::Edge ? "the provider's edge" : "a middlebox";
       bool has_request_id = false;
       for (const auto& [n, _] : http.headers) {
-        const std::string lower = sig::toLower(n);
+        const std::string lower = toLower(n);
         has_request_id |= lower == "x-request-id" || lower == "request-id";
       }
       ev.push_back("http: " + code + " from " + whose + " (" + std::string(a.block->product) +
                    (has_request_id ? "" : ", no request-id") + ")" + msg);
       ev.push_back("http: " + std::string(a.block->meaning));
-      decide(blockVerdict(*a.block, http.code));
+      decide(sig::blockVerdict(*a.block, http.code));
     } else {
       if (a.provider_shape_without_marker) {
         // The shape is the provider's but its marker header is missing: a
         // region refusal is one either way (SPEC: the provider or its edge);
         // anything else is not trusted enough to blame the key or the account.
-        const Meaning m = meaningOf(spec, http, key_sent);
+        const Meaning m = sig::meaningOf(spec, http, key_sent);
         ev.push_back("http: " + code + " in " + who + "'s error shape but without its marker header" +
                      (fields.empty() ? "" : ": " + fields) + (http.message.empty() ? "" : " " + inQuotes(http.message)));
         if (m.verdict == Verdict::RegionBlocked || m.verdict == Verdict::ProviderError) {
@@ -713,7 +288,7 @@ void classifyRoute(const ProviderSpec& spec, RouteResult& r) {
       if (auto it = http.rate.find(name); it != http.rate.end())
         ev.push_back("http: " + std::string(name) + "=" + cleanText(it->second, 120));
     for (const auto& [n, val] : http.headers) {
-      const std::string lower = sig::toLower(n);
+      const std::string lower = toLower(n);
       if (lower == "cf-ray") {
         const auto dash = val.rfind('-');
         if (dash != std::string::npos && dash + 1 < val.size())
@@ -732,7 +307,7 @@ void classifyRoute(const ProviderSpec& spec, RouteResult& r) {
 
   // ---- echo: the request as it arrived elsewhere on the same path
   const EchoLayer& echo = r.echo;
-  const std::string auth = sig::toLower(authHeaderShape(spec.kind).first);
+  const std::string auth = toLower(authHeaderShape(spec).first);
   bool auth_altered = false, sent_altered = false;
   if (echo.status == LayerStatus::Altered) {
     if (!echo.removed.empty()) ev.push_back("echo: the path removed " + join(echo.removed));
@@ -741,7 +316,7 @@ void classifyRoute(const ProviderSpec& spec, RouteResult& r) {
     if (!echo.case_changed.empty()) ev.push_back("echo: the path changed the case of " + join(echo.case_changed));
     for (const auto* list : {&echo.removed, &echo.changed})
       for (const auto& h : *list) {
-        const std::string lower = sig::toLower(h);
+        const std::string lower = toLower(h);
         if (lower == auth) auth_altered = true;
         if (lower == auth || lower == "anthropic-version" || lower == "user-agent" || lower == "accept")
           sent_altered = true;
@@ -779,6 +354,24 @@ void classifyRoute(const ProviderSpec& spec, RouteResult& r) {
     if (!r.egress->colo.empty()) line += " colo " + cleanText(r.egress->colo, 8);
     if (!r.egress->seen_by.empty()) line += " as seen by " + cleanText(r.egress->seen_by, 40);
     ev.push_back(line);
+  }
+  // ---- what the probe itself ran into
+  if (route && !route->binding_error.empty()) ev.push_back(cleanText(route->binding_error, 300));
+  if (!tcp.detail.empty() && tcp.status == LayerStatus::Fail)
+    ev.push_back((tcp.via_proxy ? "proxy: " : "tcp: the connection failed: ") + cleanText(tcp.detail, 200));
+  if (route && !route->public_roots_error.empty()) ev.push_back(cleanText(route->public_roots_error, 300));
+  if (r.deadline_ms > 0) ev.push_back("the probe hit its deadline of " + std::to_string(r.deadline_ms) + " ms");
+  for (const auto& ans : dns.answers) {
+    if (!ans.tls_ok.has_value()) continue;
+    const std::string head = "resolver " + cleanText(ans.resolver, 60) + " answered differently (" +
+                             (ans.addresses.empty() ? std::string() : cleanText(ans.addresses.front(), 60)) + ")";
+    if (*ans.tls_ok)
+      ev.push_back(head + " and that address passes TLS for the name: honest geo-DNS");
+    else if (err::isTlsError(ans.tls_error))
+      ev.push_back(head + " and that address fails TLS for the name (" + cleanText(ans.tls_error, 80) + ")");
+    else  // refused or silent: it proves nothing about the name either way
+      ev.push_back(head + " and that address could not be reached to check TLS" +
+                   (ans.tls_error.empty() ? std::string() : " (" + cleanText(ans.tls_error, 80) + ")"));
   }
   r.verdict = verdict.value_or(Verdict::Unexpected);
   if (!verdict) ev.push_back("no layer explains the result: every layer passed without a verdict");

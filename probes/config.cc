@@ -1,5 +1,7 @@
 #include "pathwatch/config.h"
 
+#include "providers/provider_def.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -331,6 +333,18 @@ bool validEnvName(const std::string& s) {
   });
 }
 
+// "openai, anthropic, ...": for messages.
+std::string knownKinds() {
+  std::string out;
+  for (const ProviderDef* d : providerDefs()) out += (out.empty() ? "" : ", ") + std::string(d->id);
+  return out;
+}
+std::string knownBuiltins() {
+  std::string out;
+  for (const auto& spec : builtinProviders()) out += (out.empty() ? "" : ", ") + spec.name;
+  return out;
+}
+
 bool looksLikeSecretKey(std::string_view k) {
   static const std::string_view kNames[] = {"key", "api_key", "apikey", "token", "secret",
                                             "password", "bot_token", "api-key"};
@@ -343,7 +357,8 @@ std::vector<ProviderConfig> parseProviders(const Parser& p, const json& arr) {
   const std::string base = "providers";
   p.array(arr, base);
   std::vector<ProviderConfig> builtins;
-  for (const auto& spec : builtinProviders()) builtins.push_back(ProviderConfig{spec, true, {}, {}});
+  for (const auto& spec : builtinProviders())
+    builtins.push_back(ProviderConfig{spec, spec.def->default_enabled, {}, {}});
   std::vector<ProviderConfig> custom;
   std::map<std::string, std::size_t> seen;  // name -> index in the file
 
@@ -375,25 +390,26 @@ std::vector<ProviderConfig> parseProviders(const Parser& p, const json& arr) {
     if (pc.key_env && pc.key_file)
       p.fail(path, "set either \"key_env\" or \"key_file\", not both");
 
-    std::optional<ProviderKind> kind;
+    const ProviderDef* kind = nullptr;
     if (entry.contains("kind")) {
       const std::string kp = Parser::join(path, "kind");
       const std::string text = p.string(entry["kind"], kp);
-      kind = providerKindFromString(text);
-      if (!kind) p.fail(kp, "\"" + text + "\" is not one of openai, anthropic, gemini, discord");
+      kind = findProviderDef(text);
+      if (!kind) p.fail(kp, "is not one of the known kinds (" + knownKinds() + ")");
     }
     std::optional<std::string> base_url;
     if (entry.contains("base_url")) base_url = p.httpUrl(entry["base_url"], Parser::join(path, "base_url"));
 
-    if (const ProviderSpec* builtin = findBuiltin(name)) {
-      // An entry with a built-in name overrides that built-in.
-      if (kind && *kind != builtin->kind)
+    if (const auto builtin = findBuiltin(name)) {
+      // An entry with a built-in name overrides that built-in (and enables it
+      // unless it says otherwise).
+      if (kind && kind != builtin->def)
         p.fail(Parser::join(path, "kind"),
-               "the built-in \"" + name + "\" is of kind " + std::string(toString(builtin->kind)) +
+               "the built-in \"" + name + "\" is of kind " + std::string(builtin->def->id) +
                    "; give a custom provider another name");
       pc.spec = *builtin;
       if (base_url) {
-        auto spec = makeProviderSpec(name, builtin->kind, *base_url, true);
+        auto spec = makeProviderSpec(name, *builtin->def, *base_url, true);
         if (!spec) p.fail(Parser::join(path, "base_url"), "\"" + *base_url + "\" is not a usable base URL");
         spec->default_key_env = builtin->default_key_env;
         // Pointed somewhere else (a gateway, a mirror): no longer the public
@@ -406,9 +422,8 @@ std::vector<ProviderConfig> parseProviders(const Parser& p, const json& arr) {
       continue;
     }
     if (!kind || !base_url)
-      p.fail(path, "\"" + name +
-                       "\" is not a built-in provider (openai, anthropic, gemini, discord); a custom "
-                       "one needs \"kind\" and \"base_url\"");
+      p.fail(path, "\"" + name + "\" is not a built-in provider (" + knownBuiltins() +
+                       "); a custom one needs \"kind\" and \"base_url\"");
     auto spec = makeProviderSpec(name, *kind, *base_url, false);
     if (!spec) p.fail(Parser::join(path, "base_url"), "\"" + *base_url + "\" is not a usable base URL");
     pc.spec = *spec;
@@ -789,7 +804,8 @@ bool isBogon(const std::string& address, const std::vector<CidrRange>& allowed) 
 Config defaultConfig() {
   Config c;
   c.source = "<defaults>";
-  for (const auto& spec : builtinProviders()) c.providers.push_back(ProviderConfig{spec, true, {}, {}});
+  for (const auto& spec : builtinProviders())
+    c.providers.push_back(ProviderConfig{spec, spec.def->default_enabled, {}, {}});
   RouteConfig route;
   route.name = "default";
   c.routes.push_back(route);

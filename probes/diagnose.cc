@@ -124,7 +124,7 @@ std::string paren(const std::vector<std::string>& parts) {
 
 Diagnosis diagnoseProvider(const ProviderSpec& spec, const std::vector<RouteResult>& routes) {
   Diagnosis d;
-  const std::string P = sig::displayName(spec);
+  const std::string P = displayName(spec);
   if (routes.empty()) {
     d.verdict = Verdict::Unexpected;
     d.cause = causeOf(d.verdict);

@@ -1,5 +1,8 @@
 #include "echo.h"
 
+#include "pathwatch/text.h"
+#include "providers/provider_def.h"
+
 #include <algorithm>
 #include <array>
 #include <iterator>
@@ -34,11 +37,6 @@ char lowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 
 char upperAscii(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
 bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = lowerAscii(c);
-  return out;
-}
 
 // "x-api-key" -> "X-Api-Key": what canonicalising stacks (Go, httpbin) produce.
 std::string titleCase(std::string_view s) {
@@ -54,7 +52,7 @@ std::string titleCase(std::string_view s) {
 // Mixed capitalisation that differs from all-lower, all-upper and Title-Case,
 // so both lower-casing (HTTP/2, some proxies) and canonicalising stacks show.
 std::string mixCase(std::string_view name, Rng& rng) {
-  const std::string lo = lower(name);
+  const std::string lo = toLower(name);
   const std::string title = titleCase(name);
   std::string up(name);
   for (char& c : up) c = upperAscii(c);
@@ -80,16 +78,13 @@ std::string mixCase(std::string_view name, Rng& rng) {
   return out;
 }
 
-// A canary in the provider's key shape (prefix and rough length, so a proxy
+// A canary in a provider's key shape (prefix and rough length, so a proxy
 // that matches keys by shape treats it like one) that says plainly what it is.
-std::string canaryToken(ProviderKind kind, Rng& rng) {
-  switch (kind) {
-    case ProviderKind::OpenAI: return "sk-proj-pw-canary-" + hex(rng, 32);
-    case ProviderKind::Anthropic: return "sk-ant-api03-pw-canary-" + hex(rng, 40);
-    case ProviderKind::Gemini: return "AIza-pw-canary-" + hex(rng, 24);  // 39 chars, like AIza keys
-    case ProviderKind::Discord: return "pw-canary-" + hex(rng, 14) + ".pwcnry." + hex(rng, 27);
-  }
-  return "pw-canary-" + hex(rng, 32);
+std::string canaryToken(const ProviderDef& def, Rng& rng) {
+  std::string out(def.canary);
+  for (char& c : out)
+    if (c == '#') c = hex(rng, 1)[0];
+  return out;
 }
 
 // Hop-by-hop headers (RFC 9110 7.6.1: a conforming proxy must drop or replace
@@ -159,17 +154,16 @@ std::string trimmed(std::string_view s) {
 }  // namespace
 
 bool isEchoNoiseHeader(std::string_view name) {
-  const std::string lo = lower(name);
+  const std::string lo = toLower(name);
   return std::find(kNoise.begin(), kNoise.end(), lo) != kNoise.end();
 }
 
-EchoRequest buildEchoRequest(const std::string& endpoint, ProviderKind kind, uint64_t seed) {
+EchoRequest buildEchoRequest(const std::string& endpoint, const std::vector<const ProviderDef*>& shapes,
+                             uint64_t seed) {
   Rng rng{seed};
   EchoRequest req;
   req.url = endpoint;
   const std::string probe_id = hex(rng, 16);
-  const auto [auth_name, auth_prefix] = authHeaderShape(kind);
-  req.canary = auth_prefix + canaryToken(kind, rng);
 
   HeaderList plain;
   // Host, User-Agent and Accept are sent explicitly so the client stack adds
@@ -182,8 +176,23 @@ EchoRequest buildEchoRequest(const std::string& endpoint, ProviderKind kind, uin
   }
   plain.emplace_back("User-Agent", "pathwatch-echo/1");
   plain.emplace_back("Accept", "application/json");
-  plain.emplace_back(auth_name, req.canary);
-  if (kind == ProviderKind::Anthropic) plain.emplace_back("anthropic-version", "2023-06-01");
+  auto has = [&plain](std::string_view name) {
+    for (const auto& [n, v] : plain)
+      if (iequals(n, name)) return true;
+    return false;
+  };
+  // Each provider's auth header once, in the shape of the first provider
+  // that uses it, and the fixed headers providers need (anthropic-version).
+  for (const ProviderDef* def : shapes) {
+    if (!def) continue;
+    if (!has(def->auth_header)) {
+      std::string canary = std::string(def->auth_prefix) + canaryToken(*def, rng);
+      plain.emplace_back(std::string(def->auth_header), canary);
+      req.canaries.push_back(std::move(canary));
+    }
+    for (const auto& [name, value] : def->headers)
+      if (!has(name)) plain.emplace_back(std::string(name), std::string(value));
+  }
   plain.emplace_back("X-Pathwatch-Probe", probe_id);
   // The value's case is checked too (through `changed`).
   plain.emplace_back("X-Pathwatch-Case-Check", "MiXeD-CaSe-" + probe_id.substr(0, 8));
@@ -256,10 +265,10 @@ void compareEcho(const EchoRequest& sent, int status, const HeaderList& /*respon
 
   std::vector<bool> used(received.size(), false);
   for (const auto& [name, value] : sent.headers) {
-    const std::string lo = lower(name);
+    const std::string lo = toLower(name);
     std::size_t match = received.size();
     for (std::size_t i = 0; i < received.size(); ++i) {
-      if (!used[i] && lower(received[i].first) == lo) {
+      if (!used[i] && toLower(received[i].first) == lo) {
         match = i;
         break;
       }
@@ -274,7 +283,7 @@ void compareEcho(const EchoRequest& sent, int status, const HeaderList& /*respon
   }
   for (std::size_t i = 0; i < received.size(); ++i) {
     if (used[i]) continue;
-    const std::string lo = lower(received[i].first);
+    const std::string lo = toLower(received[i].first);
     if (isEchoNoiseHeader(lo) || (httpbin && lo == kHttpbinNoise)) continue;
     addUnique(out.added, lo);
   }
@@ -283,8 +292,8 @@ void compareEcho(const EchoRequest& sent, int status, const HeaderList& /*respon
   // Evidence names headers, never values: a path that swaps the canary for a
   // real key must not get that key into a report.
   for (const auto& [name, value] : sent.headers) {
-    if (value != sent.canary) continue;
-    const std::string lo = lower(name);
+    if (std::find(sent.canaries.begin(), sent.canaries.end(), value) == sent.canaries.end()) continue;
+    const std::string lo = toLower(name);
     if (std::find(out.removed.begin(), out.removed.end(), lo) != out.removed.end()) {
       out.evidence.push_back("the auth header (" + lo +
                              ") did not reach the echo: something on the path strips it");
@@ -306,18 +315,14 @@ void compareEcho(const EchoRequest& sent, int status, const HeaderList& /*respon
   }
 }
 
-void discountCommonEchoAdditions(std::vector<RouteResult>& routes) {
-  std::vector<RouteResult*> with_echo;
-  for (auto& r : routes) {
-    if (r.echo.status == LayerStatus::Ok || r.echo.status == LayerStatus::Altered) {
-      with_echo.push_back(&r);
-    }
-  }
-  if (with_echo.size() < 2) return;
-  std::set<std::string> common(with_echo.front()->echo.added.begin(),
-                               with_echo.front()->echo.added.end());
-  for (const RouteResult* r : with_echo) {
-    std::set<std::string> mine(r->echo.added.begin(), r->echo.added.end());
+void discountCommonEchoAdditions(const std::vector<EchoLayer*>& echoes) {
+  std::vector<EchoLayer*> answered;
+  for (EchoLayer* e : echoes)
+    if (e && (e->status == LayerStatus::Ok || e->status == LayerStatus::Altered)) answered.push_back(e);
+  if (answered.size() < 2) return;
+  std::set<std::string> common(answered.front()->added.begin(), answered.front()->added.end());
+  for (const EchoLayer* e : answered) {
+    std::set<std::string> mine(e->added.begin(), e->added.end());
     std::set<std::string> keep;
     std::set_intersection(common.begin(), common.end(), mine.begin(), mine.end(),
                           std::inserter(keep, keep.begin()));
@@ -325,20 +330,20 @@ void discountCommonEchoAdditions(std::vector<RouteResult>& routes) {
   }
   if (common.empty()) return;
   std::vector<std::string> names(common.begin(), common.end());
-  for (RouteResult* r : with_echo) {
-    auto& added = r->echo.added;
+  for (EchoLayer* e : answered) {
+    auto& added = e->added;
     added.erase(std::remove_if(added.begin(), added.end(),
                                [&](const std::string& n) { return common.count(n) > 0; }),
                 added.end());
     // The summary line compareEcho wrote is stale now.
-    auto& ev = r->echo.evidence;
+    auto& ev = e->evidence;
     ev.erase(std::remove_if(ev.begin(), ev.end(),
                             [](const std::string& s) { return s.rfind("echo saw headers added: ", 0) == 0; }),
              ev.end());
     if (!added.empty()) ev.push_back("echo saw headers added: " + joinNames(added));
     ev.push_back("not blamed on this route: " + joinNames(names) +
                  " (added on every route: the echo's own front end)");
-    setStatusFromLists(r->echo);
+    setStatusFromLists(*e);
   }
 }
 

@@ -11,18 +11,22 @@
 
 namespace pathwatch {
 
+struct ProviderDef;
+
 struct EchoRequest {
   std::string url;
-  HeaderList headers;  // what was sent, in order, name case as sent
-  std::string canary;  // the auth header's full value (a canary, never a real key)
+  HeaderList headers;                 // what was sent, in order, name case as sent
+  std::vector<std::string> canaries;  // the auth headers' full values (canaries, never real keys)
 };
 
-// A request for an echo endpoint carrying a canary in `kind`'s auth header
-// shape (authHeaderShape: same name and prefix, so a proxy that matches on
-// shape treats it like a real key), a few custom headers (X-Pathwatch-Probe,
-// X-Pathwatch-Case-Check) and header NAMES in mixed capitalisation
-// (deterministic from seed) so case rewriting is visible.
-EchoRequest buildEchoRequest(const std::string& endpoint, ProviderKind kind, uint64_t seed);
+// A request for an echo endpoint carrying, once per auth header name among
+// `shapes` (the providers probed over the route), a canary in that provider's
+// shape (same header name and prefix, so a proxy that matches on shape treats
+// it like a real key), the fixed headers those providers need, a few custom
+// headers (X-Pathwatch-Probe, X-Pathwatch-Case-Check) and header NAMES in
+// mixed capitalisation (deterministic from seed) so case rewriting is visible.
+EchoRequest buildEchoRequest(const std::string& endpoint, const std::vector<const ProviderDef*>& shapes,
+                             uint64_t seed);
 
 // Compares what the echo saw with what was sent. Understands the pathwatch
 // echo-server format ({"request_line", "headers": [[name, value], ...],
@@ -42,9 +46,8 @@ bool isEchoNoiseHeader(std::string_view name);
 
 // Headers that every route's echo shows added (the echo's own front end, e.g. a
 // reverse proxy in front of the echo server) are not blamed on a route: they are
-// removed from every route's `added` (and the status recomputed) when >= 2
-// routes have echo results (status ok or altered); with one route nothing is
-// discounted.
-void discountCommonEchoAdditions(std::vector<RouteResult>& routes_of_one_provider);
+// removed from every echo's `added` (and the status recomputed) when >= 2
+// routes' echoes answered (status ok or altered); with one nothing is discounted.
+void discountCommonEchoAdditions(const std::vector<EchoLayer*>& one_echo_per_route);
 
 }  // namespace pathwatch

@@ -1,8 +1,6 @@
 #include "engine.h"
 
 #include <algorithm>
-#include <cctype>
-#include <ctime>
 #include <deque>
 #include <list>
 #include <map>
@@ -10,105 +8,70 @@
 
 #include "dns_probe.h"
 #include "echo.h"
-#include "engine_evidence.h"
 #include "egress.h"
 #include "fetch.h"
 #include "loop/uv_ares.h"
 #include "loop/uv_handle.h"
-#include "pathwatch/classify.h"
+#include "pathwatch/clock.h"
+#include "pathwatch/error_names.h"
+#include "pathwatch/text.h"
+#include "providers/provider_def.h"
 #include "route_binding.h"
-#include "tcp_probe.h"
 #include "tls_verify.h"
 
 namespace pathwatch {
 
 namespace {
 
-std::string isoNow() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+constexpr int kSmallMss = 536;  // RFC 879's default: fits every path
 
 double msSince(uint64_t start_ns) { return static_cast<double>(uv_hrtime() - start_ns) / 1e6; }
 
 std::string headerValue(const HeaderList& headers, std::string_view name) {
-  for (const auto& [k, v] : headers) {
-    if (k.size() != name.size()) continue;
-    bool same = true;
-    for (std::size_t i = 0; i < k.size() && same; ++i)
-      same = std::tolower(static_cast<unsigned char>(k[i])) ==
-             std::tolower(static_cast<unsigned char>(name[i]));
-    if (same) return v;
-  }
+  for (const auto& [k, v] : headers)
+    if (iequals(k, name)) return v;
   return "";
 }
 
-// The IP of "198.18.0.10:443" / "[2001:db8::1]:443".
-std::string ipOfEndpoint(const std::string& ep) {
-  if (!ep.empty() && ep.front() == '[') {
-    const auto close = ep.find(']');
-    return close == std::string::npos ? ep : ep.substr(1, close - 1);
-  }
-  const auto colon = ep.rfind(':');
-  return colon == std::string::npos ? ep : ep.substr(0, colon);
+std::string endpointOf(const std::string& ip, uint16_t port) {
+  return (ip.find(':') != std::string::npos ? "[" + ip + "]" : ip) + ":" + std::to_string(port);
 }
 
-// Built-in providers fronted by Cloudflare answer /cdn-cgi/trace with the
-// address and country they see us from.
-bool hasCdnTrace(const ProviderSpec& spec) {
-  return spec.builtin && (spec.name == "openai" || spec.name == "anthropic" || spec.name == "discord");
+bool isV6(const std::string& ip) { return ip.find(':') != std::string::npos; }
+
+std::string urlOf(const ProviderSpec& spec, std::string_view path) {
+  const auto parts = parseUrl(spec.base_url);
+  std::string authority = isV6(spec.host) ? "[" + spec.host + "]" : spec.host;
+  const uint16_t default_port = parts && parts->scheme == "http" ? 80 : 443;
+  if (spec.port != default_port) authority += ":" + std::to_string(spec.port);
+  return (parts ? parts->scheme : std::string("https")) + "://" + authority + std::string(path);
 }
 
 }  // namespace
 
-namespace {
-// A failure of the TLS exchange itself, as opposed to not reaching the address.
-bool isTlsFailure(const std::string& error) {
-  return error.rfind("tls_", 0) == 0 || error == "not_publicly_trusted";
-}
-}  // namespace
-
-// Observations of the engine itself, derivable from the layers, so they can be
-// added again after every (re)classification without duplicates.
-std::vector<std::string> engineEvidence(const RouteResult& r, const std::string& binding_error) {
-  std::vector<std::string> out;
-  if (!binding_error.empty()) out.push_back(binding_error);
-  for (const auto& n : r.engine_notes) out.push_back(n);
-  for (const auto& a : r.dns.answers) {
-    if (!a.tls_ok.has_value()) continue;
-    if (*a.tls_ok)
-      out.push_back("resolver " + a.resolver + " answered differently (" +
-                    (a.addresses.empty() ? std::string() : a.addresses.front()) +
-                    ") and that address passes TLS for the name: honest geo-DNS");
-    else if (isTlsFailure(a.tls_error))
-      out.push_back("resolver " + a.resolver + " answered differently (" +
-                    (a.addresses.empty() ? std::string() : a.addresses.front()) +
-                    ") and that address fails TLS for the name (" + a.tls_error + ")");
-    else  // refused or silent: it proves nothing about the name either way
-      out.push_back("resolver " + a.resolver + " answered differently (" +
-                    (a.addresses.empty() ? std::string() : a.addresses.front()) +
-                    ") and that address could not be reached to check TLS" +
-                    (a.tls_error.empty() ? std::string() : " (" + a.tls_error + ")"));
+RouteProbe RouteProbe::forProviders(const std::vector<ProviderConfig>& providers) {
+  RouteProbe out;
+  for (const auto& p : providers) {
+    if (!p.spec.def) continue;
+    if (std::find(out.echo_shapes.begin(), out.echo_shapes.end(), p.spec.def) == out.echo_shapes.end())
+      out.echo_shapes.push_back(p.spec.def);
+    // Only the public provider itself answers its CDN's trace.
+    if (!out.trace_via && p.spec.builtin && p.spec.def->cloudflare_fronted) out.trace_via = p.spec;
   }
   return out;
 }
 
-void addEngineEvidence(RouteResult& r, const std::string& binding_error) {
-  for (auto& e : engineEvidence(r, binding_error)) r.evidence.push_back(std::move(e));
-  // classifyRoute may run more than once on a result: keep each line once.
-  std::vector<std::string> unique;
-  std::set<std::string> seen;
-  for (auto& e : r.evidence)
-    if (seen.insert(e).second) unique.push_back(std::move(e));
-  r.evidence = std::move(unique);
-}
+// ---------------------------------------------------------------- the engine
 
 struct Engine::Impl {
-  struct Session;
+  // A probe waiting for, or holding, one of the `concurrency` places.
+  struct Task {
+    virtual ~Task() = default;
+    virtual void start() = 0;
+  };
+  struct Session;       // what both kinds of probe share: deadline, DNS targets, fetches
+  struct PairSession;   // provider x route
+  struct RouteSession;  // the route's own probes
 
   Impl(uv_loop_t* l, std::shared_ptr<const Config> c);
   ~Impl();
@@ -118,9 +81,10 @@ struct Engine::Impl {
   Millis dnsBudget() const {
     return std::max<Millis>(std::chrono::milliseconds(200), config->timeout * 2 / 5);
   }
-  void startOrQueue(std::unique_ptr<Session> s);
+  void startOrQueue(std::unique_ptr<Task> t);
   void pump();
-  void sessionFinished(Session* s);
+  // Removes the finished task (destroying it) and frees its place.
+  void release(Task* t);
   void cancelAll();
 
   uv_loop_t* loop;
@@ -131,64 +95,9 @@ struct Engine::Impl {
   std::map<std::string, std::string> binding_errors;
   std::map<std::pair<std::string, std::size_t>, std::unique_ptr<AresChannel>> channels;
   std::map<std::pair<std::string, std::size_t>, std::string> channel_errors;
-  std::list<std::unique_ptr<Session>> running;
-  std::deque<std::unique_ptr<Session>> queued;
+  std::list<std::unique_ptr<Task>> running;
+  std::deque<std::unique_ptr<Task>> queued;
   uint64_t seed = 0x9e3779b97f4a7c15ull;
-};
-
-struct Engine::Impl::Session {
-  enum class Stage { Idle, Dns, Proxy, Tcp, Fetch, Done };
-
-  Session(Impl* e, const ProviderConfig& p, const RouteConfig& rt, const KeyInspection& k,
-          ProbeDone d)
-      : engine(e), provider(p), route(rt), key(k), done(std::move(d)) {}
-  ~Session() { cancelWork(); }
-
-  void start();
-  void cancelWork();
-  Millis remaining() const {
-    const double left = static_cast<double>(engine->config->timeout.count()) - msSince(start_ns);
-    return Millis(static_cast<int64_t>(std::max(0.0, left)));
-  }
-  uint64_t fetch(FetchRequest req, std::function<void(FetchResult)> cb);
-  FetchRequest baseRequest(const std::string& url, std::optional<std::string> pin);
-
-  void runDns();
-  void dnsDone(DnsLayer layer);
-  void startOddChecks();
-  void runProxyResolve();
-  void runTcp(std::vector<std::string> addresses, uint16_t port, bool via_proxy);
-  void tcpDone(TcpLayer layer);
-  void runFetch();
-  void fetchDone(FetchResult f);
-  void startEgress();
-  void startEcho();
-  void echoDone(std::size_t idx, EchoLayer layer);
-  void chainDone();
-  void taskDone();
-  void onDeadline();
-  void finish();
-
-  static void onTimer(uv_timer_t* t) noexcept;
-
-  Impl* engine;
-  ProviderConfig provider;
-  RouteConfig route;
-  KeyInspection key;
-  ProbeDone done;
-  RouteResult r;
-  uint64_t start_ns = 0;
-  Stage stage = Stage::Idle;
-  bool started = false, finished = false, delivering = false;
-  int pending = 0;  // main chain + echo endpoints + egress + odd-answer checks
-  UvTimer timer;    // kick-off, then the deadline, then delivery
-  std::unique_ptr<DnsProbe> dns, proxy_dns;
-  std::vector<std::unique_ptr<DnsProbe>> echo_dns;
-  std::unique_ptr<TcpProbe> tcp;
-  std::set<uint64_t> fetches;
-  std::string proxy_ip;  // the proxy's address when its host is a name
-  std::vector<std::optional<EchoLayer>> echo_results;
-  std::vector<EchoRequest> echo_sent;
 };
 
 Engine::Impl::Impl(uv_loop_t* l, std::shared_ptr<const Config> c)
@@ -212,7 +121,7 @@ Engine::Impl::~Impl() {
 }
 
 void Engine::Impl::cancelAll() {
-  // Sessions cancel their own work; nothing calls back afterwards.
+  // Tasks cancel their own work when destroyed; nothing calls back afterwards.
   queued.clear();
   running.clear();
 }
@@ -243,16 +152,16 @@ std::vector<DnsTarget> Engine::Impl::targets(const RouteConfig& route, bool firs
                                    : config->resolvers.size();
   for (std::size_t i = 0; i < n; ++i) {
     DnsTarget t;
-    t.resolver = config->resolvers[i].spec.empty() ? (config->resolvers[i].system ? "system" : config->resolvers[i].address)
-                                                   : config->resolvers[i].spec;
+    const ResolverConfig& rc = config->resolvers[i];
+    t.resolver = rc.spec.empty() ? (rc.system ? "system" : rc.address) : rc.spec;
     t.channel = channel(route, i, &t.setup_error);
     out.push_back(std::move(t));
   }
   return out;
 }
 
-void Engine::Impl::startOrQueue(std::unique_ptr<Session> s) {
-  queued.push_back(std::move(s));
+void Engine::Impl::startOrQueue(std::unique_ptr<Task> t) {
+  queued.push_back(std::move(t));
   pump();
 }
 
@@ -265,458 +174,640 @@ void Engine::Impl::pump() {
   }
 }
 
-// --- Session -------------------------------------------------------------
+void Engine::Impl::release(Task* t) {
+  running.remove_if([t](const std::unique_ptr<Task>& p) { return p.get() == t; });
+  pump();
+}
 
-void Engine::Impl::Session::onTimer(uv_timer_t* t) noexcept {
-  auto* s = static_cast<Session*>(t->data);
-  if (!s) return;
-  try {
-    if (s->delivering) {
-      s->engine->sessionFinished(s);  // destroys s, then calls back
-    } else if (!s->started) {
-      s->started = true;
-      s->start_ns = uv_hrtime();
-      // The deadline: sub-steps bound themselves by what is left; this is the
-      // backstop that keeps the whole probe within one timeout.
-      uv_timer_start(s->timer.get(), &Session::onTimer,
-                     static_cast<uint64_t>(s->engine->config->timeout.count()) + 250, 0);
-      s->runDns();
-      s->startEcho();
-    } else {
-      s->onDeadline();
-    }
-  } catch (...) {
+// ---------------------------------------------------------------- Session
+
+// One deadline for everything a probe does; a start on a later loop turn
+// (never from inside probe()); fetches and DNS lookups it owns (destroying
+// the session cancels them); delivery from a clean loop turn.
+struct Engine::Impl::Session : Task {
+  Session(Impl* e, RouteConfig rt) : engine(e), route(std::move(rt)) {}
+
+  void start() override {
+    uv_loop_t* l = engine->loop;
+    if (timer.init([l](uv_timer_t* t) { return uv_timer_init(l, t); }, this) != 0) return;
+    uv_timer_start(timer.get(), &Session::onTimer, 0, 0);
   }
-}
 
-void Engine::Impl::Session::start() {
-  r.provider = provider.spec.name;
-  r.route = route.name;
-  r.started_at = isoNow();
-  r.key = key.layer;
-  r.echo.status = LayerStatus::Skipped;
-  r.echo.reason =
-      "no echo endpoint configured; add \"echo\": [\"https://your-host/echo\"] (see pathwatch "
-      "echo-server)";
-  uv_loop_t* l = engine->loop;
-  if (timer.init([l](uv_timer_t* t) { return uv_timer_init(l, t); }, this) != 0) return;
-  uv_timer_start(timer.get(), &Session::onTimer, 0, 0);  // never complete from probe()
-}
-
-void Engine::Impl::Session::cancelWork() {
-  dns.reset();
-  proxy_dns.reset();
-  echo_dns.clear();
-  tcp.reset();
-  for (uint64_t id : fetches) engine->http->cancel(id);
-  fetches.clear();
-}
-
-uint64_t Engine::Impl::Session::fetch(FetchRequest req, std::function<void(FetchResult)> cb) {
-  auto holder = std::make_shared<uint64_t>(0);
-  const uint64_t id = engine->http->fetch(std::move(req), [this, holder, cb = std::move(cb)](FetchResult f) {
-    fetches.erase(*holder);
-    cb(std::move(f));
-  });
-  *holder = id;
-  fetches.insert(id);
-  return id;
-}
-
-FetchRequest Engine::Impl::Session::baseRequest(const std::string& url, std::optional<std::string> pin) {
-  FetchRequest req;
-  req.url = url;
-  req.pin_address = std::move(pin);
-  req.route = &route;
-  req.ca_file = engine->config->tls.ca_file;
-  req.public_roots = engine->public_roots;
-  req.timeout = std::max<Millis>(remaining(), std::chrono::milliseconds(1));
-  if (route.kind == RouteKind::Proxy && !proxy_ip.empty()) req.proxy_pin_address = proxy_ip;
-  return req;
-}
-
-void Engine::Impl::Session::runDns() {
-  stage = Stage::Dns;
-  ++pending;  // the main chain: dns -> tcp -> tls+http
-  const std::string& host = provider.spec.host;
-  if (isIpLiteral(host)) {
-    r.dns.status = LayerStatus::Skipped;
-    r.dns.reason = "address literal";
-    r.dns.addresses = {host};
-    return runProxyResolve();
+  Millis remaining() const {
+    const double left = static_cast<double>(engine->config->timeout.count()) - msSince(start_ns);
+    return Millis(static_cast<int64_t>(std::max(0.0, left)));
   }
-  if (route.kind == RouteKind::Proxy && route.proxyResolvesRemotely()) {
-    r.dns.status = LayerStatus::Skipped;
-    r.dns.reason = "resolved by the proxy (" + route.proxy + ")";
-    return runProxyResolve();
-  }
-  DnsProbeOptions opts;
-  opts.host = host;
-  opts.flag_bogons = provider.spec.builtin;
-  opts.allowed = engine->config->allowed_ranges;
-  opts.budget = std::min(engine->dnsBudget(), remaining());
-  dns = std::make_unique<DnsProbe>(engine->loop, engine->targets(route, false), opts,
-                                   [this](DnsLayer l) { dnsDone(std::move(l)); });
-}
 
-void Engine::Impl::Session::dnsDone(DnsLayer layer) {
-  r.dns = std::move(layer);
-  if (r.dns.status != LayerStatus::Ok) {
-    r.tcp.reason = r.tls.reason = r.http.reason = "dns failed";
-    return chainDone();
+  FetchRequest baseRequest(const std::string& url, std::optional<std::string> pin) {
+    FetchRequest req;
+    req.url = url;
+    req.pin_address = std::move(pin);
+    req.route = &route;
+    req.ca_file = engine->config->tls.ca_file;
+    req.public_roots = engine->public_roots;
+    req.timeout = std::max<Millis>(remaining(), std::chrono::milliseconds(1));
+    if (route.kind == RouteKind::Proxy && !proxy_ip.empty()) req.proxy_pin_address = proxy_ip;
+    return req;
   }
-  startOddChecks();
-  runProxyResolve();
-}
 
-// Resolvers disagree: an answer disjoint from the one used is checked for TLS
-// under the provider's name (no key is sent), so geo-DNS (passes) can be told
-// from a sinkhole (fails): SPEC's dns_tampered rule.
-void Engine::Impl::Session::startOddChecks() {
-  if (!r.dns.resolvers_disagree) return;
-  const std::set<std::string> used(r.dns.addresses.begin(), r.dns.addresses.end());
-  std::set<std::set<std::string>> checked;
-  const ProbeRequest probe = buildProbeRequest(provider.spec, "");
-  for (std::size_t i = 0; i < r.dns.answers.size() && checked.size() < 3; ++i) {
-    const auto& a = r.dns.answers[i];
-    if (a.status != LayerStatus::Ok || a.addresses.empty()) continue;
-    std::set<std::string> set(a.addresses.begin(), a.addresses.end());
-    bool disjoint = true;
-    for (const auto& x : set) disjoint = disjoint && !used.count(x);
-    if (!disjoint || !checked.insert(set).second) continue;
-    FetchRequest req = baseRequest(probe.url, a.addresses.front());
-    req.headers = probe.headers;
-    req.body_cap = 4096;
+  // A fetch owned by this session; `cb` runs unless the session goes first.
+  void fetch(FetchRequest req, std::function<void(FetchResult)> cb) {
     ++pending;
-    fetch(std::move(req), [this, i](FetchResult f) {
-      auto& ans = r.dns.answers[i];
-      const bool reached = f.failed_at == FailedAt::None || f.failed_at == FailedAt::Http;
-      ans.tls_ok = reached && f.tls.public_root != std::optional<bool>(false);
-      if (!*ans.tls_ok)
-        ans.tls_error = !f.error.empty() ? f.error
-                                         : (!f.tls.verify_error.empty() ? f.tls.verify_error
-                                                                        : "not_publicly_trusted");
-      // Every answer with the same set shares the verdict.
-      for (auto& other : r.dns.answers)
-        if (&other != &ans && other.status == LayerStatus::Ok &&
-            std::set<std::string>(other.addresses.begin(), other.addresses.end()) ==
-                std::set<std::string>(ans.addresses.begin(), ans.addresses.end())) {
-          other.tls_ok = ans.tls_ok;
-          other.tls_error = ans.tls_error;
-        }
+    fetches.push_back(engine->http->fetch(std::move(req), [this, cb = std::move(cb)](FetchResult f) {
+      cb(std::move(f));
       taskDone();
-    });
+    }));
   }
-}
 
-void Engine::Impl::Session::runProxyResolve() {
-  if (route.kind != RouteKind::Proxy) return runTcp(r.dns.addresses, provider.spec.port, false);
-  if (isIpLiteral(route.proxy_host)) return runTcp({route.proxy_host}, route.proxy_port, true);
-  // The proxy's own name goes through c-ares with the route's first resolver.
-  stage = Stage::Proxy;
-  DnsProbeOptions opts;
-  opts.host = route.proxy_host;
-  opts.budget = std::min(engine->dnsBudget(), remaining());
-  proxy_dns = std::make_unique<DnsProbe>(
-      engine->loop, engine->targets(route, true), opts, [this](DnsLayer l) {
-        if (l.status != LayerStatus::Ok || l.addresses.empty()) {
-          r.tcp.status = LayerStatus::Fail;
-          r.tcp.via_proxy = true;
-          r.tcp.error = "proxy_dns_failed";
-          r.engine_notes.push_back("the proxy's name " + route.proxy_host +
-                               " did not resolve (" + l.error + ")");
-          r.tls.reason = r.http.reason = "proxy unreachable";
-          return chainDone();
-        }
-        proxy_ip = l.addresses.front();
-        runTcp(l.addresses, route.proxy_port, true);
-      });
-}
-
-void Engine::Impl::Session::runTcp(std::vector<std::string> addresses, uint16_t port, bool via_proxy) {
-  stage = Stage::Tcp;
-  TcpProbeOptions opts;
-  opts.addresses = std::move(addresses);
-  opts.port = port;
-  opts.route = route;
-  opts.budget = remaining();
-  opts.via_proxy = via_proxy;
-  tcp = std::make_unique<TcpProbe>(engine->loop, std::move(opts),
-                                   [this](TcpLayer l) { tcpDone(std::move(l)); });
-}
-
-void Engine::Impl::Session::tcpDone(TcpLayer layer) {
-  r.tcp = std::move(layer);
-  if (r.tcp.status != LayerStatus::Ok) {
-    r.tls.reason = r.http.reason = r.tcp.via_proxy ? "proxy unreachable" : "tcp failed";
-    return chainDone();
-  }
-  startEgress();
-  runFetch();
-}
-
-void Engine::Impl::Session::runFetch() {
-  stage = Stage::Fetch;
-  // A damaged key is never sent; the path is still proven without it.
-  const std::string send_key = key.layer.status == LayerStatus::Fail ? "" : key.key.reveal();
-  const ProbeRequest probe = buildProbeRequest(provider.spec, send_key);
-  std::optional<std::string> pin;
-  if (route.kind != RouteKind::Proxy) {
-    pin = ipOfEndpoint(r.tcp.address);
-  } else if (!route.proxyResolvesRemotely() && !r.dns.addresses.empty()) {
-    pin = r.dns.addresses.front();  // socks5: the name was resolved here
-  }
-  FetchRequest req = baseRequest(probe.url, pin);
-  req.headers = probe.headers;
-  if (!send_key.empty()) req.scrub.push_back(send_key);
-  fetch(std::move(req), [this](FetchResult f) { fetchDone(std::move(f)); });
-}
-
-void Engine::Impl::Session::fetchDone(FetchResult f) {
-  r.tls = std::move(f.tls);
-  r.http = std::move(f.http);
-  if (r.tls.status == LayerStatus::Skipped && r.tls.reason.empty() &&
-      provider.spec.base_url.rfind("http://", 0) == 0)
-    r.tls.reason = "plain http";
-  switch (f.failed_at) {
-    case FailedAt::None:
-      break;
-    case FailedAt::Proxy:
-      // We reached the proxy; it failed us (refused, 407, its own error).
-      r.tcp.status = LayerStatus::Fail;
-      r.tcp.via_proxy = true;
-      r.tcp.error = f.error;
-      if (!f.detail.empty()) r.engine_notes.push_back("proxy: " + f.detail);
-      if (r.http.status == LayerStatus::Skipped && r.http.reason.empty()) r.http.reason = "proxy failed";
-      break;
-    case FailedAt::Tcp:
-      r.tcp.status = LayerStatus::Fail;
-      r.tcp.error = f.error;
-      if (!f.detail.empty()) r.engine_notes.push_back("the HTTP client's connection failed: " + f.detail);
-      if (r.tls.reason.empty()) r.tls.reason = "tcp failed";
-      if (r.http.reason.empty()) r.http.reason = "tcp failed";
-      break;
-    case FailedAt::Tls:
-      r.tls.status = LayerStatus::Fail;
-      if (r.tls.error.empty()) r.tls.error = f.error;
-      if (r.http.status != LayerStatus::Fail) {
-        r.http.status = LayerStatus::Skipped;
-        if (r.http.reason.empty()) r.http.reason = "tls failed";
-      }
-      break;
-    case FailedAt::Http:
-      r.http.status = LayerStatus::Fail;
-      if (r.http.error.empty()) r.http.error = f.error;
-      break;
-  }
-  // The edge site in CF-Ray, when the provider is behind Cloudflare.
-  const std::string site = cfRaySite(headerValue(r.http.headers, "cf-ray"));
-  if (!site.empty()) {
-    if (!r.egress) r.egress = Egress{};
-    if (r.egress->colo.empty()) r.egress->colo = site;
-    if (r.egress->seen_by.empty()) r.egress->seen_by = provider.spec.name;
-  }
-  chainDone();
-}
-
-void Engine::Impl::Session::startEgress() {
-  if (!hasCdnTrace(provider.spec)) return;
-  const auto parts = parseUrl(provider.spec.base_url);
-  std::string authority = provider.spec.host.find(':') != std::string::npos
-                              ? "[" + provider.spec.host + "]"
-                              : provider.spec.host;
-  if (provider.spec.port != 443) authority += ":" + std::to_string(provider.spec.port);
-  std::optional<std::string> pin;
-  if (route.kind != RouteKind::Proxy)
-    pin = ipOfEndpoint(r.tcp.address);
-  else if (!route.proxyResolvesRemotely() && !r.dns.addresses.empty())
-    pin = r.dns.addresses.front();
-  FetchRequest req = baseRequest((parts ? parts->scheme : "https") + "://" + authority + "/cdn-cgi/trace", pin);
-  req.headers = {{"User-Agent", "pathwatch/0.1"}, {"Accept", "text/plain"}};
-  req.body_cap = 4096;
-  ++pending;
-  fetch(std::move(req), [this](FetchResult f) {
-    if (f.failed_at == FailedAt::None && f.http.code == 200) {
-      if (auto e = parseCdnTrace(f.http.body)) {
-        const std::string colo = r.egress ? r.egress->colo : "";
-        r.egress = *e;
-        r.egress->seen_by = provider.spec.name;
-        if (r.egress->colo.empty()) r.egress->colo = colo;
-      }
-    }
-    taskDone();
-  });
-}
-
-void Engine::Impl::Session::startEcho() {
-  const auto& endpoints = engine->config->echo;
-  if (endpoints.empty()) return;
-  echo_results.assign(endpoints.size(), std::nullopt);
-  echo_sent.resize(endpoints.size());
-  echo_dns.resize(endpoints.size());
-  for (std::size_t i = 0; i < endpoints.size(); ++i) {
+  // A lookup owned by this session on the route's resolvers.
+  void lookup(const std::string& host, bool first_resolver_only, DnsProbeOptions opts,
+              std::function<void(DnsLayer)> cb) {
     ++pending;
-    echo_sent[i] = buildEchoRequest(endpoints[i], provider.spec.kind, engine->seed++);
-    // libcurl rewrites a custom Host header's name to "Host" itself; record
-    // what really goes out so the comparison does not blame the route.
-    for (auto& [name, value] : echo_sent[i].headers)
-      if (name.size() == 4 && std::tolower(static_cast<unsigned char>(name[0])) == 'h' &&
-          std::tolower(static_cast<unsigned char>(name[1])) == 'o' &&
-          std::tolower(static_cast<unsigned char>(name[2])) == 's' &&
-          std::tolower(static_cast<unsigned char>(name[3])) == 't')
-        name = "Host";
-    auto parts = parseUrl(endpoints[i]);
-    if (!parts) {
-      EchoLayer l;
-      l.endpoint = endpoints[i];
-      l.status = LayerStatus::Fail;
-      l.error = "echo_bad_url";
-      echoDone(i, std::move(l));
-      continue;
+    opts.host = host;
+    opts.budget = std::min(engine->dnsBudget(), remaining());
+    lookups.push_back(std::make_unique<DnsProbe>(engine->loop, engine->targets(route, first_resolver_only),
+                                                 std::move(opts), [this, cb = std::move(cb)](DnsLayer l) {
+                                                   cb(std::move(l));
+                                                   taskDone();
+                                                 }));
+  }
+
+  void taskDone() {
+    if (--pending <= 0 && !finished) finish();
+  }
+
+  void cancelWork() {
+    lookups.clear();
+    fetches.clear();
+  }
+
+  static void onTimer(uv_timer_t* t) noexcept {
+    auto* s = static_cast<Session*>(t->data);
+    if (!s) return;
+    try {
+      if (s->delivering) {
+        s->deliver();  // destroys s, then calls back
+      } else if (!s->started) {
+        s->started = true;
+        s->start_ns = uv_hrtime();
+        // The deadline: sub-steps bound themselves by what is left; this is
+        // the backstop that keeps the whole probe within one timeout.
+        uv_timer_start(s->timer.get(), &Session::onTimer,
+                       static_cast<uint64_t>(s->engine->config->timeout.count()) + 250, 0);
+        ++s->pending;  // held until run() has started everything
+        s->run();
+        s->taskDone();
+      } else if (!s->finished) {
+        s->cancelWork();
+        s->onDeadline();
+        s->finish();
+      }
+    } catch (...) {
     }
-    auto send = [this, i](std::optional<std::string> pin) {
-      FetchRequest req = baseRequest(echo_sent[i].url, std::move(pin));
-      req.headers = echo_sent[i].headers;
-      req.body_cap = 64 * 1024;
-      fetch(std::move(req), [this, i](FetchResult f) {
-        EchoLayer l;
-        l.endpoint = engine->config->echo[i];
-        if (f.failed_at != FailedAt::None && f.http.code == 0) {
-          l.status = LayerStatus::Fail;
-          l.error = "echo_" + f.error;
-        } else {
-          compareEcho(echo_sent[i], f.http.code, f.http.headers, f.http.body, l);
-        }
-        l.ms = f.http.timings.total > 0 ? f.http.timings.total : l.ms;
-        echoDone(i, std::move(l));
-      });
-    };
-    if (isIpLiteral(parts->host) || (route.kind == RouteKind::Proxy && route.proxyResolvesRemotely())) {
-      send(isIpLiteral(parts->host) ? std::optional<std::string>(parts->host) : std::nullopt);
-      continue;
+  }
+
+  void finish() {
+    if (finished) return;
+    finished = true;
+    pending = 0;
+    complete();
+    // Deliver from a clean loop turn, never from inside c-ares or curl.
+    delivering = true;
+    uv_timer_stop(timer.get());
+    uv_timer_start(timer.get(), &Session::onTimer, 0, 0);
+  }
+
+  virtual void run() = 0;         // starts the work
+  virtual void onDeadline() = 0;  // what ran out of time
+  virtual void complete() = 0;    // everything is in: fill the result
+  virtual void deliver() = 0;     // hand the result over (the last thing done)
+
+  Impl* engine;
+  RouteConfig route;
+  UvTimer timer;  // kick-off, then the deadline, then delivery
+  uint64_t start_ns = 0;
+  bool started = false, finished = false, delivering = false;
+  int pending = 0;
+  std::string proxy_ip;  // the route's proxy address when its host is a name
+  std::vector<std::unique_ptr<DnsProbe>> lookups;
+  std::vector<FetchHandle> fetches;
+};
+
+// ---------------------------------------------------------------- PairSession
+
+struct Engine::Impl::PairSession : Session {
+  PairSession(Impl* e, const ProviderConfig& p, const RouteConfig& rt, const KeyInspection& k, ProbeDone d)
+      : Session(e, rt), provider(p), key(k), done(std::move(d)) {
+    r.provider = provider.spec.name;
+    r.route = route.name;
+    r.key = key.layer;
+  }
+
+  // One chain of connection attempts, one address after another, for one
+  // address family (or for the route's proxy).
+  struct Chain {
+    std::vector<std::string> addresses;
+    std::size_t next = 0, max_attempts = 4;
+    bool full = true;      // the real request; otherwise a handshake check (no key sent)
+    bool running = false;  // an attempt is in flight
+    std::optional<FetchResult> answer;  // the attempt that got past TCP (full chains)
+    std::string good;      // an address whose TCP (+ TLS) worked
+  };
+
+  enum class Stage { Dns, Proxy, Connect, Done };
+
+  void run() override {
+    r.started_at = isoFromMs(wallClockMs());
+    stage = Stage::Dns;
+    const std::string& host = provider.spec.host;
+    if (isIpLiteral(host)) {
+      r.dns.status = LayerStatus::Skipped;
+      r.dns.reason = "address literal";
+      r.dns.addresses = {host};
+      return resolveProxy();
+    }
+    if (route.kind == RouteKind::Proxy && route.proxyResolvesRemotely()) {
+      r.dns.status = LayerStatus::Skipped;
+      r.dns.reason = "resolved by the proxy (" + route.proxy + ")";
+      return resolveProxy();
     }
     DnsProbeOptions opts;
-    opts.host = parts->host;
-    opts.budget = std::min(engine->dnsBudget(), remaining());
-    echo_dns[i] = std::make_unique<DnsProbe>(
-        engine->loop, engine->targets(route, true), opts, [this, i, send](DnsLayer l) {
-          if (l.status != LayerStatus::Ok || l.addresses.empty()) {
-            EchoLayer e;
-            e.endpoint = engine->config->echo[i];
-            e.status = LayerStatus::Fail;
-            e.error = "echo_dns_" + (l.error.empty() ? std::string("failed") : l.error);
-            return echoDone(i, std::move(e));
+    opts.flag_bogons = provider.spec.builtin;
+    opts.allowed = engine->config->allowed_ranges;
+    lookup(host, false, std::move(opts), [this](DnsLayer l) {
+      r.dns = std::move(l);
+      if (r.dns.status != LayerStatus::Ok) {
+        r.tcp.reason = r.tls.reason = r.http.reason = "dns failed";
+        stage = Stage::Done;
+        return;
+      }
+      checkOddAnswers();
+      resolveProxy();
+    });
+  }
+
+  // Resolvers disagree: an answer disjoint from the one used is checked for
+  // TLS under the provider's name (no key is sent), so geo-DNS (passes) can
+  // be told from a sinkhole (fails): the dns_tampered rule.
+  void checkOddAnswers() {
+    if (!r.dns.resolvers_disagree) return;
+    const std::set<std::string> used(r.dns.addresses.begin(), r.dns.addresses.end());
+    std::set<std::set<std::string>> checked;
+    const ProbeRequest probe = buildProbeRequest(provider.spec, "");
+    for (std::size_t i = 0; i < r.dns.answers.size() && checked.size() < 3; ++i) {
+      const auto& a = r.dns.answers[i];
+      if (a.status != LayerStatus::Ok || a.addresses.empty()) continue;
+      std::set<std::string> set(a.addresses.begin(), a.addresses.end());
+      bool disjoint = true;
+      for (const auto& x : set) disjoint = disjoint && !used.count(x);
+      if (!disjoint || !checked.insert(set).second) continue;
+      FetchRequest req = baseRequest(probe.url, a.addresses.front());
+      req.headers = probe.headers;
+      req.body_cap = 4096;
+      fetch(std::move(req), [this, i](FetchResult f) {
+        auto& ans = r.dns.answers[i];
+        const bool reached = f.failed_at == FailedAt::None || f.failed_at == FailedAt::Http;
+        ans.tls_ok = reached && f.tls.public_root != std::optional<bool>(false);
+        if (!*ans.tls_ok)
+          ans.tls_error = !f.error.empty() ? f.error
+                                           : (!f.tls.verify_error.empty() ? f.tls.verify_error
+                                                                          : std::string(err::kNotPubliclyTrusted));
+        // Every answer with the same set shares the verdict.
+        for (auto& other : r.dns.answers)
+          if (&other != &ans && other.status == LayerStatus::Ok &&
+              std::set<std::string>(other.addresses.begin(), other.addresses.end()) ==
+                  std::set<std::string>(ans.addresses.begin(), ans.addresses.end())) {
+            other.tls_ok = ans.tls_ok;
+            other.tls_error = ans.tls_error;
           }
-          send(l.addresses.front());
-        });
-  }
-}
-
-void Engine::Impl::Session::echoDone(std::size_t idx, EchoLayer layer) {
-  echo_results[idx] = std::move(layer);
-  // The first endpoint in configured order that answered speaks for the route.
-  bool chosen = false;
-  for (auto& res : echo_results) {
-    if (!res) break;  // an earlier endpoint is still pending
-    if (res->status != LayerStatus::Fail) {
-      r.echo = *res;
-      chosen = true;
-      break;
+      });
     }
   }
-  if (!chosen && std::all_of(echo_results.begin(), echo_results.end(),
-                             [](const auto& x) { return x.has_value(); }))
-    r.echo = *echo_results.front();
-  taskDone();
-}
 
-void Engine::Impl::Session::chainDone() {
-  stage = Stage::Done;
-  taskDone();
-}
+  void resolveProxy() {
+    if (route.kind != RouteKind::Proxy) return connect();
+    if (isIpLiteral(route.proxy_host)) {
+      proxy_ip = route.proxy_host;
+      return connect();
+    }
+    // The proxy's own name goes through c-ares with the route's first resolver.
+    stage = Stage::Proxy;
+    lookup(route.proxy_host, true, {}, [this](DnsLayer l) {
+      if (l.status != LayerStatus::Ok || l.addresses.empty()) {
+        r.tcp.status = LayerStatus::Fail;
+        r.tcp.via_proxy = true;
+        r.tcp.error = std::string(err::kProxyDnsFailed);
+        r.tcp.detail = "the proxy's name " + route.proxy_host + " did not resolve (" + l.error + ")";
+        r.tls.reason = r.http.reason = "proxy unreachable";
+        stage = Stage::Done;
+        return;
+      }
+      proxy_ip = l.addresses.front();
+      connect();
+    });
+  }
 
-void Engine::Impl::Session::taskDone() {
-  if (--pending <= 0 && started && stage == Stage::Done) finish();
-}
+  // The connection attempts. Direct: the addresses of the family listed
+  // first carry the real request, one after another until one connects; the
+  // other family, when the name has one, gets a handshake check on its own
+  // addresses at the same time, so a broken IPv6 (or IPv4) shows even when
+  // the other family works. Through a proxy: the proxy's address.
+  void connect() {
+    stage = Stage::Connect;
+    if (route.kind == RouteKind::Proxy) {
+      r.tcp.via_proxy = true;
+      main_chain.addresses = {proxy_ip};
+      main_chain.max_attempts = 1;
+      return attempt(main_chain);
+    }
+    std::vector<std::string> first, second;
+    for (const auto& a : r.dns.addresses)
+      (r.dns.addresses.empty() || isV6(a) == isV6(r.dns.addresses.front()) ? first : second).push_back(a);
+    main_chain.addresses = std::move(first);
+    if (!second.empty()) {
+      main_chain.max_attempts = 2;
+      other_chain.addresses = std::move(second);
+      other_chain.max_attempts = 2;
+      other_chain.full = false;
+      attempt(other_chain);
+    }
+    attempt(main_chain);
+  }
 
-void Engine::Impl::Session::onDeadline() {
-  if (finished) return;
-  // What is still running ran out of time; later layers never started.
-  cancelWork();
-  switch (stage) {
-    case Stage::Dns:
-      r.dns.status = LayerStatus::Fail;
-      r.dns.error = "timeout";
-      r.tcp.reason = r.tls.reason = r.http.reason = "dns failed";
-      break;
-    case Stage::Proxy:
-    case Stage::Tcp:
+  uint16_t targetPort() const { return route.kind == RouteKind::Proxy ? route.proxy_port : provider.spec.port; }
+
+  void attempt(Chain& chain) {
+    if (chain.next >= chain.addresses.size() || chain.next >= chain.max_attempts) {
+      chain.running = false;
+      return chainsSettled();
+    }
+    const std::string address = chain.addresses[chain.next++];
+    chain.running = true;
+    // A damaged key is never sent; the path is still proven without it.
+    const std::string send_key =
+        chain.full && key.layer.status != LayerStatus::Fail ? key.key.reveal() : std::string();
+    const ProbeRequest probe = buildProbeRequest(provider.spec, send_key);
+    std::optional<std::string> pin;
+    if (route.kind != RouteKind::Proxy)
+      pin = address;
+    else if (!route.proxyResolvesRemotely() && !r.dns.addresses.empty())
+      pin = r.dns.addresses.front();  // socks5: the name was resolved here
+    FetchRequest req = baseRequest(probe.url, pin);
+    req.headers = probe.headers;
+    req.connect_only = !chain.full;
+    if (!send_key.empty()) req.scrub.push_back(send_key);
+    // Half of what is left for TCP + TLS, so another address or a retry with
+    // a small MSS still fits in the deadline.
+    req.connect_timeout = std::max<Millis>(remaining() / 2, std::chrono::milliseconds(1));
+    fetch(std::move(req), [this, &chain, address](FetchResult f) { attemptDone(chain, address, std::move(f)); });
+  }
+
+  void attemptDone(Chain& chain, const std::string& address, FetchResult f) {
+    TcpAttempt a;
+    a.address = endpointOf(address, targetPort());
+    a.family = isV6(address) ? "ipv6" : "ipv4";
+    a.ms = f.connect_ms;
+    if (!f.connect_error.empty()) {  // no TCP connection to this address
+      a.status = LayerStatus::Fail;
+      a.error = f.connect_error;
+      r.tcp.attempts.push_back(std::move(a));
+      if (chain.full) last_connect_failure = std::move(f);
+      return attempt(chain);  // the next address, or settle
+    }
+    // TCP connected; a handshake that failed makes the attempt fail too.
+    a.status = f.failed_at == FailedAt::Tls ? LayerStatus::Fail : LayerStatus::Ok;
+    if (f.failed_at == FailedAt::Tls) a.error = f.error == err::kTimeout ? "tls_timeout" : f.error;
+    r.tcp.attempts.push_back(std::move(a));
+    chain.running = false;
+    if (f.failed_at != FailedAt::Tls) chain.good = address;
+    if (chain.full) {
+      // A handshake that stalled after TCP connected: the certificate may be
+      // lost to a path MTU black hole. Try once more with a small MSS.
+      const bool stalled = f.failed_at == FailedAt::Tls && f.error == err::kTimeout;
+      chain.answer = std::move(f);
+      if (stalled && route.kind != RouteKind::Proxy && !mss_retried) {
+        mss_retried = true;
+        return retrySmallMss(chain, address);
+      }
+    }
+    chainsSettled();
+  }
+
+  void retrySmallMss(Chain& chain, const std::string& address) {
+    FetchRequest req = baseRequest(buildProbeRequest(provider.spec, "").url, address);
+    req.headers = buildProbeRequest(provider.spec, "").headers;
+    req.connect_only = true;
+    req.tcp_maxseg = kSmallMss;
+    chain.running = true;
+    fetch(std::move(req), [this, &chain](FetchResult f) {
+      chain.running = false;
+      small_mss = f.failed_at == FailedAt::None ? "works" : "fails";
+      chainsSettled();
+    });
+  }
+
+  // Both chains have an outcome: pick the answer, or fall back to the other
+  // family when the first could not connect at all.
+  void chainsSettled() {
+    if (main_chain.running || other_chain.running || stage == Stage::Done) return;
+    if (!main_chain.answer && !other_chain.good.empty() && !fallback_started) {
+      fallback_started = true;
+      main_chain.addresses = {other_chain.good};
+      main_chain.next = 0;
+      main_chain.max_attempts = 1;
+      return attempt(main_chain);
+    }
+    stage = Stage::Done;
+    fillLayers();
+  }
+
+  void fillLayers() {
+    if (!main_chain.answer) {
       r.tcp.status = LayerStatus::Fail;
-      r.tcp.error = "timeout";
-      r.tcp.via_proxy = route.kind == RouteKind::Proxy;
-      r.tls.reason = r.http.reason = "tcp failed";
-      break;
-    case Stage::Fetch:
-      r.http.status = LayerStatus::Fail;
-      r.http.error = "timeout";
-      break;
-    default:
-      break;
-  }
-  for (std::size_t i = 0; i < echo_results.size(); ++i)
-    if (!echo_results[i]) {
-      EchoLayer l;
-      l.endpoint = engine->config->echo[i];
-      l.status = LayerStatus::Fail;
-      l.error = "echo_timeout";
-      echo_results[i] = l;
-      if (r.echo.status == LayerStatus::Skipped) r.echo = l;
+      r.tcp.error = r.tcp.attempts.empty() ? std::string(err::kTimeout) : r.tcp.attempts.front().error;
+      if (last_connect_failure) r.tcp.detail = last_connect_failure->detail;
+      r.tls.reason = r.http.reason = r.tcp.via_proxy ? "proxy unreachable" : "tcp failed";
+      return;
     }
-  r.engine_notes.push_back("the probe hit its deadline of " + std::to_string(engine->config->timeout.count()) + " ms");
-  stage = Stage::Done;
-  pending = 0;
-  finish();
-}
+    FetchResult& f = *main_chain.answer;
+    r.tcp.status = LayerStatus::Ok;
+    r.tcp.address = f.connected_address;
+    r.tcp.local_address = f.local_address;
+    r.tcp.ms = f.connect_ms;
+    r.tls = std::move(f.tls);
+    r.http = std::move(f.http);
+    if (r.tls.status == LayerStatus::Skipped && r.tls.reason.empty() &&
+        provider.spec.base_url.rfind("http://", 0) == 0)
+      r.tls.reason = "plain http";
+    if (!small_mss.empty()) r.tls.small_mss = small_mss;
+    switch (f.failed_at) {
+      case FailedAt::None:
+        break;
+      case FailedAt::Proxy:
+        // We reached the proxy; it failed us (refused, 407, its own error).
+        r.tcp.status = LayerStatus::Fail;
+        r.tcp.error = f.error;
+        r.tcp.detail = f.detail;
+        if (r.http.status == LayerStatus::Skipped && r.http.reason.empty()) r.http.reason = "proxy failed";
+        break;
+      case FailedAt::Tcp:
+        r.tcp.status = LayerStatus::Fail;
+        r.tcp.error = f.error;
+        r.tcp.detail = f.detail;
+        if (r.tls.reason.empty()) r.tls.reason = "tcp failed";
+        if (r.http.reason.empty()) r.http.reason = "tcp failed";
+        break;
+      case FailedAt::Tls:
+        r.tls.status = LayerStatus::Fail;
+        if (r.tls.error.empty()) r.tls.error = f.error;
+        r.tls.detail = f.detail;
+        if (r.http.status != LayerStatus::Fail) {
+          r.http.status = LayerStatus::Skipped;
+          if (r.http.reason.empty()) r.http.reason = "tls failed";
+        }
+        break;
+      case FailedAt::Http:
+        r.http.status = LayerStatus::Fail;
+        if (r.http.error.empty()) r.http.error = f.error;
+        r.http.detail = f.detail;
+        break;
+    }
+    // The edge site in CF-Ray, when the provider is behind Cloudflare.
+    const std::string site = cfRaySite(headerValue(r.http.headers, "cf-ray"));
+    if (!site.empty()) r.egress = Egress{"", "", site, provider.spec.name};
+  }
 
-void Engine::Impl::Session::finish() {
-  if (finished) return;
-  finished = true;
-  r.ms = msSince(start_ns);
-  if (!engine->public_roots_error.empty()) r.engine_notes.push_back(engine->public_roots_error);
-  classifyRoute(provider.spec, r);
-  addEngineEvidence(r, engine->binding_errors[route.name]);
-  // Deliver from a clean loop turn, never from inside c-ares or curl.
-  delivering = true;
-  uv_timer_stop(timer.get());
-  uv_timer_start(timer.get(), &Session::onTimer, 0, 0);
-}
+  void onDeadline() override {
+    // What is still running ran out of time; later layers never started.
+    switch (stage) {
+      case Stage::Dns:
+        r.dns.status = LayerStatus::Fail;
+        r.dns.error = std::string(err::kTimeout);
+        r.tcp.reason = r.tls.reason = r.http.reason = "dns failed";
+        break;
+      case Stage::Proxy:
+        r.tcp.status = LayerStatus::Fail;
+        r.tcp.error = std::string(err::kTimeout);
+        r.tcp.via_proxy = true;
+        r.tls.reason = r.http.reason = "tcp failed";
+        break;
+      case Stage::Connect:
+        if (main_chain.answer) {
+          fillLayers();
+          if (r.http.status == LayerStatus::Ok) break;
+        }
+        if (r.tcp.attempts.empty() || !main_chain.answer) {
+          r.tcp.status = LayerStatus::Fail;
+          r.tcp.error = std::string(err::kTimeout);
+          r.tcp.via_proxy = route.kind == RouteKind::Proxy;
+          r.tls.reason = r.http.reason = "tcp failed";
+        } else {
+          r.http.status = LayerStatus::Fail;
+          r.http.error = std::string(err::kTimeout);
+        }
+        break;
+      case Stage::Done:
+        break;
+    }
+    stage = Stage::Done;
+    r.deadline_ms = engine->config->timeout.count();
+  }
 
-void Engine::Impl::sessionFinished(Session* s) {
-  RouteResult result = std::move(s->r);
-  ProbeDone cb = std::move(s->done);
-  running.remove_if([s](const std::unique_ptr<Session>& p) { return p.get() == s; });
-  pump();
-  if (cb) cb(std::move(result));  // may destroy the engine: nothing touched after
-}
+  void complete() override { r.ms = msSince(start_ns); }
 
-// --- Engine --------------------------------------------------------------
+  void deliver() override {
+    RouteResult result = std::move(r);
+    ProbeDone cb = std::move(done);
+    Impl* e = engine;
+    e->release(this);                 // destroys this session
+    if (cb) cb(std::move(result));    // may destroy the engine: nothing touched after
+  }
+
+  ProviderConfig provider;
+  KeyInspection key;
+  ProbeDone done;
+  RouteResult r;
+  Stage stage = Stage::Dns;
+  Chain main_chain, other_chain;
+  std::optional<FetchResult> last_connect_failure;
+  bool fallback_started = false, mss_retried = false;
+  std::string small_mss;
+};
+
+// ---------------------------------------------------------------- RouteSession
+
+struct Engine::Impl::RouteSession : Session {
+  RouteSession(Impl* e, const RouteConfig& rt, RouteProbe w, RouteDone d)
+      : Session(e, rt), what(std::move(w)), done(std::move(d)) {
+    obs.route = route.name;
+    obs.binding_error = engine->binding_errors[route.name];
+    obs.public_roots_error = engine->public_roots_error;
+    obs.echo.status = LayerStatus::Skipped;
+    obs.echo.reason =
+        "no echo endpoint configured; add \"echo\": [\"https://your-host/echo\"] (see pathwatch "
+        "echo-server)";
+  }
+
+  void run() override {
+    if (route.kind == RouteKind::Proxy && !isIpLiteral(route.proxy_host)) {
+      lookup(route.proxy_host, true, {}, [this](DnsLayer l) {
+        if (l.status == LayerStatus::Ok && !l.addresses.empty()) proxy_ip = l.addresses.front();
+        startEcho();
+        startTrace();
+      });
+      return;
+    }
+    if (route.kind == RouteKind::Proxy) proxy_ip = route.proxy_host;
+    startEcho();
+    startTrace();
+  }
+
+  bool proxyResolves() const { return route.kind == RouteKind::Proxy && route.proxyResolvesRemotely(); }
+
+  // Resolves `host` on the route unless it is a literal or the proxy resolves it.
+  void whereIs(const std::string& host, std::function<void(std::optional<std::string> pin, std::string error)> then) {
+    if (isIpLiteral(host)) return then(host, "");
+    if (proxyResolves()) return then(std::nullopt, "");
+    lookup(host, true, {}, [then = std::move(then)](DnsLayer l) {
+      if (l.status != LayerStatus::Ok || l.addresses.empty())
+        return then(std::nullopt, l.error.empty() ? std::string("failed") : l.error);
+      then(l.addresses.front(), "");
+    });
+  }
+
+  void startEcho() {
+    const auto& endpoints = engine->config->echo;
+    if (endpoints.empty()) return;
+    echo_results.assign(endpoints.size(), std::nullopt);
+    echo_sent.resize(endpoints.size());
+    for (std::size_t i = 0; i < endpoints.size(); ++i) {
+      echo_sent[i] = buildEchoRequest(endpoints[i], what.echo_shapes, engine->seed++);
+      // libcurl rewrites a custom Host header's name to "Host" itself; record
+      // what really goes out so the comparison does not blame the route.
+      for (auto& [name, value] : echo_sent[i].headers)
+        if (iequals(name, "host")) name = "Host";
+      const auto parts = parseUrl(endpoints[i]);
+      if (!parts) {
+        EchoLayer l;
+        l.endpoint = endpoints[i];
+        l.status = LayerStatus::Fail;
+        l.error = "echo_bad_url";
+        echoDone(i, std::move(l));
+        continue;
+      }
+      whereIs(parts->host, [this, i](std::optional<std::string> pin, std::string error) {
+        if (!error.empty()) {
+          EchoLayer e;
+          e.endpoint = engine->config->echo[i];
+          e.status = LayerStatus::Fail;
+          e.error = "echo_dns_" + error;
+          return echoDone(i, std::move(e));
+        }
+        FetchRequest req = baseRequest(echo_sent[i].url, std::move(pin));
+        req.headers = echo_sent[i].headers;
+        req.body_cap = 64 * 1024;
+        fetch(std::move(req), [this, i](FetchResult f) {
+          EchoLayer l;
+          l.endpoint = engine->config->echo[i];
+          if (f.failed_at != FailedAt::None && f.http.code == 0) {
+            l.status = LayerStatus::Fail;
+            l.error = "echo_" + f.error;
+          } else {
+            compareEcho(echo_sent[i], f.http.code, f.http.headers, f.http.body, l);
+          }
+          l.ms = f.http.timings.total > 0 ? f.http.timings.total : l.ms;
+          echoDone(i, std::move(l));
+        });
+      });
+    }
+  }
+
+  void echoDone(std::size_t idx, EchoLayer layer) {
+    echo_results[idx] = std::move(layer);
+    chooseEcho();
+  }
+
+  // The first endpoint in configured order that answered speaks for the
+  // route; when every one failed, the first failure does.
+  void chooseEcho() {
+    for (auto& res : echo_results) {
+      if (!res) return;  // an earlier endpoint is still pending
+      if (res->status != LayerStatus::Fail) {
+        obs.echo = *res;
+        return;
+      }
+    }
+    if (!echo_results.empty()) obs.echo = *echo_results.front();
+  }
+
+  // The egress as the provider's CDN sees it: /cdn-cgi/trace (no key sent).
+  void startTrace() {
+    if (!what.trace_via) return;
+    const ProviderSpec& spec = *what.trace_via;
+    whereIs(spec.host, [this, spec](std::optional<std::string> pin, std::string error) {
+      if (!error.empty()) return;
+      FetchRequest req = baseRequest(urlOf(spec, "/cdn-cgi/trace"), std::move(pin));
+      req.headers = {{"User-Agent", "pathwatch/0.1"}, {"Accept", "text/plain"}};
+      req.body_cap = 4096;
+      fetch(std::move(req), [this, name = spec.name](FetchResult f) {
+        if (f.failed_at != FailedAt::None || f.http.code != 200) return;
+        if (auto e = parseCdnTrace(f.http.body)) {
+          obs.egress = *e;
+          obs.egress->seen_by = name;
+        }
+      });
+    });
+  }
+
+  void onDeadline() override {
+    for (std::size_t i = 0; i < echo_results.size(); ++i)
+      if (!echo_results[i]) {
+        EchoLayer l;
+        l.endpoint = engine->config->echo[i];
+        l.status = LayerStatus::Fail;
+        l.error = "echo_timeout";
+        echo_results[i] = l;
+      }
+    chooseEcho();
+  }
+
+  void complete() override { obs.observed_ms = static_cast<int64_t>(uv_now(engine->loop)); }
+
+  void deliver() override {
+    RouteObservation result = std::move(obs);
+    RouteDone cb = std::move(done);
+    engine->release(this);           // destroys this session
+    if (cb) cb(std::move(result));   // may destroy the engine: nothing touched after
+  }
+
+  RouteProbe what;
+  RouteDone done;
+  RouteObservation obs;
+  std::vector<std::optional<EchoLayer>> echo_results;
+  std::vector<EchoRequest> echo_sent;
+};
+
+// ---------------------------------------------------------------- Engine
 
 Engine::Engine(uv_loop_t* loop, std::shared_ptr<const Config> config)
     : impl_(std::make_unique<Impl>(loop, std::move(config))) {}
 
 Engine::~Engine() = default;
 
-void Engine::probe(const ProviderConfig& provider, const RouteConfig& route,
-                   const KeyInspection& key, ProbeDone done) {
-  impl_->startOrQueue(std::make_unique<Impl::Session>(impl_.get(), provider, route, key, std::move(done)));
+void Engine::probe(const ProviderConfig& provider, const RouteConfig& route, const KeyInspection& key,
+                   ProbeDone done) {
+  impl_->startOrQueue(std::make_unique<Impl::PairSession>(impl_.get(), provider, route, key, std::move(done)));
+}
+
+void Engine::observeRoute(const RouteConfig& route, RouteProbe what, RouteDone done) {
+  impl_->startOrQueue(std::make_unique<Impl::RouteSession>(impl_.get(), route, std::move(what), std::move(done)));
 }
 
 void Engine::cancelAll() { impl_->cancelAll(); }
 
 std::size_t Engine::inFlight() const { return impl_->running.size(); }
-uv_loop_t* Engine::loop() const { return impl_->loop; }
-
 std::size_t Engine::queued() const { return impl_->queued.size(); }
+uv_loop_t* Engine::loop() const { return impl_->loop; }
 
 std::string Engine::routeBindingError(const std::string& route) const {
   auto it = impl_->binding_errors.find(route);

@@ -4,6 +4,8 @@
 #include "fetch.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -19,6 +21,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "loop/uv_curl.h"
+#include "loop/uv_handle.h"
 #include "pathwatch/key.h"
 #include "route_binding.h"
 #include "tls_verify.h"
@@ -26,36 +29,6 @@
 namespace pathwatch {
 
 namespace {
-
-// ---- scrubbing ------------------------------------------------------------
-
-// A secret's fingerprint (key.h); short secrets are not shown at all.
-std::string scrubMark(std::string_view secret) {
-  std::string mark = fingerprint(secret);
-  return mark.empty() ? "[redacted]" : mark;
-}
-
-void scrubText(std::string& text, const std::vector<std::string>& secrets, bool cut_tail) {
-  for (const std::string& s : secrets) {
-    if (s.empty()) continue;
-    const std::string mark = scrubMark(s);
-    std::size_t pos = 0;
-    while ((pos = text.find(s, pos)) != std::string::npos) {
-      text.replace(pos, s.size(), mark);
-      pos += mark.size();
-    }
-    // A capped body may end inside a secret: more than a fingerprint's
-    // worth of its beginning is cut off.
-    if (cut_tail && s.size() > 8) {
-      for (std::size_t n = std::min(s.size() - 1, text.size()); n > 7; --n) {
-        if (text.compare(text.size() - n, n, s, 0, n) == 0) {
-          text.replace(text.size() - n, n, mark);
-          break;
-        }
-      }
-    }
-  }
-}
 
 // ---- OpenSSL glue ------------------------------------------------------------
 
@@ -73,56 +46,6 @@ bool validHeaderPart(std::string_view s, bool name) {
   }
   return !name || !s.empty();
 }
-
-std::string errnoName(long e) {
-  switch (e) {
-    case ECONNREFUSED: return "connection_refused";
-    case ECONNRESET: return "connection_reset";
-    case ETIMEDOUT: return "timeout";
-    case EHOSTUNREACH: return "host_unreachable";
-    case ENETUNREACH: return "network_unreachable";
-    case EACCES:
-    case EPERM: return "connect_forbidden";
-    case EADDRNOTAVAIL: return "address_not_available";
-    default: return "connect_failed";
-  }
-}
-
-bool contains(std::string_view hay, std::string_view needle) {
-  return hay.find(needle) != std::string_view::npos;
-}
-
-bool isSslError(CURLcode rc) {
-  switch (rc) {
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_ENGINE_NOTFOUND:
-    case CURLE_SSL_ENGINE_SETFAILED:
-    case CURLE_SSL_ENGINE_INITFAILED:
-    case CURLE_SSL_SHUTDOWN_FAILED:
-    case CURLE_SSL_CRL_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_INVALIDCERTSTATUS:
-    case CURLE_SSL_CLIENTCERT:
-    case CURLE_USE_SSL_FAILED:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// The chain's own verification error: what our verify callback saw, else
-// curl's verify result unless it is curl's "1" for a name mismatch.
-long chainError(long from_callback, long curl_verify_result) {
-  if (from_callback != X509_V_OK) return from_callback;
-  return curl_verify_result > X509_V_ERR_UNSPECIFIED ? curl_verify_result : X509_V_OK;
-}
-
-double usToMs(curl_off_t us) { return static_cast<double>(us) / 1000.0; }
 
 }  // namespace
 
@@ -246,7 +169,17 @@ struct Transfer {
 
   static int onSockopt(void* userp, curl_socket_t fd, curlsocktype purpose) noexcept {
     auto* t = static_cast<Transfer*>(userp);
-    if (purpose != CURLSOCKTYPE_IPCXN || !t->req.route) return CURL_SOCKOPT_OK;
+    if (purpose != CURLSOCKTYPE_IPCXN) return CURL_SOCKOPT_OK;
+    if (t->req.tcp_maxseg > 0) {
+      // Before connect, so the SYN announces it: the server's certificate
+      // then arrives in segments small enough for a path with a lower MTU.
+      const int mss = t->req.tcp_maxseg;
+      if (setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss) != 0) {
+        t->bind_error = "tcp_maxseg_refused";
+        return CURL_SOCKOPT_ERROR;
+      }
+    }
+    if (!t->req.route) return CURL_SOCKOPT_OK;
     const RouteConfig& route = *t->req.route;
     if (route.kind != RouteKind::Interface && route.kind != RouteKind::SourceIp) return CURL_SOCKOPT_OK;
     try {
@@ -355,6 +288,7 @@ std::string Transfer::setup() {
   set(CURLOPT_FORBID_REUSE, 1L);
   set(CURLOPT_SSL_SESSIONID_CACHE, 0L);  // a resumed session skips verification callbacks
   set(CURLOPT_HTTP_VERSION, req.allow_http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
+  if (req.connect_only) set(CURLOPT_CONNECT_ONLY, 1L);
   const long timeout_ms = std::max<long>(1, static_cast<long>(req.timeout.count()));
   long connect_ms = req.connect_timeout.count() > 0 ? static_cast<long>(req.connect_timeout.count()) : timeout_ms;
   set(CURLOPT_TIMEOUT_MS, timeout_ms);
@@ -439,7 +373,22 @@ std::string Transfer::setup() {
 }
 
 FetchResult Transfer::finish(CURLcode rc) {
-  FetchResult r;
+  TransferFacts f;
+  f.method = req.method;
+  f.url = req.url;
+  f.host = host;
+  f.https = https;
+  f.via_proxy = via_proxy;
+  f.http_proxy = http_proxy;
+  f.https_proxy = via_proxy && req.route && req.route->proxy_scheme == ProxyScheme::Https;
+  f.tunnel = tunnel;
+  f.connect_only = req.connect_only;
+  f.route = req.route ? req.route->name : std::string();
+  f.header_cap = req.header_cap;
+  f.scrub = req.scrub;
+
+  f.curl_code = static_cast<int>(rc);
+  f.curl_message = errbuf[0] ? std::string(errbuf) : std::string(curl_easy_strerror(rc));
   auto info_long = [this](CURLINFO what) {
     long v = 0;
     curl_easy_getinfo(easy, what, &v);
@@ -448,245 +397,59 @@ FetchResult Transfer::finish(CURLcode rc) {
   auto info_off = [this](CURLINFO what) {
     curl_off_t v = 0;
     curl_easy_getinfo(easy, what, &v);
-    return v;
+    return static_cast<int64_t>(v);
   };
-  const curl_off_t namelookup = info_off(CURLINFO_NAMELOOKUP_TIME_T);
-  const curl_off_t connect = info_off(CURLINFO_CONNECT_TIME_T);
-  const curl_off_t appconnect = info_off(CURLINFO_APPCONNECT_TIME_T);
-  const curl_off_t pretransfer = info_off(CURLINFO_PRETRANSFER_TIME_T);
-  const curl_off_t starttransfer = info_off(CURLINFO_STARTTRANSFER_TIME_T);
-  const curl_off_t total = info_off(CURLINFO_TOTAL_TIME_T);
-  const long code = info_long(CURLINFO_RESPONSE_CODE);
-  const long proxy_code = info_long(CURLINFO_HTTP_CONNECTCODE);
-  const long os_errno = info_long(CURLINFO_OS_ERRNO);
-  const long verify_result = info_long(CURLINFO_SSL_VERIFYRESULT);
-  char* ip = nullptr;
-  curl_easy_getinfo(easy, CURLINFO_PRIMARY_IP, &ip);
-  const long primary_port = info_long(CURLINFO_PRIMARY_PORT);
-  if (ip && *ip) {
-    std::string a(ip);
-    r.connected_address = (a.find(':') != std::string::npos ? "[" + a + "]" : a) + ":" + std::to_string(primary_port);
-  }
-  if (connect > 0) r.connect_ms = usToMs(connect - namelookup);
-  // curl sets the primary address once the TCP connect (to the target or the
-  // proxy) succeeded; its connect time only when the proxy step finished too.
-  const bool tcp_connected = connect > 0 || !r.connected_address.empty();
-
-  std::string detail = errbuf[0] ? std::string(errbuf) : std::string(curl_easy_strerror(rc));
-  while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
-
-  auto fail = [&](FailedAt at, std::string error, std::string why = {}) {
-    r.failed_at = at;
-    r.error = std::move(error);
-    r.detail = why.empty() ? detail : why + ": " + detail;
+  auto info_str = [this](CURLINFO what) {
+    char* v = nullptr;
+    curl_easy_getinfo(easy, what, &v);
+    return std::string(v ? v : "");
   };
+  f.namelookup_us = info_off(CURLINFO_NAMELOOKUP_TIME_T);
+  f.connect_us = info_off(CURLINFO_CONNECT_TIME_T);
+  f.appconnect_us = info_off(CURLINFO_APPCONNECT_TIME_T);
+  f.pretransfer_us = info_off(CURLINFO_PRETRANSFER_TIME_T);
+  f.starttransfer_us = info_off(CURLINFO_STARTTRANSFER_TIME_T);
+  f.total_us = info_off(CURLINFO_TOTAL_TIME_T);
+  f.response_code = info_long(CURLINFO_RESPONSE_CODE);
+  f.connect_code = info_long(CURLINFO_HTTP_CONNECTCODE);
+  f.os_errno = info_long(CURLINFO_OS_ERRNO);
+  f.ssl_verify_result = info_long(CURLINFO_SSL_VERIFYRESULT);
+  f.proxy_error = rc == CURLE_PROXY ? info_long(CURLINFO_PROXY_ERROR) : 0;
+  f.primary_ip = info_str(CURLINFO_PRIMARY_IP);
+  f.primary_port = info_long(CURLINFO_PRIMARY_PORT);
+  f.local_ip = info_str(CURLINFO_LOCAL_IP);
 
-  const bool answered = rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && body_truncated && !headers_too_large);
-  if (answered) {
-    // ok
-  } else if (headers_too_large) {
-    fail(FailedAt::Http, "headers_too_large", "response headers exceed " + std::to_string(req.header_cap) + " bytes");
-  } else if (!bind_error.empty()) {
-    fail(FailedAt::Tcp, bind_error, "route " + (req.route ? req.route->name : std::string()) + " binding refused");
-  } else if (http_proxy && proxy_code != 0 && (proxy_code < 200 || proxy_code >= 300)) {
-    fail(FailedAt::Proxy, proxy_code == 407 ? "proxy_auth_required" : "proxy_refused",
-         "the proxy answered CONNECT with " + std::to_string(proxy_code));
-  } else if (rc == CURLE_PROXY) {
-    long px = info_long(CURLINFO_PROXY_ERROR);
-    switch (px) {
-      case CURLPX_REPLY_CONNECTION_REFUSED:
-        fail(FailedAt::Tcp, "connection_refused", "the proxy reported the target refused the connection");
-        break;
-      case CURLPX_REPLY_HOST_UNREACHABLE:
-        fail(FailedAt::Tcp, "host_unreachable", "the proxy reported the target host unreachable");
-        break;
-      case CURLPX_REPLY_NETWORK_UNREACHABLE:
-        fail(FailedAt::Tcp, "network_unreachable", "the proxy reported the target network unreachable");
-        break;
-      case CURLPX_REPLY_TTL_EXPIRED:
-        fail(FailedAt::Tcp, "timeout", "the proxy reported a timeout reaching the target");
-        break;
-      case CURLPX_RESOLVE_HOST:
-        fail(FailedAt::Tcp, "resolve_failed", "the target name could not be resolved for the proxy");
-        break;
-      case CURLPX_REPLY_NOT_ALLOWED:
-      case CURLPX_REPLY_GENERAL_SERVER_FAILURE:
-      case CURLPX_USER_REJECTED:
-      case CURLPX_NO_AUTH:
-      case CURLPX_REQUEST_FAILED:
-      case CURLPX_REPLY_COMMAND_NOT_SUPPORTED:
-      case CURLPX_REPLY_ADDRESS_TYPE_NOT_SUPPORTED:
-        fail(FailedAt::Proxy, "proxy_refused", "the proxy refused the request");
-        break;
-      default:
-        fail(FailedAt::Proxy, "proxy_protocol_error", "the proxy handshake failed");
-        break;
-    }
-  } else if (rc == CURLE_COULDNT_RESOLVE_PROXY) {
-    fail(FailedAt::Proxy, "proxy_unreachable", "resolve_failed");
-  } else if (rc == CURLE_COULDNT_RESOLVE_HOST) {
-    fail(FailedAt::Tcp, "resolve_failed");
-  } else if (rc == CURLE_COULDNT_CONNECT || (rc == CURLE_OPERATION_TIMEDOUT && !tcp_connected)) {
-    std::string why = rc == CURLE_OPERATION_TIMEDOUT ? "timeout" : errnoName(os_errno);
-    if (via_proxy) {
-      fail(FailedAt::Proxy, "proxy_unreachable", why);
-    } else {
-      fail(FailedAt::Tcp, why);
-    }
-  } else if (isSslError(rc)) {
-    // Through an https proxy, TLS before the tunnel (or without one) is the proxy's.
-    if (via_proxy && req.route->proxy_scheme == ProxyScheme::Https && !connect_done) {
-      fail(FailedAt::Proxy, "proxy_tls_failed");
-    } else if (rc == CURLE_PEER_FAILED_VERIFICATION) {
-      // curl checks the name itself after a chain OpenSSL accepted (and then
-      // reports verify result 1, "unspecified").
-      const long v = chainError(verify_error, verify_result);
-      fail(FailedAt::Tls, v != X509_V_OK ? std::string(tlsErrorForVerifyCode(v)) : "tls_hostname_mismatch");
-    } else if (os_errno == ECONNRESET || contains(detail, "reset by peer")) {
-      fail(FailedAt::Tls, "connection_reset");
-    } else if (contains(detail, "wrong version number") || contains(detail, "packet length too long") ||
-               contains(detail, "record layer failure") || contains(detail, "unexpected message") ||
-               contains(detail, "unknown protocol") || contains(detail, "http request")) {
-      fail(FailedAt::Tls, "tls_protocol_error");
-    } else {
-      fail(FailedAt::Tls, "tls_handshake_failed");
-    }
-  } else if (rc == CURLE_OPERATION_TIMEDOUT) {
-    if (tunnel && !connect_done) {
-      fail(FailedAt::Proxy, "timeout", "no answer to CONNECT");
-    } else if (via_proxy && !http_proxy && !tls_started && pretransfer == 0) {
-      fail(FailedAt::Proxy, "timeout", "no answer to the SOCKS handshake");
-    } else if (https && appconnect == 0) {
-      fail(FailedAt::Tls, "timeout");
-    } else {
-      fail(FailedAt::Http, "timeout");
-    }
-  } else if (https && appconnect == 0 && !(tunnel && !connect_done) &&
-             (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING)) {
-    fail(FailedAt::Tls, rc == CURLE_GOT_NOTHING ? "tls_handshake_failed" : "connection_reset");
-  } else if (tunnel && !connect_done && (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR ||
-                                         rc == CURLE_GOT_NOTHING || rc == CURLE_WEIRD_SERVER_REPLY)) {
-    fail(FailedAt::Proxy, "proxy_protocol_error", "the proxy broke off the CONNECT exchange");
-  } else {
-    switch (rc) {
-      case CURLE_RECV_ERROR:
-      case CURLE_SEND_ERROR:
-      case CURLE_PARTIAL_FILE:
-        fail(FailedAt::Http, "connection_reset");
-        break;
-      case CURLE_GOT_NOTHING:
-        fail(FailedAt::Http, "empty_reply");
-        break;
-      case CURLE_WEIRD_SERVER_REPLY:
-      case CURLE_HTTP2:
-      case CURLE_HTTP2_STREAM:
-      case CURLE_BAD_CONTENT_ENCODING:
-      case CURLE_UNSUPPORTED_PROTOCOL:
-        fail(FailedAt::Http, "bad_response");
-        break;
-      case CURLE_URL_MALFORMAT:
-        fail(FailedAt::Http, "invalid_url");
-        break;
-      default:
-        fail(FailedAt::Http, "transfer_failed", std::string("curl error ") + std::to_string(rc));
-        break;
-    }
+  f.headers_too_large = headers_too_large;
+  f.body_truncated = body_truncated;
+  f.connect_done = connect_done;
+  f.tls_started = tls_started;
+  f.chain_captured = chain_captured;
+  f.verify_error = verify_error;
+  f.tls_version = tls_version;
+  for (const CertSummary& c : chain) f.chain_subjects.push_back(c.subject);
+  if (!chain.empty()) {
+    f.leaf_issuer = chain.front().issuer;
+    f.leaf_not_after = chain.front().not_after;
   }
-
-  // ---- TLS layer ----
-  TlsLayer& tls = r.tls;
-  if (!https) {
-    tls.status = LayerStatus::Skipped;
-    tls.reason = "plain http";
-  } else {
-    if (!isIpLiteral(host)) tls.sni = host;
-    if (appconnect > 0 && connect > 0) tls.ms = usToMs(appconnect - connect);
-    // Through an https proxy a captured chain may be the proxy's: only the
-    // target's is evidence about the target.
-    const bool target_tls_reached = r.failed_at == FailedAt::None || r.failed_at == FailedAt::Tls ||
-                                    r.failed_at == FailedAt::Http;
-    if (target_tls_reached) {
-      tls.version = tls_version;
-      for (const CertSummary& c : chain) tls.chain.push_back(c.subject);
-      if (!chain.empty()) {
-        tls.subject = chain.front().subject;
-        tls.issuer = chain.front().issuer;
-        tls.not_after = chain.front().not_after;
-      }
-    }
-    if (chain_captured && target_tls_reached) {
-      const bool ca_ok = rc != CURLE_PEER_FAILED_VERIFICATION && verify_error == 0 && verify_result == X509_V_OK;
-      tls.ca_file_ok = ca_ok;
-      if (!ca_ok) {
-        const long v = chainError(verify_error, verify_result);
-        tls.verify_error = v != X509_V_OK ? X509_verify_cert_error_string(v) : detail;
-      }
-      if (req.public_roots) {
-        ChainCheck pc = req.public_roots->verify(chain_der, host);
-        tls.public_root = pc.ok;
-        if (!pc.ok && tls.verify_error.empty()) tls.verify_error = "public roots: " + pc.reason;
-      }
-    }
-    if (r.failed_at == FailedAt::Tls) {
-      tls.status = LayerStatus::Fail;
-      tls.error = r.error;
-    } else if (r.failed_at == FailedAt::None || r.failed_at == FailedAt::Http) {
-      tls.status = LayerStatus::Ok;
-    } else {
-      tls.status = LayerStatus::Skipped;
-      tls.reason = r.failed_at == FailedAt::Proxy ? "proxy failed" : "tcp failed";
-    }
+  // In-memory verification against the public roots parsed once per config.
+  if (chain_captured && req.public_roots) {
+    ChainCheck pc = req.public_roots->verify(chain_der, host);
+    f.public_root = pc.ok;
+    f.public_root_reason = pc.reason;
   }
-
-  // ---- HTTP layer ----
-  HttpLayer& http = r.http;
-  http.method = req.method;
-  http.url = req.url;
-  http.code = static_cast<int>(code);
-  http.proxy_code = static_cast<int>(proxy_code);
-  http.headers = std::move(headers);
-  http.body = std::move(body);
-  http.body_bytes = body_bytes;
-  http.body_truncated = body_truncated;
-  http.timings.dns = usToMs(namelookup);
-  http.timings.connect = usToMs(connect);
-  http.timings.tls = usToMs(appconnect);
-  http.timings.ttfb = usToMs(starttransfer);
-  http.timings.total = usToMs(total);
-  const curl_off_t http_start = std::max(connect, appconnect);
-  if (total > http_start && http_start > 0) http.ms = usToMs(total - http_start);
-  if (r.failed_at == FailedAt::None) {
-    http.status = LayerStatus::Ok;
-  } else if (r.failed_at == FailedAt::Http) {
-    http.status = LayerStatus::Fail;
-    http.error = r.error;
-  } else {
-    http.status = LayerStatus::Skipped;
-    http.reason = "not reached";
-  }
-  r.proxy_headers = std::move(proxy_headers);
-
-  // Nothing kept may carry a secret.
-  const auto& secrets = req.scrub;
-  if (!secrets.empty()) {
-    scrubText(http.url, secrets, false);
-    scrubText(http.body, secrets, http.body_truncated);
-    scrubText(r.detail, secrets, false);
-    for (auto* list : {&http.headers, &r.proxy_headers}) {
-      for (auto& [name, value] : *list) {
-        scrubText(name, secrets, false);
-        scrubText(value, secrets, false);
-      }
-    }
-  }
-  return r;
+  f.bind_error = bind_error;
+  f.headers = std::move(headers);
+  f.proxy_headers = std::move(proxy_headers);
+  f.body = std::move(body);
+  f.body_bytes = body_bytes;
+  return transferOutcome(std::move(f));
 }
 
 // ---- HttpClient -----------------------------------------------------------------
 
-struct HttpClient::Impl {
+struct HttpClientCore {
   struct Ready {
-    uint64_t id = 0, seq = 0;
+    uint64_t id = 0;
     FetchDone done;
     FetchResult result;
   };
@@ -695,33 +458,24 @@ struct HttpClient::Impl {
   std::unique_ptr<UvCurlMulti> multi;
   std::unordered_map<uint64_t, std::unique_ptr<Transfer>> active;
   std::list<Ready> ready;
-  uv_idle_t* idle = nullptr;  // delivers results on a later loop turn
-  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
-  uint64_t next_id = 1, next_seq = 1;
+  UvHandle<uv_idle_t> idle;  // delivers results on a later loop turn
+  uint64_t next_id = 1;
 
-  explicit Impl(uv_loop_t* l) : loop(l) {
+  explicit HttpClientCore(uv_loop_t* l) : loop(l) {
     multi = std::make_unique<UvCurlMulti>(loop, [this](CURL* easy, CURLcode rc) { completed(easy, rc); });
-    idle = new uv_idle_t;
-    uv_idle_init(loop, idle);
-    idle->data = this;
+    idle.init([l](uv_idle_t* h) { return uv_idle_init(l, h); }, this);
   }
 
-  ~Impl() {
-    *alive = false;
+  ~HttpClientCore() {
     for (auto& [id, t] : active) multi->remove(t->easy);
     active.clear();  // curl_easy_cleanup after removal
     multi.reset();   // curl_multi_cleanup, then the uv handles close
     ready.clear();
-    uv_idle_stop(idle);
-    idle->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(idle), [](uv_handle_t* h) noexcept {
-      delete reinterpret_cast<uv_idle_t*>(h);
-    });
   }
 
   void enqueue(uint64_t id, FetchDone done, FetchResult result) {
-    ready.push_back(Ready{id, next_seq++, std::move(done), std::move(result)});
-    uv_idle_start(idle, &Impl::onIdle);
+    ready.push_back(Ready{id, std::move(done), std::move(result)});
+    if (idle) uv_idle_start(idle.get(), &HttpClientCore::onIdle);
   }
 
   void completed(CURL* easy, CURLcode rc) {
@@ -744,32 +498,67 @@ struct HttpClient::Impl {
     enqueue(id, std::move(done), std::move(result));
   }
 
-  static void onIdle(uv_idle_t* h) noexcept {
-    auto* self = static_cast<Impl*>(h->data);
-    if (!self) return;
-    std::shared_ptr<bool> alive = self->alive;
-    const uint64_t limit = self->next_seq;  // only what was ready before this turn
-    while (*alive && !self->ready.empty() && self->ready.front().seq < limit) {
-      Ready r = std::move(self->ready.front());
-      self->ready.pop_front();
-      try {
-        if (r.done) r.done(std::move(r.result));
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "<3>fetch: a completion handler threw: %s\n", e.what());
-      } catch (...) {
-        std::fprintf(stderr, "<3>fetch: a completion handler threw\n");
-      }
+  void cancel(uint64_t id) {
+    if (auto it = active.find(id); it != active.end()) {
+      multi->remove(it->second->easy);
+      active.erase(it);
+      return;
     }
-    if (*alive && self->ready.empty()) uv_idle_stop(h);
+    ready.remove_if([id](const Ready& r) { return r.id == id; });
+  }
+
+  // One completion per loop turn, handed over as the very last step: the
+  // handler may destroy this client, so nothing is touched afterwards.
+  static void onIdle(uv_idle_t* h) noexcept {
+    auto* self = static_cast<HttpClientCore*>(h->data);
+    if (!self) return;
+    if (self->ready.empty()) {
+      uv_idle_stop(h);
+      return;
+    }
+    Ready r = std::move(self->ready.front());
+    self->ready.pop_front();
+    if (self->ready.empty()) uv_idle_stop(h);
+    try {
+      if (r.done) r.done(std::move(r.result));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "<3>fetch: a completion handler threw: %s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "<3>fetch: a completion handler threw\n");
+    }
   }
 };
 
-HttpClient::HttpClient(uv_loop_t* loop) : impl_(std::make_unique<Impl>(loop)) {}
+FetchHandle::FetchHandle(std::weak_ptr<HttpClientCore> client, uint64_t id)
+    : client_(std::move(client)), id_(id) {}
+
+FetchHandle::FetchHandle(FetchHandle&& o) noexcept
+    : client_(std::move(o.client_)), id_(std::exchange(o.id_, 0)) {}
+
+FetchHandle& FetchHandle::operator=(FetchHandle&& o) noexcept {
+  if (this != &o) {
+    reset();
+    client_ = std::move(o.client_);
+    id_ = std::exchange(o.id_, 0);
+  }
+  return *this;
+}
+
+FetchHandle::~FetchHandle() { reset(); }
+
+void FetchHandle::reset() {
+  const uint64_t id = std::exchange(id_, 0);
+  if (id == 0) return;
+  if (auto c = client_.lock()) c->cancel(id);
+  client_.reset();
+}
+
+HttpClient::HttpClient(uv_loop_t* loop) : core_(std::make_shared<HttpClientCore>(loop)) {}
 
 HttpClient::~HttpClient() = default;
 
-uint64_t HttpClient::fetch(FetchRequest req, FetchDone done) {
-  Impl& im = *impl_;
+FetchHandle HttpClient::fetch(FetchRequest req, FetchDone done) {
+  HttpClientCore& im = *core_;
   const uint64_t id = im.next_id++;
   auto t = std::make_unique<Transfer>();
   t->id = id;
@@ -790,32 +579,21 @@ uint64_t HttpClient::fetch(FetchRequest req, FetchDone done) {
     r.http.status = LayerStatus::Fail;
     r.http.error = bad;
     r.http.method = t->req.method;
-    r.http.url = t->req.url;
-    scrubText(r.http.url, t->req.scrub, false);
+    r.http.url = scrubbed(t->req.url, t->req.scrub);
     im.enqueue(id, std::move(t->done), std::move(r));
-    return id;
+    return FetchHandle(core_, id);
   }
   im.active.emplace(id, std::move(t));
-  return id;
-}
-
-void HttpClient::cancel(uint64_t id) {
-  Impl& im = *impl_;
-  if (auto it = im.active.find(id); it != im.active.end()) {
-    im.multi->remove(it->second->easy);
-    im.active.erase(it);
-    return;
-  }
-  im.ready.remove_if([id](const Impl::Ready& r) { return r.id == id; });
+  return FetchHandle(core_, id);
 }
 
 void HttpClient::cancelAll() {
-  Impl& im = *impl_;
+  HttpClientCore& im = *core_;
   for (auto& [id, t] : im.active) im.multi->remove(t->easy);
   im.active.clear();
   im.ready.clear();
 }
 
-std::size_t HttpClient::inFlight() const { return impl_->active.size() + impl_->ready.size(); }
+std::size_t HttpClient::inFlight() const { return core_->active.size() + core_->ready.size(); }
 
 }  // namespace pathwatch

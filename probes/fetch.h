@@ -13,6 +13,7 @@
 
 #include "pathwatch/config.h"
 #include "pathwatch/duration.h"
+#include "fetch_outcome.h"
 #include "pathwatch/result.h"
 
 namespace pathwatch {
@@ -36,22 +37,32 @@ struct FetchRequest {
   Millis connect_timeout{0};  // TCP (+ proxy) connect; 0 = same as timeout
   std::size_t header_cap = 64 * 1024;  // total header bytes; beyond -> http "headers_too_large"
   bool allow_http2 = false;  // HTTP/1.1 only by default (predictable through proxies)
-};
-
-enum class FailedAt { None, Proxy, Tcp, Tls, Http };
-
-struct FetchResult {
-  FailedAt failed_at = FailedAt::None;
-  std::string error;             // fixed lower_snake string
-  std::string detail;            // libcurl's message, for evidence (scrubbed)
-  std::string connected_address; // "198.18.0.10:443" (the proxy's, through a proxy)
-  double connect_ms = 0;
-  TlsLayer tls;    // filled when TLS was attempted
-  HttpLayer http;  // code, headers, body, timings; status ok when an answer came
-  HeaderList proxy_headers;  // the proxy's answer to CONNECT (scrubbed), when tunnelled
+  bool connect_only = false;  // stop after TCP + TLS: a handshake check, nothing sent
+  int tcp_maxseg = 0;         // TCP_MAXSEG on the socket (a small MSS tells an MTU black hole)
 };
 
 using FetchDone = std::function<void(FetchResult)>;
+
+struct HttpClientCore;
+
+// A fetch in flight. Destroying it (or reset()) cancels: its callback never
+// runs afterwards. Safe to outlive the client.
+class [[nodiscard]] FetchHandle {
+ public:
+  FetchHandle() = default;
+  ~FetchHandle();
+  FetchHandle(FetchHandle&& o) noexcept;
+  FetchHandle& operator=(FetchHandle&& o) noexcept;
+  FetchHandle(const FetchHandle&) = delete;
+  FetchHandle& operator=(const FetchHandle&) = delete;
+  void reset();
+
+ private:
+  friend class HttpClient;
+  FetchHandle(std::weak_ptr<HttpClientCore> client, uint64_t id);
+  std::weak_ptr<HttpClientCore> client_;
+  uint64_t id_ = 0;
+};
 
 // Runs on the loop thread only. The public roots (FetchRequest::public_roots)
 // are loaded once by the caller (PublicRoots::load at start or reload, sync
@@ -66,16 +77,14 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  // `done` runs exactly once, on a later loop turn, unless cancelled.
-  // Returns an id usable with cancel().
-  uint64_t fetch(FetchRequest req, FetchDone done);
-  void cancel(uint64_t id);
+  // `done` runs exactly once, on a later loop turn, unless the handle is
+  // destroyed (or the client is) first.
+  FetchHandle fetch(FetchRequest req, FetchDone done);
   void cancelAll();
   std::size_t inFlight() const;
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<HttpClientCore> core_;
 };
 
 }  // namespace pathwatch

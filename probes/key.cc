@@ -13,6 +13,9 @@
 
 #include <openssl/crypto.h>
 
+#include "pathwatch/text.h"
+#include "providers/provider_def.h"
+
 namespace pathwatch {
 namespace {
 
@@ -43,11 +46,14 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-bool keyChars(std::string_view s) {
-  for (char c : s)
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
-      return false;
-  return !s.empty();
+
+// "Authorization: Bearer ...", "x-api-key: ..." pasted whole: any provider's auth header name.
+bool authHeaderPasted(std::string_view s) {
+  for (const ProviderDef* d : providerDefs()) {
+    const std::string_view name = d->auth_header;
+    if (s.size() > name.size() && s[name.size()] == ':' && startsWithNoCase(s, toLower(name))) return true;
+  }
+  return false;
 }
 
 // Quotes people wrap keys in: ASCII, and the typographic ones word processors make.
@@ -92,33 +98,8 @@ std::string fingerprint(std::string_view key) {
   return shown(key.substr(0, 7)) + "…" + shown(key.substr(key.size() - 4));
 }
 
-namespace {
 
-// The provider whose issued keys have this shape; "" when none is recognised.
-std::string keyShape(std::string_view k) {
-  if (k.rfind("sk-ant-", 0) == 0) return "anthropic";
-  if (k.rfind("sk-proj-", 0) == 0 || k.rfind("sk-svcacct-", 0) == 0 || k.rfind("sk-admin-", 0) == 0 ||
-      k.rfind("sk-None-", 0) == 0 || (k.rfind("sk-", 0) == 0 && k.find("T3BlbkFJ") != std::string_view::npos) ||
-      (k.rfind("sk-", 0) == 0 && k.size() == 51 && keyChars(k.substr(3))))
-    return "openai";
-  if ((k.rfind("AIza", 0) == 0 && k.size() == 39 && keyChars(k)) || k.rfind("AQ.", 0) == 0) return "gemini";
-  // Discord bot token: base64url(user id) . timestamp . hmac
-  const auto d1 = k.find('.');
-  if (d1 != std::string_view::npos) {
-    const auto d2 = k.find('.', d1 + 1);
-    if (d2 != std::string_view::npos && k.find('.', d2 + 1) == std::string_view::npos) {
-      const auto a = k.substr(0, d1), b = k.substr(d1 + 1, d2 - d1 - 1), c = k.substr(d2 + 1);
-      if (a.size() >= 18 && b.size() >= 4 && b.size() <= 10 && c.size() >= 20 && keyChars(a) && keyChars(b) &&
-          keyChars(c))
-        return "discord";
-    }
-  }
-  return {};
-}
-
-}  // namespace
-
-KeyInspection inspectKey(ProviderKind kind, std::string_view raw, std::string source, bool configured,
+KeyInspection inspectKey(const ProviderDef& def, std::string_view raw, std::string source, bool configured,
                          bool builtin) {
   KeyInspection out;
   KeyLayer& l = out.layer;
@@ -152,8 +133,7 @@ KeyInspection inspectKey(ProviderKind kind, std::string_view raw, std::string so
       core = trim(core.substr(q1, core.size() - q1 - q2));
       continue;
     }
-    if (startsWithNoCase(core, "authorization:") || startsWithNoCase(core, "x-api-key:") ||
-        startsWithNoCase(core, "x-goog-api-key:")) {
+    if (authHeaderPasted(core)) {
       problem("header_pasted");
       core = trim(core.substr(core.find(':') + 1));
       continue;
@@ -198,9 +178,10 @@ KeyInspection inspectKey(ProviderKind kind, std::string_view raw, std::string so
     else if (c >= 0x80) problem("non_ascii");
   }
 
-  l.looks_like = keyShape(core);
+  const ProviderDef* owner = keyShapeOwner(core);
+  l.looks_like = owner ? std::string(owner->id) : std::string();
   if (builtin) {
-    if (!l.looks_like.empty() && l.looks_like != toString(kind)) problem("wrong_provider_shape");
+    if (owner && owner != &def) problem("wrong_provider_shape");
     // Only what is clearly not a key: providers change formats, so an
     // unfamiliar long token is given the benefit of the doubt.
     if (!core.empty() && core.size() < 20) problem("unknown_shape");
@@ -246,7 +227,7 @@ KeyInspection readKey(const ProviderConfig& provider) {
     const char* value = provider.key_env->empty() ? nullptr : std::getenv(provider.key_env->c_str());
     if (!value) return missing(std::move(source), "env_unset");
     if (!*value) return missing(std::move(source), "env_empty");
-    return inspectKey(spec.kind, value, std::move(source), true, spec.builtin);
+    return inspectKey(*spec.def, value, std::move(source), true, spec.builtin);
   }
   if (provider.key_file) {
     // systemd credentials (/run/credentials/...) are plain files read the same way.
@@ -285,7 +266,7 @@ KeyInspection readKey(const ProviderConfig& provider) {
       wipe(buf);
       return missing(std::move(source), "file_empty");
     }
-    KeyInspection out = inspectKey(spec.kind, std::string_view(buf.data(), std::min(got, kMaxKeyFile)),
+    KeyInspection out = inspectKey(*spec.def, std::string_view(buf.data(), std::min(got, kMaxKeyFile)),
                                    std::move(source), true, spec.builtin);
     if (got > kMaxKeyFile && out.layer.status == LayerStatus::Ok) {
       out.layer.status = LayerStatus::Fail;
@@ -302,7 +283,7 @@ KeyInspection readKey(const ProviderConfig& provider) {
       return noKey(spec.default_key_env + " is not set: probing without a key (the path is still proven)");
     if (!*value)
       return noKey(spec.default_key_env + " is set but empty: probing without a key (the path is still proven)");
-    return inspectKey(spec.kind, value, "env:" + spec.default_key_env, false, spec.builtin);
+    return inspectKey(*spec.def, value, "env:" + spec.default_key_env, false, spec.builtin);
   }
   return noKey("no key configured: probing without a key (the path is still proven)");
 }

@@ -4,24 +4,21 @@
 
 #include <charconv>
 
+#include "providers/provider_def.h"
+
 namespace pathwatch {
 
-std::string_view toString(ProviderKind k) {
-  switch (k) {
-    case ProviderKind::OpenAI: return "openai";
-    case ProviderKind::Anthropic: return "anthropic";
-    case ProviderKind::Gemini: return "gemini";
-    case ProviderKind::Discord: return "discord";
-  }
-  return "openai";
+std::string_view kindOf(const ProviderSpec& spec) { return spec.def ? spec.def->id : std::string_view{}; }
+
+std::string displayName(const ProviderSpec& spec) {
+  if (spec.def && spec.name == spec.def->id) return std::string(spec.def->display);
+  if (spec.name.empty() && spec.def) return std::string(spec.def->display);
+  return spec.name;
 }
 
-std::optional<ProviderKind> providerKindFromString(std::string_view s) {
-  if (s == "openai") return ProviderKind::OpenAI;
-  if (s == "anthropic") return ProviderKind::Anthropic;
-  if (s == "gemini") return ProviderKind::Gemini;
-  if (s == "discord") return ProviderKind::Discord;
-  return std::nullopt;
+std::string displayName(std::string_view provider_name) {
+  const ProviderDef* def = findProviderDef(provider_name);
+  return def ? std::string(def->display) : std::string(provider_name);
 }
 
 bool isIpLiteral(std::string_view host) {
@@ -69,22 +66,7 @@ std::optional<UrlParts> parseUrl(std::string_view url) {
   return parts;
 }
 
-namespace {
-
-// The cheap probe of each kind, relative to its base URL (PROVIDERS.md).
-std::string_view probeSuffix(ProviderKind k) {
-  switch (k) {
-    case ProviderKind::OpenAI: return "/models";
-    case ProviderKind::Anthropic: return "/models";
-    case ProviderKind::Gemini: return "/models";
-    case ProviderKind::Discord: return "/gateway";
-  }
-  return "/models";
-}
-
-}  // namespace
-
-std::optional<ProviderSpec> makeProviderSpec(std::string name, ProviderKind kind,
+std::optional<ProviderSpec> makeProviderSpec(std::string name, const ProviderDef& def,
                                              std::string_view base_url, bool builtin) {
   std::string base(base_url);
   while (!base.empty() && base.back() == '/') base.pop_back();
@@ -92,57 +74,48 @@ std::optional<ProviderSpec> makeProviderSpec(std::string name, ProviderKind kind
   if (!parts) return std::nullopt;
   ProviderSpec spec;
   spec.name = std::move(name);
-  spec.kind = kind;
+  spec.def = &def;
   spec.builtin = builtin;
   spec.base_url = base;
   spec.host = parts->host;
   spec.port = parts->port;
   std::string path = parts->path == "/" ? "" : parts->path;
-  spec.probe_path = path + std::string(probeSuffix(kind));
+  spec.probe_path = path + std::string(def.probe_path);
   return spec;
 }
 
-const std::vector<ProviderSpec>& builtinProviders() {
-  static const std::vector<ProviderSpec> specs = [] {
-    std::vector<ProviderSpec> v;
-    auto add = [&v](const char* name, ProviderKind kind, const char* base, const char* env) {
-      auto spec = makeProviderSpec(name, kind, base, true);
-      spec->default_key_env = env;
-      v.push_back(*spec);
-    };
-    add("openai", ProviderKind::OpenAI, "https://api.openai.com/v1", "OPENAI_API_KEY");
-    add("anthropic", ProviderKind::Anthropic, "https://api.anthropic.com/v1", "ANTHROPIC_API_KEY");
-    add("gemini", ProviderKind::Gemini, "https://generativelanguage.googleapis.com/v1beta",
-        "GEMINI_API_KEY");
-    add("discord", ProviderKind::Discord, "https://discord.com/api/v10", "DISCORD_BOT_TOKEN");
-    return v;
-  }();
-  return specs;
-}
-
-const ProviderSpec* findBuiltin(std::string_view name) {
-  for (const auto& spec : builtinProviders())
-    if (spec.name == name) return &spec;
-  return nullptr;
-}
-
-std::pair<std::string, std::string> authHeaderShape(ProviderKind kind) {
-  switch (kind) {
-    case ProviderKind::OpenAI: return {"Authorization", "Bearer "};
-    case ProviderKind::Anthropic: return {"x-api-key", ""};
-    case ProviderKind::Gemini: return {"x-goog-api-key", ""};
-    case ProviderKind::Discord: return {"Authorization", "Bot "};
+std::vector<ProviderSpec> builtinProviders() {
+  std::vector<ProviderSpec> out;
+  for (const ProviderDef* def : providerDefs()) {
+    if (def->base_url.empty()) continue;  // every customer has their own endpoint
+    auto spec = makeProviderSpec(std::string(def->id), *def, def->base_url, true);
+    if (!spec) continue;
+    spec->default_key_env = std::string(def->key_env);
+    out.push_back(std::move(*spec));
   }
-  return {"Authorization", "Bearer "};
+  return out;
+}
+
+std::optional<ProviderSpec> findBuiltin(std::string_view name) {
+  for (auto& spec : builtinProviders())
+    if (spec.name == name) return spec;
+  return std::nullopt;
+}
+
+std::pair<std::string, std::string> authHeaderShape(const ProviderSpec& spec) {
+  if (!spec.def) return {"Authorization", "Bearer "};
+  return {std::string(spec.def->auth_header), std::string(spec.def->auth_prefix)};
 }
 
 ProbeRequest buildProbeRequest(const ProviderSpec& spec, std::string_view key) {
   ProbeRequest req;
   std::string path = spec.probe_path;
-  // Discord: the unauthenticated gateway proves the path; with a token, ask who we are.
-  if (spec.kind == ProviderKind::Discord && !key.empty()) {
-    const auto pos = path.rfind("/gateway");
-    if (pos != std::string::npos) path = path.substr(0, pos) + "/users/@me";
+  const ProviderDef* def = spec.def;
+  // Some providers prove a key with another call (Discord: who am I).
+  if (def && !key.empty() && !def->probe_path_with_key.empty()) {
+    const auto pos = path.rfind(def->probe_path);
+    if (pos != std::string::npos && pos + def->probe_path.size() == path.size())
+      path = path.substr(0, pos) + std::string(def->probe_path_with_key);
   }
   const auto parts = parseUrl(spec.base_url);
   std::string authority = spec.host.find(':') != std::string::npos ? "[" + spec.host + "]" : spec.host;
@@ -150,14 +123,12 @@ ProbeRequest buildProbeRequest(const ProviderSpec& spec, std::string_view key) {
                                       (parts->scheme == "http" && spec.port == 80));
   if (!default_port) authority += ":" + std::to_string(spec.port);
   req.url = (parts ? parts->scheme : std::string("https")) + "://" + authority + path;
-  // Discord's edge may refuse a bot call without its User-Agent shape.
-  req.headers.emplace_back("User-Agent", spec.kind == ProviderKind::Discord
-                                             ? "DiscordBot (https://pathwatch.invalid, 0.1)"
-                                             : "pathwatch/0.1");
+  req.headers.emplace_back("User-Agent", def ? std::string(def->user_agent) : "pathwatch/0.1");
   req.headers.emplace_back("Accept", "application/json");
-  if (spec.kind == ProviderKind::Anthropic) req.headers.emplace_back("anthropic-version", "2023-06-01");
+  if (def)
+    for (const auto& [name, value] : def->headers) req.headers.emplace_back(name, value);
   if (!key.empty()) {
-    auto [name, prefix] = authHeaderShape(spec.kind);
+    auto [name, prefix] = authHeaderShape(spec);
     req.headers.emplace_back(name, prefix + std::string(key));
   }
   return req;

@@ -70,6 +70,7 @@ void putStatus(json& j, LayerStatus status, const std::string& error, const std:
 void putBase(json& j, const LayerBase& l, bool with_ms = true) {
   putStatus(j, l.status, l.error, l.reason);
   if (with_ms && l.status != LayerStatus::Skipped) j["ms"] = l.ms;
+  if (!l.detail.empty()) j["detail"] = utf8(l.detail);
 }
 
 void putIf(json& j, const char* key, const std::string& v) {
@@ -122,6 +123,7 @@ json tcpJson(const TcpLayer& t) {
   for (const auto& a : t.attempts) {
     json aj = json::object();
     aj["address"] = utf8(a.address);
+    putIf(aj, "family", a.family);
     putStatus(aj, a.status, a.error, "");
     aj["ms"] = a.ms;
     attempts.push_back(std::move(aj));
@@ -142,6 +144,7 @@ json tlsJson(const TlsLayer& t) {
   if (t.ca_file_ok) j["ca_file_ok"] = *t.ca_file_ok;
   if (t.public_root) j["public_root"] = *t.public_root;
   putIf(j, "verify_error", t.verify_error);
+  putIf(j, "small_mss", t.small_mss);
   return j;
 }
 
@@ -248,6 +251,7 @@ bool readBase(const json& j, LayerBase& l) {
   auto status = statusFrom(j);
   if (!status) return false;
   l.status = *status;
+  l.detail = getStr(j, "detail");
   l.error = getStr(j, "error");
   l.reason = getStr(j, "reason");
   l.ms = getNum(j, "ms");
@@ -305,6 +309,7 @@ bool readLayers(const json& layers, RouteResult& r) {
       if (!aj.is_object()) continue;
       TcpAttempt a;
       a.address = getStr(aj, "address");
+      a.family = getStr(aj, "family");
       a.status = statusFrom(aj).value_or(LayerStatus::Fail);
       a.error = getStr(aj, "error");
       a.ms = getNum(aj, "ms");
@@ -323,6 +328,7 @@ bool readLayers(const json& layers, RouteResult& r) {
   r.tls.ca_file_ok = getOptBool(s, "ca_file_ok");
   r.tls.public_root = getOptBool(s, "public_root");
   r.tls.verify_error = getStr(s, "verify_error");
+  r.tls.small_mss = getStr(s, "small_mss");
 
   const json& h = getObj(layers, "http");
   if (!readBase(h, r.http)) return false;

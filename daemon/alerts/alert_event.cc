@@ -1,5 +1,7 @@
 #include "alerts/alert_event.h"
 
+#include "pathwatch/provider.h"
+
 #include <ctime>
 
 namespace pathwatch {
@@ -39,13 +41,7 @@ std::string isoUtc(WallClock::time_point t) {
   return buf;
 }
 
-std::string providerDisplayName(std::string_view provider) {
-  if (provider == "openai") return "OpenAI";
-  if (provider == "anthropic") return "Anthropic";
-  if (provider == "gemini") return "Gemini";
-  if (provider == "discord") return "Discord";
-  return std::string(provider);
-}
+std::string providerDisplayName(std::string_view provider) { return displayName(provider); }
 
 std::vector<std::string> boundedEvidence(const std::vector<std::string>& in) {
   constexpr std::size_t kMaxItems = 20;

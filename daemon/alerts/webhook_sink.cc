@@ -35,15 +35,11 @@ WebhookSink::WebhookSink(uv_loop_t* loop, HttpClient& http, WebhookConfig cfg, W
   retry_timer_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }, this);
 }
 
-WebhookSink::~WebhookSink() {
-  *alive_ = false;
-  stop();
-}
+WebhookSink::~WebhookSink() { stop(); }
 
 void WebhookSink::stop() {
   stopped_ = true;
-  if (fetching_) http_.cancel(fetch_id_);
-  fetching_ = false;
+  fetch_.reset();
   if (retry_timer_) uv_timer_stop(retry_timer_.get());
   queue_.clear();
   busy_ = false;
@@ -86,13 +82,7 @@ void WebhookSink::tryOnce() {
   req.body = queue_.front();
   req.timeout = cfg_.timeout;
   req.body_cap = 4096;  // the receiver's answer matters only for its status
-  fetching_ = true;
-  std::weak_ptr<bool> alive = alive_;
-  fetch_id_ = http_.fetch(std::move(req), [this, alive](FetchResult r) {
-    if (alive.expired() || !*alive.lock()) return;
-    fetching_ = false;
-    finished(r);
-  });
+  fetch_ = http_.fetch(std::move(req), [this](FetchResult r) { finished(r); });
 }
 
 void WebhookSink::finished(const FetchResult& r) {

@@ -68,13 +68,11 @@ class WebhookSink {
   bool busy_ = false;
   bool stopped_ = false;
   int try_ = 0;
-  uint64_t fetch_id_ = 0;
-  bool fetching_ = false;
+  FetchHandle fetch_;  // the try in flight; destroying it cancels
   UvTimer retry_timer_;
   uint64_t delivered_ = 0, failed_ = 0, dropped_ = 0, attempts_ = 0;
   uint64_t dropped_logged_ = 0;
   uint64_t last_drop_log_ms_ = 0;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace pathwatch

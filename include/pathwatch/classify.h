@@ -14,11 +14,14 @@ namespace pathwatch {
 // per provider under probes/providers/.
 void analyzeAnswer(const ProviderSpec& spec, HttpLayer& http);
 
-// Sets r.verdict and r.evidence from the layers (SPEC.md's precedence: the
-// lowest failing layer first; an answer produced by an altered request is
-// headers_rewritten; tls_intercepted only when nothing worse happened).
-// Calls analyzeAnswer when the HTTP layer has an answer.
-void classifyRoute(const ProviderSpec& spec, RouteResult& r);
+// Sets r.verdict and r.evidence from the layers (the precedence of
+// docs/verdicts.md: the lowest failing layer first; an answer produced by an
+// altered request is headers_rewritten; tls_intercepted only when nothing
+// worse happened). Calls analyzeAnswer when the HTTP layer has an answer.
+// `route`: what the route's own probes saw (binding, public roots), when known.
+// Callers go through report.h's finishPair, which also hands the pair its
+// route's echo and egress.
+void classifyRoute(const ProviderSpec& spec, RouteResult& r, const RouteObservation* route = nullptr);
 
 // Compares routes as each other's control vantage point.
 Diagnosis diagnoseProvider(const ProviderSpec& spec, const std::vector<RouteResult>& routes);

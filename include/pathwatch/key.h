@@ -32,10 +32,10 @@ struct KeyInspection {
   SecretKey key;   // what to send; empty when nothing may be sent
 };
 
-// Pure: inspect a raw key as read from `source` for a provider of `kind`.
+// Pure: inspect a raw key as read from `source` for a provider speaking `def`.
 // `builtin`: the public provider itself (its key shapes are known); custom
 // OpenAI-compatible endpoints accept any token, so shape checks are skipped.
-KeyInspection inspectKey(ProviderKind kind, std::string_view raw, std::string source,
+KeyInspection inspectKey(const ProviderDef& def, std::string_view raw, std::string source,
                          bool configured, bool builtin = true);
 
 // Reads the key for a provider: key_env, else key_file, else the built-in's

@@ -20,8 +20,9 @@ std::string_view toString(LayerStatus s);
 
 struct LayerBase {
   LayerStatus status = LayerStatus::Skipped;
-  std::string error;   // fixed lower_snake string when status == Fail
+  std::string error;   // fixed lower_snake string when status == Fail (error_names.h)
   std::string reason;  // why, when status == Skipped
+  std::string detail;  // what the underlying library said about a failure (scrubbed)
   double ms = 0;       // time spent in this layer
 };
 
@@ -58,8 +59,9 @@ struct DnsLayer : LayerBase {
 struct TcpAttempt {
   std::string address;  // "198.18.0.10:443" or "[2001:db8::1]:443"
   LayerStatus status = LayerStatus::Ok;
-  std::string error;    // connection_refused, connection_reset, timeout, unreachable, ...
+  std::string error;    // connection_refused, connection_reset, timeout, unreachable, tls_*...
   double ms = 0;
+  std::string family = {};  // "ipv4" | "ipv6"
 };
 
 struct TcpLayer : LayerBase {
@@ -77,6 +79,7 @@ struct TlsLayer : LayerBase {
   std::optional<bool> ca_file_ok;   // verified against tls.ca_file
   std::optional<bool> public_root;  // verified against tls.public_roots
   std::string verify_error;         // OpenSSL's reason when a verification failed
+  std::string small_mss;  // "works" | "fails": a stalled handshake retried with a small TCP MSS
 };
 
 struct HttpTimings {
@@ -126,10 +129,20 @@ struct RouteResult {
   std::optional<Egress> egress;
   std::string started_at;  // ISO 8601 UTC
   double ms = 0;           // whole probe
-  // What the engine observed outside the layers (proxy details, deadline hit,
-  // public roots missing); added to evidence again after every classifyRoute,
-  // which rebuilds evidence from the layers.
-  std::vector<std::string> engine_notes;
+  int64_t deadline_ms = 0;  // the probe hit its deadline of this many ms (0: it did not)
+};
+
+// What a route's own probes saw in one cycle, shared by every provider on
+// it: the header echo, the egress identity, and whether the kernel took the
+// route's binding. Raw: report.h turns observations into the view every
+// pair of the route is classified against.
+struct RouteObservation {
+  std::string route;
+  std::string binding_error;       // e.g. SO_BINDTODEVICE refused; "" when fine
+  std::string public_roots_error;  // interception cannot be judged: why
+  EchoLayer echo;                  // skipped when no echo endpoint is configured
+  std::optional<Egress> egress;    // cdn-cgi/trace, else the echo's view of our address
+  int64_t observed_ms = 0;         // loop clock when it finished (freshness)
 };
 
 struct Diagnosis {

@@ -1,10 +1,12 @@
 // Anthropic's answers (PROVIDERS.md "Anthropic"): envelope
 // {"type":"error","error":{"type","message"},"request_id"?} plus request-id.
 // Its Cloudflare edge answers a regional refusal in a different shape.
-#include "providers/signature.h"
+#include "providers/provider_def.h"
 
-namespace pathwatch::sig {
+namespace pathwatch {
 namespace {
+
+using namespace sig;
 
 bool envelope(const Json& j) {
   const Json* type = jget(j, "type");
@@ -134,19 +136,43 @@ constexpr AnswerRule kRules[] = {
      .meaning = "Anthropic itself is failing or overloaded: nothing to fix on this side"},
 };
 
-}  // namespace
-
-const ProviderSignature& anthropicSignature() {
-  static const ProviderSignature sig{ProviderKind::Anthropic,
-                                     "Anthropic",
-                                     "request-id|x-should-retry|anthropic-organization-id|anthropic-ratelimit-*",
-                                     true,
-                                     envelope,
-                                     success,
-                                     extract,
-                                     kEdge,
-                                     kRules};
-  return sig;
+// The outer "type" is "error"; the inner one is what matters.
+bool extractText(std::string_view body, HttpLayer& http) {
+  const auto err = body.find("\"error\"");
+  if (err == std::string_view::npos) return false;
+  const std::string_view inner = body.substr(err + 7);
+  http.message = scanJsonString(body, "message");
+  http.error_type = scanJsonString(inner, "type");
+  http.error_code = scanJsonString(inner, "error_code");
+  return body.find("\"message\"") != std::string_view::npos;
 }
 
-}  // namespace pathwatch::sig
+constexpr HeaderPair kHeaders[] = {{"anthropic-version", "2023-06-01"}};
+constexpr KeyShape kKeys[] = {{.prefix = "sk-ant-"}};
+
+}  // namespace
+
+constinit const ProviderDef providers::anthropic_provider{
+    .id = "anthropic",
+    .display = "Anthropic",
+    .base_url = "https://api.anthropic.com/v1",
+    .key_env = "ANTHROPIC_API_KEY",
+    .default_enabled = true,
+    .cloudflare_fronted = true,
+    .probe_path = "/models",
+    .auth_header = "x-api-key",
+    .auth_prefix = "",
+    .headers = kHeaders,
+    .key_shapes = kKeys,
+    .canary = "sk-ant-api03-pw-canary-########################################",
+    .marker_headers = "request-id|x-should-retry|anthropic-organization-id|anthropic-ratelimit-*",
+    .marker_required = true,
+    .envelope = envelope,
+    .success = success,
+    .extract = extract,
+    .extract_text = extractText,
+    .edge = kEdge,
+    .rules = kRules,
+};
+
+}  // namespace pathwatch

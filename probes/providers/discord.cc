@@ -2,10 +2,12 @@
 // x-ratelimit-* on most answers; its Cloudflare edge bans an IP after too many
 // invalid requests ("error code: 1015" HTML or a static JSON "You are being
 // blocked", both without rate-limit headers).
-#include "providers/signature.h"
+#include "providers/provider_def.h"
 
-namespace pathwatch::sig {
+namespace pathwatch {
 namespace {
+
+using namespace sig;
 
 // {"message","code"}; the 429 has {"message","retry_after","global"} instead.
 bool envelope(const Json& j) {
@@ -96,19 +98,56 @@ constexpr AnswerRule kRules[] = {
      .meaning = "Discord itself is failing: nothing to fix on this side"},
 };
 
-}  // namespace
-
-const ProviderSignature& discordSignature() {
-  static const ProviderSignature sig{ProviderKind::Discord,
-                                     "Discord",
-                                     "x-ratelimit-*",
-                                     false,
-                                     envelope,
-                                     success,
-                                     extract,
-                                     kEdge,
-                                     kRules};
-  return sig;
+bool extractText(std::string_view body, HttpLayer& http) {
+  http.message = scanJsonString(body, "message");
+  return body.find("\"message\"") != std::string_view::npos &&
+         body.find("\"code\"") != std::string_view::npos;
 }
 
-}  // namespace pathwatch::sig
+bool tokenChars(std::string_view s) {
+  for (char c : s)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+      return false;
+  return !s.empty();
+}
+
+// A bot token: base64url(user id) . timestamp . hmac
+bool botToken(std::string_view k) {
+  const auto d1 = k.find('.');
+  if (d1 == std::string_view::npos) return false;
+  const auto d2 = k.find('.', d1 + 1);
+  if (d2 == std::string_view::npos || k.find('.', d2 + 1) != std::string_view::npos) return false;
+  const auto a = k.substr(0, d1), b = k.substr(d1 + 1, d2 - d1 - 1), c = k.substr(d2 + 1);
+  return a.size() >= 18 && b.size() >= 4 && b.size() <= 10 && c.size() >= 20 && tokenChars(a) &&
+         tokenChars(b) && tokenChars(c);
+}
+
+constexpr KeyShape kKeys[] = {{.match = botToken}};
+
+}  // namespace
+
+constinit const ProviderDef providers::discord_provider{
+    .id = "discord",
+    .display = "Discord",
+    .base_url = "https://discord.com/api/v10",
+    .key_env = "DISCORD_BOT_TOKEN",
+    .default_enabled = true,
+    .cloudflare_fronted = true,
+    // The unauthenticated gateway proves the path; with a token, ask who we are.
+    .probe_path = "/gateway",
+    .probe_path_with_key = "/users/@me",
+    .auth_prefix = "Bot ",
+    // Discord's edge may refuse a bot call without its User-Agent shape.
+    .user_agent = "DiscordBot (https://pathwatch.invalid, 0.1)",
+    .key_shapes = kKeys,
+    .canary = "pw-canary-##############.pwcnry.###########################",
+    .marker_headers = "x-ratelimit-*",
+    .envelope = envelope,
+    .success = success,
+    .extract = extract,
+    .extract_text = extractText,
+    .edge = kEdge,
+    .rules = kRules,
+};
+
+}  // namespace pathwatch

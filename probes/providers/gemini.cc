@@ -4,10 +4,12 @@
 // envelope alone (canonical status + numeric code) identifies it.
 #include <cctype>
 
-#include "providers/signature.h"
+#include "providers/provider_def.h"
 
-namespace pathwatch::sig {
+namespace pathwatch {
 namespace {
+
+using namespace sig;
 
 bool canonicalStatus(const Json* s) {
   if (!s || !s->is_string()) return false;
@@ -214,19 +216,38 @@ constexpr AnswerRule kRules[] = {
      .meaning = "Gemini itself is failing or unavailable: nothing to fix on this side"},
 };
 
-}  // namespace
-
-const ProviderSignature& geminiSignature() {
-  static const ProviderSignature sig{ProviderKind::Gemini,
-                                     "Gemini",
-                                     "",
-                                     false,
-                                     envelope,
-                                     success,
-                                     extract,
-                                     kEdge,
-                                     kRules};
-  return sig;
+bool extractText(std::string_view body, HttpLayer& http) {
+  http.message = scanJsonString(body, "message");
+  http.error_type = scanJsonString(body, "status");
+  http.error_code = scanJsonString(body, "reason");
+  return body.find("\"error\"") != std::string_view::npos &&
+         body.find("\"message\"") != std::string_view::npos;
 }
 
-}  // namespace pathwatch::sig
+constexpr KeyShape kKeys[] = {
+    {.prefix = "AIza", .min_len = 39, .max_len = 39, .chars = KeyShape::Chars::Token},
+    {.prefix = "AQ."},
+};
+
+}  // namespace
+
+constinit const ProviderDef providers::gemini_provider{
+    .id = "gemini",
+    .display = "Gemini",
+    .base_url = "https://generativelanguage.googleapis.com/v1beta",
+    .key_env = "GEMINI_API_KEY",
+    .default_enabled = true,
+    .probe_path = "/models",
+    .auth_header = "x-goog-api-key",
+    .auth_prefix = "",
+    .key_shapes = kKeys,
+    .canary = "AIza-pw-canary-########################",  // 39 characters, like AIza keys
+    .envelope = envelope,
+    .success = success,
+    .extract = extract,
+    .extract_text = extractText,
+    .edge = kEdge,
+    .rules = kRules,
+};
+
+}  // namespace pathwatch

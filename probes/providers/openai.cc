@@ -1,9 +1,11 @@
 // OpenAI's answers (PROVIDERS.md "OpenAI"): envelope
 // {"error":{"message","type","param","code"}} plus x-request-id: req_...
-#include "providers/signature.h"
+#include "providers/provider_def.h"
 
-namespace pathwatch::sig {
+namespace pathwatch {
 namespace {
+
+using namespace sig;
 
 bool envelope(const Json& j) {
   const Json* err = jget(j, "error");
@@ -118,19 +120,36 @@ constexpr AnswerRule kRules[] = {
      .meaning = "OpenAI itself is failing or overloaded: nothing to fix on this side"},
 };
 
+bool extractText(std::string_view body, HttpLayer& http) { return extractTextOpenAiStyle(body, http); }
+
+constexpr KeyShape kKeys[] = {
+    {.prefix = "sk-proj-"},
+    {.prefix = "sk-svcacct-"},
+    {.prefix = "sk-admin-"},
+    {.prefix = "sk-None-"},
+    {.prefix = "sk-", .contains = "T3BlbkFJ"},
+    {.prefix = "sk-", .min_len = 51, .max_len = 51, .chars = KeyShape::Chars::Token},  // legacy
+};
+
 }  // namespace
 
-const ProviderSignature& openaiSignature() {
-  static const ProviderSignature sig{ProviderKind::OpenAI,
-                                     "OpenAI",
-                                     "x-request-id|openai-processing-ms|openai-organization|openai-version",
-                                     true,
-                                     envelope,
-                                     success,
-                                     extract,
-                                     {},
-                                     kRules};
-  return sig;
-}
+constinit const ProviderDef providers::openai_provider{
+    .id = "openai",
+    .display = "OpenAI",
+    .base_url = "https://api.openai.com/v1",
+    .key_env = "OPENAI_API_KEY",
+    .default_enabled = true,
+    .cloudflare_fronted = true,
+    .probe_path = "/models",
+    .key_shapes = kKeys,
+    .canary = "sk-proj-pw-canary-################################",
+    .marker_headers = "x-request-id|openai-processing-ms|openai-organization|openai-version",
+    .marker_required = true,
+    .envelope = envelope,
+    .success = success,
+    .extract = extract,
+    .extract_text = extractText,
+    .rules = kRules,
+};
 
-}  // namespace pathwatch::sig
+}  // namespace pathwatch

@@ -1,6 +1,8 @@
 // Shared helpers of the signature tables, and the fallback meanings of a
 // provider-authored answer no provider row explains.
 #include "providers/signature.h"
+#include "providers/provider_def.h"
+#include "pathwatch/text.h"
 
 #include "pathwatch/key.h"
 
@@ -50,23 +52,6 @@ constexpr AnswerRule kGeneric[] = {
 
 std::span<const AnswerRule> genericProviderRules() { return kGeneric; }
 
-const ProviderSignature& signatureFor(ProviderKind kind) {
-  switch (kind) {
-    case ProviderKind::OpenAI: return openaiSignature();
-    case ProviderKind::Anthropic: return anthropicSignature();
-    case ProviderKind::Gemini: return geminiSignature();
-    case ProviderKind::Discord: return discordSignature();
-  }
-  return openaiSignature();
-}
-
-std::string displayName(const ProviderSpec& spec) {
-  for (ProviderKind k : {ProviderKind::OpenAI, ProviderKind::Anthropic, ProviderKind::Gemini,
-                         ProviderKind::Discord})
-    if (spec.name == toString(k) && spec.kind == k) return std::string(signatureFor(k).display);
-  return spec.name.empty() ? std::string(signatureFor(spec.kind).display) : spec.name;
-}
-
 const Json* jget(const Json& j, std::string_view key) {
   if (!j.is_object()) return nullptr;
   auto it = j.find(key);
@@ -98,11 +83,6 @@ std::optional<double> parseProtoDuration(std::string_view s) {
   return v;
 }
 
-std::string toLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 namespace {
 
@@ -140,11 +120,6 @@ bool equalsAny(std::string_view value, std::string_view alternatives) {
   return anyAlternative(alternatives, [&](std::string_view alt) { return value == alt; });
 }
 
-namespace {
-bool startsWith(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && s.substr(0, prefix.size()) == prefix;
-}
-}  // namespace
 
 // Replaces runs that look like a credential (long, letters and digits mixed,
 // or a known key prefix) with their fingerprint. The fetcher scrubs the key it
@@ -184,4 +159,42 @@ std::string redactKeyLike(std::string_view text) {
   return out;
 }
 
+std::string scanJsonString(std::string_view body, std::string_view key) {
+  const std::string needle = "\"" + std::string(key) + "\"";
+  std::size_t pos = 0;
+  while ((pos = body.find(needle, pos)) != std::string_view::npos) {
+    std::size_t i = pos + needle.size();
+    while (i < body.size() && std::isspace(static_cast<unsigned char>(body[i]))) ++i;
+    if (i >= body.size() || body[i] != ':') {
+      pos = i;
+      continue;
+    }
+    ++i;
+    while (i < body.size() && std::isspace(static_cast<unsigned char>(body[i]))) ++i;
+    if (i >= body.size() || body[i] != '"') {
+      pos = i;
+      continue;
+    }
+    std::string out;
+    for (++i; i < body.size() && body[i] != '"' && out.size() < 1024; ++i) {
+      if (body[i] == '\\' && i + 1 < body.size()) ++i;
+      out += body[i];
+    }
+    return out;
+  }
+  return {};
+}
+
 }  // namespace pathwatch::sig
+
+namespace pathwatch {
+
+bool extractTextOpenAiStyle(std::string_view body, HttpLayer& http) {
+  http.message = sig::scanJsonString(body, "message");
+  http.error_type = sig::scanJsonString(body, "type");
+  http.error_code = sig::scanJsonString(body, "code");
+  return body.find("\"error\"") != std::string_view::npos &&
+         body.find("\"message\"") != std::string_view::npos;
+}
+
+}  // namespace pathwatch

@@ -1,8 +1,9 @@
 #pragma once
 // The data shape of answer signatures: who wrote an HTTP answer and what it
-// means. Each provider (and Cloudflare, and the middleboxes) is a table of
-// rules in its own file under probes/providers/; classify.cc only matches
-// tables, so a new captured answer is a new row, not a new `if`.
+// means. Each provider (providers/provider_def.h), Cloudflare and the
+// middleboxes are tables of rules in their own files under probes/providers/;
+// classify.cc only matches tables, so a new captured answer is a new row, not
+// a new `if`.
 #include <map>
 #include <optional>
 #include <span>
@@ -83,27 +84,6 @@ struct AnswerRule {
   std::string_view meaning = {};
 };
 
-struct ProviderSignature {
-  ProviderKind kind;
-  std::string_view display;         // "OpenAI"
-  std::string_view marker_headers;  // '|' names; a trailing '*' is a prefix
-  // Whether an error envelope needs the marker to count as the provider's.
-  // Discord's x-ratelimit-* are on "most" answers only; Gemini has none.
-  bool marker_required;
-  bool (*envelope)(const Json&);    // its error envelope
-  bool (*success)(const Json&);     // its success body (of the probe it answers)
-  // Fills error_type, error_code, message, retry_after_s and rate from the body.
-  void (*extract)(const Json&, HttpLayer&);
-  std::span<const BlockRule> edge;    // its own edge refusing (checked before anything else)
-  std::span<const AnswerRule> rules;  // its own answers
-};
-
-const ProviderSignature& openaiSignature();
-const ProviderSignature& anthropicSignature();
-const ProviderSignature& geminiSignature();
-const ProviderSignature& discordSignature();
-const ProviderSignature& signatureFor(ProviderKind kind);
-
 std::span<const BlockRule> cloudflareRules();
 std::span<const BlockRule> middleboxRules();
 // Generic proxy marks (Via, X-Cache...): checked only after the provider's own
@@ -113,9 +93,6 @@ std::span<const BlockRule> proxyMarkRules();
 std::span<const std::string_view> interceptionIssuers();
 // Provider answers no table row explains: by status.
 std::span<const AnswerRule> genericProviderRules();
-
-// "OpenAI" for the built-ins (also when overridden), the entry's name otherwise.
-std::string displayName(const ProviderSpec& spec);
 
 // JSON helpers that never throw.
 const Json* jget(const Json& j, std::string_view key);
@@ -128,9 +105,10 @@ std::optional<double> parseProtoDuration(std::string_view s);
 bool containsAny(std::string_view text, std::string_view alternatives);
 // Does `value` equal one of the '|'-separated `alternatives` (exactly)?
 bool equalsAny(std::string_view value, std::string_view alternatives);
-std::string toLower(std::string_view s);
 // Replaces runs that look like a credential with their fingerprint: the
 // fetcher scrubs the key it sent, this is the second line of defence.
 std::string redactKeyLike(std::string_view text);
+// "key": "value" found by text in a body the parser refuses (first match).
+std::string scanJsonString(std::string_view body, std::string_view key);
 
 }  // namespace pathwatch::sig

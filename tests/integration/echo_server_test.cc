@@ -1,6 +1,7 @@
 // pathwatch echo-server against real sockets: the server runs on its own libuv
 // loop (in a thread, or as the `pathwatch` binary), clients are plain blocking
 // sockets with receive/send timeouts so nothing can hang.
+#include "providers/provider_def.h"
 #include "echo/echo_server.h"
 
 #include <arpa/inet.h>
@@ -162,7 +163,7 @@ TEST_F(EchoServerTest, EchoesEveryHeaderWithCaseAndOrder) {
   ASSERT_TRUE(server.started()) << server.error();
   // What the engine would send, over a path that changes nothing.
   const EchoRequest sent = buildEchoRequest(
-      "http://127.0.0.1:" + std::to_string(server.port()) + "/echo", ProviderKind::Anthropic, 99);
+      "http://127.0.0.1:" + std::to_string(server.port()) + "/echo", {&providers::anthropic_provider}, 99);
   std::string request = "GET /echo?probe=1 HTTP/1.1\r\n";
   for (const auto& [name, value] : sent.headers) request += name + ": " + value + "\r\n";
   request += "x-dup: 1\r\nX-DUP: 2\r\n\r\n";
@@ -203,7 +204,7 @@ TEST_F(EchoServerTest, EchoesEveryHeaderWithCaseAndOrder) {
   const auto log = server.log();
   ASSERT_EQ(log.size(), 1u);
   EXPECT_NE(log[0].find(" 200 "), std::string::npos) << log[0];
-  EXPECT_EQ(log[0].find(sent.canary), std::string::npos) << log[0];
+  EXPECT_EQ(log[0].find(sent.canaries.front()), std::string::npos) << log[0];
   EXPECT_EQ(log[0].find("probe=1"), std::string::npos) << log[0];
 }
 

@@ -1,7 +1,9 @@
 // The engine end to end on a real loop: fake DNS and a fake provider on
 // loopback, every layer in order, verdicts from classifyRoute, the
 // concurrency cap, cancellation, and a whole check.
+#include "providers/provider_def.h"
 #include "engine.h"
+#include "pathwatch/report.h"
 
 #include <gtest/gtest.h>
 
@@ -66,14 +68,21 @@ class EngineTest : public ::testing::Test {
 
   std::string resolvers() const { return "\"" + dns.spec() + "\""; }
 
-  std::optional<RouteResult> probeOnce(std::shared_ptr<const Config> config, const std::string& name) {
+  // One pair and its route's own probe, classified as report.h does.
+  std::optional<RouteResult> probeOnce(std::shared_ptr<const Config> config, const std::string& name,
+                                       const KeyInspection& key = noKey()) {
     Engine engine(loop.get(), config);
+    const ProviderConfig& provider = providerNamed(*config, name);
     std::optional<RouteResult> out;
-    engine.probe(providerNamed(*config, name), config->routes.front(), noKey(),
-                 [&](RouteResult r) { out = std::move(r); });
+    std::optional<RouteObservation> obs;
+    engine.observeRoute(config->routes.front(), RouteProbe::forProviders({provider}),
+                        [&](RouteObservation o) { obs = std::move(o); });
+    engine.probe(provider, config->routes.front(), key, [&](RouteResult r) { out = std::move(r); });
     EXPECT_FALSE(out) << "completed synchronously";
-    loop.runUntil([&] { return out.has_value(); }, 15000);
-    return out;
+    loop.runUntil([&] { return out.has_value() && obs.has_value(); }, 15000);
+    if (!out || !obs) return std::nullopt;
+    const auto views = routeViews({*obs});
+    return finishPair(provider.spec, std::move(*out), &views.at(obs->route));
   }
 
   TestLoop loop;
@@ -181,9 +190,11 @@ TEST_F(EngineTest, SixteenProbesSomeSilentFinishWithinAboutOneTimeout) {
   Engine engine(loop.get(), config);
   std::vector<RouteResult> results;
   const uint64_t start = uv_hrtime();
-  for (int i = 0; i < 16; ++i)
-    engine.probe(providerNamed(*config, i % 2 ? "silent" : "good"), config->routes.front(), noKey(),
-                 [&](RouteResult r) { results.push_back(std::move(r)); });
+  for (int i = 0; i < 16; ++i) {
+    const ProviderConfig& p = providerNamed(*config, i % 2 ? "silent" : "good");
+    engine.probe(p, config->routes.front(), noKey(),
+                 [&](RouteResult r) { results.push_back(finishPair(p.spec, std::move(r), nullptr)); });
+  }
   EXPECT_EQ(engine.inFlight() + engine.queued(), 16u);
   loop.runUntil([&] { return results.size() == 16; }, 20000);
   const double elapsed_ms = static_cast<double>(uv_hrtime() - start) / 1e6;
@@ -288,15 +299,9 @@ TEST_F(EngineTest, KeyGoesToTheProviderOnlyAndEchoSeesACanary) {
   auto config = makeConfig(providerJson("local", url), resolvers(), "3s",
                            R"(, "echo": [")" + echo_url + R"("])");
   const std::string secret = "sk-proj-Zq4Lm8Rt2Vx6Bn1Kc9Jd3Hf7Gs5Pw0YeMxYA";
-  KeyInspection key = inspectKey(ProviderKind::OpenAI, secret, "env:LOCAL_KEY", true);
+  KeyInspection key = inspectKey(providers::openai_provider, secret, "env:LOCAL_KEY", true);
   ASSERT_EQ(key.layer.status, LayerStatus::Ok);
-  std::optional<RouteResult> out;
-  {
-    Engine engine(loop.get(), config);
-    engine.probe(providerNamed(*config, "local"), config->routes.front(), key,
-                 [&](RouteResult r) { out = std::move(r); });
-    loop.runUntil([&] { return out.has_value(); }, 15000);
-  }
+  std::optional<RouteResult> out = probeOnce(config, "local", key);
   echo.stop();
   loop.drain();
   ASSERT_TRUE(out);

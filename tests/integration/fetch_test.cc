@@ -74,7 +74,7 @@ class FetchTest : public ::testing::Test {
   FetchResult run(FetchRequest req) {
     std::optional<FetchResult> out;
     int calls = 0;
-    client_->fetch(std::move(req), [&](FetchResult r) {
+    FetchHandle handle = client_->fetch(std::move(req), [&](FetchResult r) {
       ++calls;
       out = std::move(r);
     });
@@ -658,12 +658,13 @@ TEST_F(FetchTest, ManyConcurrentFetchesEachCompleteOnce) {
   constexpr int kN = 24;
   std::vector<int> calls(kN, 0);
   int ok = 0;
+  std::vector<FetchHandle> handles;
   for (int i = 0; i < kN; ++i) {
     bool tls = i % 2 == 0;
-    client_->fetch(request(tls, tls ? srv->port() : plain->port(), "/ok"), [&, i](FetchResult r) {
+    handles.push_back(client_->fetch(request(tls, tls ? srv->port() : plain->port(), "/ok"), [&, i](FetchResult r) {
       ++calls[i];
       if (r.failed_at == FailedAt::None && r.http.code == 200) ++ok;
-    });
+    }));
   }
   EXPECT_EQ(client_->inFlight(), static_cast<std::size_t>(kN));
   EXPECT_TRUE(loop_.runUntil([&] { return client_->inFlight() == 0; }, 30000));
@@ -674,9 +675,9 @@ TEST_F(FetchTest, ManyConcurrentFetchesEachCompleteOnce) {
 TEST_F(FetchTest, CancelRunsNoCallback) {
   auto srv = plainServer();
   bool called = false;
-  uint64_t id = client_->fetch(request(false, srv->port(), "/hang"), [&](FetchResult) { called = true; });
+  FetchHandle handle = client_->fetch(request(false, srv->port(), "/hang"), [&](FetchResult) { called = true; });
   ASSERT_TRUE(loop_.runUntil([&] { return srv->requests() == 1; }, 10000));
-  client_->cancel(id);
+  handle.reset();
   EXPECT_EQ(client_->inFlight(), 0u);
   // A later fetch completes; the cancelled one never does.
   FetchResult r = run(request(false, srv->port(), "/ok"));
@@ -688,8 +689,8 @@ TEST_F(FetchTest, CancelOfAFinishedButUndeliveredResult) {
   bool called = false;
   FetchRequest req = request(false, 80, "/ok");
   req.url = "ftp://nowhere/";
-  uint64_t id = client_->fetch(std::move(req), [&](FetchResult) { called = true; });
-  client_->cancel(id);
+  FetchHandle handle = client_->fetch(std::move(req), [&](FetchResult) { called = true; });
+  handle.reset();
   loop_.drain();
   EXPECT_FALSE(called);
   EXPECT_EQ(client_->inFlight(), 0u);
@@ -698,8 +699,9 @@ TEST_F(FetchTest, CancelOfAFinishedButUndeliveredResult) {
 TEST_F(FetchTest, DestroyingTheClientMidTransferRunsNoCallbackAndClosesEverything) {
   auto srv = tlsServer(TestPki::get().good);
   bool called = false;
+  std::vector<FetchHandle> handles;
   for (int i = 0; i < 3; ++i) {
-    client_->fetch(request(true, srv->port(), "/hang"), [&](FetchResult) { called = true; });
+    handles.push_back(client_->fetch(request(true, srv->port(), "/hang"), [&](FetchResult) { called = true; }));
   }
   ASSERT_TRUE(loop_.runUntil([&] { return srv->requests() == 3; }, 10000));
   client_.reset();
@@ -711,9 +713,10 @@ TEST_F(FetchTest, DestroyingTheClientMidTransferRunsNoCallbackAndClosesEverythin
 TEST_F(FetchTest, ACallbackMayStartTheNextFetch) {
   auto srv = plainServer();
   int done = 0;
-  client_->fetch(request(false, srv->port(), "/ok"), [&](FetchResult) {
+  FetchHandle second;
+  FetchHandle first = client_->fetch(request(false, srv->port(), "/ok"), [&](FetchResult) {
     ++done;
-    client_->fetch(request(false, srv->port(), "/status/204"), [&](FetchResult r) {
+    second = client_->fetch(request(false, srv->port(), "/status/204"), [&](FetchResult r) {
       EXPECT_EQ(r.http.code, 204);
       ++done;
     });

@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 
+#include "providers/provider_def.h"
 #include "answers/fixtures.h"
 #include "pathwatch/classify.h"
 
@@ -71,7 +72,7 @@ TEST(ClassifyPrecedence, KeyMissingBeatsEveryLaterLayer) {
 
 TEST(ClassifyPrecedence, KeyMalformedNamesTheProblemsAndFingerprintOnly) {
   const std::string raw = "\"" + kOpenAIKey + "\"\r\n";
-  auto k = inspectKey(ProviderKind::OpenAI, raw, "file:/run/credentials/pathwatchd.service/openai", true);
+  auto k = inspectKey(providers::openai_provider, raw, "file:/run/credentials/pathwatchd.service/openai", true);
   RouteResult r = openaiAnswer(401, kNoKey, false);
   r.key = k.layer;
   classifyRoute(spec("openai"), r);
@@ -480,8 +481,8 @@ TEST(AnalyzeAnswerRobustness, GarbageBodiesNeverThrowAndStayBounded) {
     if (i % 3 == 0 && !b.empty()) b[0] = '{';
     bodies.push_back(b);
   }
-  for (ProviderKind k : {ProviderKind::OpenAI, ProviderKind::Anthropic, ProviderKind::Gemini, ProviderKind::Discord}) {
-    const ProviderSpec& s = spec(std::string(toString(k)).c_str());
+  for (const ProviderDef* k : {&providers::openai_provider, &providers::anthropic_provider, &providers::gemini_provider, &providers::discord_provider}) {
+    const ProviderSpec& s = spec(std::string(k->id).c_str());
     for (const auto& body : bodies) {
       for (int code : {200, 302, 401, 403, 429, 503}) {
         RouteResult r = healthyRoute(s, true);
@@ -523,7 +524,7 @@ TEST(ClassifyCoverage, EverySpecVerdictCanBeProduced) {
   }
   {
     RouteResult r = openaiAnswer(401, kNoKey, false);
-    r.key = inspectKey(ProviderKind::OpenAI, " x ", "env:OPENAI_API_KEY", true).layer;
+    r.key = inspectKey(providers::openai_provider, " x ", "env:OPENAI_API_KEY", true).layer;
     run(r);
   }
   run(openaiAnswer(401, kInvalidKey));

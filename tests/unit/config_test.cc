@@ -1,3 +1,4 @@
+#include "providers/provider_def.h"
 #include "pathwatch/config.h"
 
 #include <gtest/gtest.h>
@@ -96,7 +97,7 @@ TEST(Config, SpecExampleParses) {
   const auto& custom = c.providers[4];
   EXPECT_EQ(custom.spec.name, "local-llm");
   EXPECT_FALSE(custom.spec.builtin);
-  EXPECT_EQ(custom.spec.kind, ProviderKind::OpenAI);
+  EXPECT_EQ(custom.spec.def, &providers::openai_provider);
   EXPECT_EQ(custom.spec.host, "llm.example.net");
   EXPECT_EQ(custom.spec.probe_path, "/v1/models");
   EXPECT_TRUE(custom.spec.default_key_env.empty());

@@ -1,5 +1,6 @@
 // Header echo, client side: the request built for an echo endpoint, the
 // comparison with what the echo saw, and the discount of the echo's own front end.
+#include "providers/provider_def.h"
 #include "echo.h"
 
 #include <gtest/gtest.h>
@@ -49,7 +50,7 @@ std::string httpbinEcho(const HeaderList& headers, const std::string& origin) {
 
 const EchoRequest& openaiRequest() {
   static const EchoRequest r =
-      buildEchoRequest("https://echo.test:8443/echo", ProviderKind::OpenAI, 42);
+      buildEchoRequest("https://echo.test:8443/echo", {&providers::openai_provider}, 42);
   return r;
 }
 
@@ -60,25 +61,25 @@ HeaderList::iterator findHeader(HeaderList& h, const std::string& lower_name) {
 
 TEST(BuildEchoRequestTest, CanaryInProviderShapeAndDeterministic) {
   struct Case {
-    ProviderKind kind;
+    const ProviderDef* kind;
     std::string header, prefix;
   };
-  for (const Case& c : {Case{ProviderKind::OpenAI, "authorization", "Bearer sk-proj-pw-canary-"},
-                        Case{ProviderKind::Anthropic, "x-api-key", "sk-ant-api03-pw-canary-"},
-                        Case{ProviderKind::Gemini, "x-goog-api-key", "AIza-pw-canary-"},
-                        Case{ProviderKind::Discord, "authorization", "Bot pw-canary-"}}) {
-    const EchoRequest a = buildEchoRequest("https://echo.test/echo", c.kind, 7);
-    const EchoRequest b = buildEchoRequest("https://echo.test/echo", c.kind, 7);
-    const EchoRequest other = buildEchoRequest("https://echo.test/echo", c.kind, 8);
+  for (const Case& c : {Case{&providers::openai_provider, "authorization", "Bearer sk-proj-pw-canary-"},
+                        Case{&providers::anthropic_provider, "x-api-key", "sk-ant-api03-pw-canary-"},
+                        Case{&providers::gemini_provider, "x-goog-api-key", "AIza-pw-canary-"},
+                        Case{&providers::discord_provider, "authorization", "Bot pw-canary-"}}) {
+    const EchoRequest a = buildEchoRequest("https://echo.test/echo", {c.kind}, 7);
+    const EchoRequest b = buildEchoRequest("https://echo.test/echo", {c.kind}, 7);
+    const EchoRequest other = buildEchoRequest("https://echo.test/echo", {c.kind}, 8);
     EXPECT_EQ(a.headers, b.headers);
-    EXPECT_NE(a.canary, other.canary);
-    EXPECT_EQ(a.canary.rfind(c.prefix, 0), 0u) << a.canary;
+    EXPECT_NE(a.canaries.front(), other.canaries.front());
+    EXPECT_EQ(a.canaries.front().rfind(c.prefix, 0), 0u) << a.canaries.front();
     HeaderList h = a.headers;
     auto it = findHeader(h, c.header);
     ASSERT_NE(it, h.end()) << c.header;
-    EXPECT_EQ(it->second, a.canary);
+    EXPECT_EQ(it->second, a.canaries.front());
   }
-  EXPECT_EQ(buildEchoRequest("https://e.test/", ProviderKind::Gemini, 1).canary.size(), 39u);
+  EXPECT_EQ(buildEchoRequest("https://e.test/", {&providers::gemini_provider}, 1).canaries.front().size(), 39u);
 }
 
 TEST(BuildEchoRequestTest, NamesInMixedCaseAndHostAsCurlWouldSendIt) {
@@ -97,9 +98,9 @@ TEST(BuildEchoRequestTest, NamesInMixedCaseAndHostAsCurlWouldSendIt) {
     EXPECT_NE(name, upper);
   }
   EXPECT_NE(findHeader(h, "user-agent")->first, "User-Agent");  // canonicalising, too
-  HeaderList v6 = buildEchoRequest("http://[::1]:9000/e", ProviderKind::OpenAI, 3).headers;
+  HeaderList v6 = buildEchoRequest("http://[::1]:9000/e", {&providers::openai_provider}, 3).headers;
   EXPECT_EQ(findHeader(v6, "host")->second, "[::1]:9000");
-  HeaderList plain = buildEchoRequest("https://echo.test/e", ProviderKind::OpenAI, 3).headers;
+  HeaderList plain = buildEchoRequest("https://echo.test/e", {&providers::openai_provider}, 3).headers;
   EXPECT_EQ(findHeader(plain, "host")->second, "echo.test");
 }
 
@@ -260,6 +261,13 @@ RouteResult routeWithEcho(const std::string& name, std::vector<std::string> adde
   return r;
 }
 
+// One echo per route, as the report builder hands them over.
+void discount(std::vector<RouteResult>& routes) {
+  std::vector<EchoLayer*> echoes;
+  for (auto& r : routes) echoes.push_back(&r.echo);
+  discountCommonEchoAdditions(echoes);
+}
+
 TEST(DiscountCommonEchoAdditionsTest, CommonAdditionsAreTheEchosOwn) {
   std::vector<RouteResult> routes = {routeWithEcho("a", {"x-real-ip", "via"}),
                                      routeWithEcho("b", {"x-real-ip"}),
@@ -268,7 +276,7 @@ TEST(DiscountCommonEchoAdditionsTest, CommonAdditionsAreTheEchosOwn) {
   skipped.route = "d";
   skipped.echo.status = LayerStatus::Skipped;
   routes.push_back(skipped);
-  discountCommonEchoAdditions(routes);
+  discount(routes);
   EXPECT_EQ(routes[0].echo.added, std::vector<std::string>{"via"});
   EXPECT_EQ(routes[0].echo.status, LayerStatus::Altered);
   EXPECT_TRUE(routes[1].echo.added.empty());
@@ -286,14 +294,14 @@ TEST(DiscountCommonEchoAdditionsTest, SingleRouteIsNotDiscounted) {
   RouteResult failed;
   failed.echo.status = LayerStatus::Fail;  // a failed echo is not a result to compare
   routes.push_back(failed);
-  discountCommonEchoAdditions(routes);
+  discount(routes);
   EXPECT_EQ(routes[0].echo.added, std::vector<std::string>{"x-real-ip"});
   EXPECT_EQ(routes[0].echo.status, LayerStatus::Altered);
 }
 
 TEST(DiscountCommonEchoAdditionsTest, NothingCommonChangesNothing) {
   std::vector<RouteResult> routes = {routeWithEcho("a", {"via"}), routeWithEcho("b", {})};
-  discountCommonEchoAdditions(routes);
+  discount(routes);
   EXPECT_EQ(routes[0].echo.added, std::vector<std::string>{"via"});
   EXPECT_EQ(routes[0].echo.status, LayerStatus::Altered);
   EXPECT_TRUE(routes[0].echo.evidence.empty());

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "history.h"
-#include "time_util.h"
+#include "pathwatch/clock.h"
 
 namespace pathwatch {
 namespace {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "providers/provider_def.h"
 #include "answers/fixtures.h"
 #include "pathwatch/key.h"
 
@@ -40,11 +41,11 @@ TEST(Fingerprint, FirstSevenAndLastFour) {
 }
 
 TEST(InspectKey, CleanKeysOfEveryProviderPass) {
-  for (ProviderKind k : {ProviderKind::OpenAI, ProviderKind::Anthropic, ProviderKind::Gemini, ProviderKind::Discord}) {
-    const auto r = inspectKey(k, keyFor(k), "env:X", true);
-    EXPECT_EQ(r.layer.status, LayerStatus::Ok) << toString(k) << ": " << problems(r);
+  for (const ProviderDef* k : {&providers::openai_provider, &providers::anthropic_provider, &providers::gemini_provider, &providers::discord_provider}) {
+    const auto r = inspectKey(*k, keyFor(k), "env:X", true);
+    EXPECT_EQ(r.layer.status, LayerStatus::Ok) << k->id << ": " << problems(r);
     EXPECT_EQ(r.key.reveal(), keyFor(k));
-    EXPECT_EQ(r.layer.looks_like, toString(k));
+    EXPECT_EQ(r.layer.looks_like, k->id);
     EXPECT_EQ(r.layer.length, keyFor(k).size());
     EXPECT_EQ(r.layer.source, "env:X");
     EXPECT_TRUE(r.layer.read);
@@ -53,39 +54,39 @@ TEST(InspectKey, CleanKeysOfEveryProviderPass) {
 
 struct PasteCase {
   std::string name;
-  ProviderKind kind;
+  const ProviderDef* kind;
   std::string raw;
   std::vector<std::string> expected;
 };
 
 TEST(InspectKey, PasteMistakesAreKeyMalformedAndNothingIsSent) {
   const std::vector<PasteCase> cases = {
-      {"trailing_newline", ProviderKind::OpenAI, kOpenAIKey + "\n", {"trailing_newline"}},
-      {"crlf_env_file", ProviderKind::OpenAI, kOpenAIKey + "\r\n", {"trailing_newline", "carriage_return"}},
-      {"leading_space", ProviderKind::Anthropic, " " + kAnthropicKey, {"leading_whitespace"}},
-      {"trailing_space", ProviderKind::Anthropic, kAnthropicKey + " \n", {"trailing_whitespace", "trailing_newline"}},
-      {"double_quotes", ProviderKind::Gemini, "\"" + kGeminiKey + "\"", {"surrounding_quotes"}},
-      {"single_quotes", ProviderKind::Gemini, "'" + kGeminiKey + "'", {"surrounding_quotes"}},
-      {"typographic_quotes", ProviderKind::OpenAI, "\xE2\x80\x9C" + kOpenAIKey + "\xE2\x80\x9D", {"surrounding_quotes"}},
-      {"bearer_inside", ProviderKind::OpenAI, "Bearer " + kOpenAIKey, {"bearer_prefix"}},
-      {"bearer_doubled", ProviderKind::OpenAI, "Bearer Bearer " + kOpenAIKey, {"bearer_prefix"}},
-      {"bot_prefix", ProviderKind::Discord, "Bot " + kDiscordToken, {"bot_prefix"}},
-      {"header_pasted", ProviderKind::Anthropic, "x-api-key: " + kAnthropicKey, {"header_pasted"}},
-      {"env_assignment", ProviderKind::OpenAI, "OPENAI_API_KEY=" + kOpenAIKey, {"assignment"}},
-      {"empty", ProviderKind::OpenAI, "", {"empty"}},
-      {"only_newline", ProviderKind::OpenAI, "\n", {"empty", "trailing_newline"}},
-      {"url_pasted", ProviderKind::OpenAI, "https://platform.openai.com/api-keys", {"url"}},
-      {"space_inside", ProviderKind::Gemini, "AIzaSyB3x9Qk7Lm2 Np5Rt8Vw1Yz4Ac6Ef9Hj0Kd", {"contains_space"}},
-      {"control_char", ProviderKind::OpenAI, kOpenAIKey.substr(0, 40) + "\x07" + kOpenAIKey.substr(40), {"nonprintable"}},
-      {"bom", ProviderKind::OpenAI, "\xEF\xBB\xBF" + kOpenAIKey, {"non_ascii"}},
-      {"anthropic_key_for_openai", ProviderKind::OpenAI, kAnthropicKey, {"wrong_provider_shape"}},
-      {"openai_key_for_gemini", ProviderKind::Gemini, kOpenAIKey, {"wrong_provider_shape"}},
-      {"gemini_key_for_discord", ProviderKind::Discord, kGeminiKey, {"wrong_provider_shape"}},
-      {"clearly_not_a_key", ProviderKind::Anthropic, "changeme", {"unknown_shape"}},
+      {"trailing_newline", &providers::openai_provider, kOpenAIKey + "\n", {"trailing_newline"}},
+      {"crlf_env_file", &providers::openai_provider, kOpenAIKey + "\r\n", {"trailing_newline", "carriage_return"}},
+      {"leading_space", &providers::anthropic_provider, " " + kAnthropicKey, {"leading_whitespace"}},
+      {"trailing_space", &providers::anthropic_provider, kAnthropicKey + " \n", {"trailing_whitespace", "trailing_newline"}},
+      {"double_quotes", &providers::gemini_provider, "\"" + kGeminiKey + "\"", {"surrounding_quotes"}},
+      {"single_quotes", &providers::gemini_provider, "'" + kGeminiKey + "'", {"surrounding_quotes"}},
+      {"typographic_quotes", &providers::openai_provider, "\xE2\x80\x9C" + kOpenAIKey + "\xE2\x80\x9D", {"surrounding_quotes"}},
+      {"bearer_inside", &providers::openai_provider, "Bearer " + kOpenAIKey, {"bearer_prefix"}},
+      {"bearer_doubled", &providers::openai_provider, "Bearer Bearer " + kOpenAIKey, {"bearer_prefix"}},
+      {"bot_prefix", &providers::discord_provider, "Bot " + kDiscordToken, {"bot_prefix"}},
+      {"header_pasted", &providers::anthropic_provider, "x-api-key: " + kAnthropicKey, {"header_pasted"}},
+      {"env_assignment", &providers::openai_provider, "OPENAI_API_KEY=" + kOpenAIKey, {"assignment"}},
+      {"empty", &providers::openai_provider, "", {"empty"}},
+      {"only_newline", &providers::openai_provider, "\n", {"empty", "trailing_newline"}},
+      {"url_pasted", &providers::openai_provider, "https://platform.openai.com/api-keys", {"url"}},
+      {"space_inside", &providers::gemini_provider, "AIzaSyB3x9Qk7Lm2 Np5Rt8Vw1Yz4Ac6Ef9Hj0Kd", {"contains_space"}},
+      {"control_char", &providers::openai_provider, kOpenAIKey.substr(0, 40) + "\x07" + kOpenAIKey.substr(40), {"nonprintable"}},
+      {"bom", &providers::openai_provider, "\xEF\xBB\xBF" + kOpenAIKey, {"non_ascii"}},
+      {"anthropic_key_for_openai", &providers::openai_provider, kAnthropicKey, {"wrong_provider_shape"}},
+      {"openai_key_for_gemini", &providers::gemini_provider, kOpenAIKey, {"wrong_provider_shape"}},
+      {"gemini_key_for_discord", &providers::discord_provider, kGeminiKey, {"wrong_provider_shape"}},
+      {"clearly_not_a_key", &providers::anthropic_provider, "changeme", {"unknown_shape"}},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
-    const auto r = inspectKey(c.kind, c.raw, "file:/run/credentials/pathwatchd.service/key", true);
+    const auto r = inspectKey(*c.kind, c.raw, "file:/run/credentials/pathwatchd.service/key", true);
     EXPECT_EQ(r.layer.status, LayerStatus::Fail) << problems(r);
     EXPECT_EQ(r.layer.error, "key_malformed");
     EXPECT_TRUE(r.key.empty()) << "a damaged key is never sent";
@@ -96,23 +97,23 @@ TEST(InspectKey, PasteMistakesAreKeyMalformedAndNothingIsSent) {
 }
 
 TEST(InspectKey, WrongShapeSaysWhatItLooksLike) {
-  const auto r = inspectKey(ProviderKind::OpenAI, kAnthropicKey, "env:OPENAI_API_KEY", true);
+  const auto r = inspectKey(providers::openai_provider, kAnthropicKey, "env:OPENAI_API_KEY", true);
   EXPECT_EQ(r.layer.looks_like, "anthropic");
   // The fingerprint of the quoted key is the key's own, as the provider would echo it.
-  const auto q = inspectKey(ProviderKind::OpenAI, "'" + kOpenAIKey + "'\n", "env:OPENAI_API_KEY", true);
+  const auto q = inspectKey(providers::openai_provider, "'" + kOpenAIKey + "'\n", "env:OPENAI_API_KEY", true);
   EXPECT_EQ(q.layer.fingerprint, "sk-proj…MxYA");
 }
 
 TEST(InspectKey, CustomEndpointsAcceptAnyToken) {
   // An OpenAI-compatible server in front of anything: short or foreign tokens are its business.
-  EXPECT_EQ(inspectKey(ProviderKind::OpenAI, "local-token", "env:LLM_KEY", true, false).layer.status, LayerStatus::Ok);
-  EXPECT_EQ(inspectKey(ProviderKind::OpenAI, kAnthropicKey, "env:LLM_KEY", true, false).layer.status, LayerStatus::Ok);
+  EXPECT_EQ(inspectKey(providers::openai_provider, "local-token", "env:LLM_KEY", true, false).layer.status, LayerStatus::Ok);
+  EXPECT_EQ(inspectKey(providers::openai_provider, kAnthropicKey, "env:LLM_KEY", true, false).layer.status, LayerStatus::Ok);
   // Paste damage is damage everywhere.
-  EXPECT_EQ(inspectKey(ProviderKind::OpenAI, "local-token\n", "env:LLM_KEY", true, false).layer.error, "key_malformed");
+  EXPECT_EQ(inspectKey(providers::openai_provider, "local-token\n", "env:LLM_KEY", true, false).layer.error, "key_malformed");
 }
 
 TEST(InspectKey, UnfamiliarLongTokensGetTheBenefitOfTheDoubt) {
-  const auto r = inspectKey(ProviderKind::OpenAI, "sk-or-v1-0123456789abcdef0123456789abcdef", "env:X", true);
+  const auto r = inspectKey(providers::openai_provider, "sk-or-v1-0123456789abcdef0123456789abcdef", "env:X", true);
   EXPECT_EQ(r.layer.status, LayerStatus::Ok) << problems(r);
   EXPECT_EQ(r.layer.looks_like, "");
 }
@@ -248,7 +249,7 @@ TEST_F(ReadKey, BuiltinFallsBackToItsUsualVariableElseProbesWithoutAKey) {
 
 TEST_F(ReadKey, CustomProviderWithoutKeySourceProbesWithoutAKey) {
   ProviderConfig p;
-  p.spec = *makeProviderSpec("local-llm", ProviderKind::OpenAI, "https://llm.example.net/v1", false);
+  p.spec = *makeProviderSpec("local-llm", providers::openai_provider, "https://llm.example.net/v1", false);
   const auto r = readKey(p);
   EXPECT_EQ(r.layer.status, LayerStatus::Skipped);
   EXPECT_EQ(r.layer.source, "none");

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "providers/provider_def.h"
 #include "answers/fixtures.h"
 #include "pathwatch/classify.h"
 #include "providers/signature.h"
@@ -485,7 +486,7 @@ TEST_P(ProviderAnswer, AuthorFieldsAndVerdict) {
   }
   EXPECT_EQ(toString(r.verdict), toString(c.verdict));
   EXPECT_FALSE(r.evidence.empty());
-  const std::string& key = keyFor(s.kind);
+  const std::string& key = keyFor(s.def);
   for (const auto& e : r.evidence) {
     EXPECT_EQ(e.find(key), std::string::npos) << e;
     EXPECT_EQ(e.find(key.substr(8, 24)), std::string::npos) << e;
@@ -560,8 +561,8 @@ TEST(ProviderAnswerFields, TruncatedJsonStillYieldsTheFields) {
 TEST(SignatureTables, EveryBlockRuleHasAPositiveCondition) {
   std::vector<std::span<const sig::BlockRule>> tables = {sig::cloudflareRules(), sig::middleboxRules(),
                                                          sig::proxyMarkRules()};
-  for (ProviderKind k : {ProviderKind::OpenAI, ProviderKind::Anthropic, ProviderKind::Gemini, ProviderKind::Discord})
-    tables.push_back(sig::signatureFor(k).edge);
+  for (const ProviderDef* k : {&providers::openai_provider, &providers::anthropic_provider, &providers::gemini_provider, &providers::discord_provider})
+    tables.push_back(k->edge);
   for (const auto& t : tables)
     for (const auto& r : t) {
       SCOPED_TRACE(std::string(r.name));
@@ -573,8 +574,8 @@ TEST(SignatureTables, EveryBlockRuleHasAPositiveCondition) {
 }
 
 TEST(SignatureTables, EveryAnswerRuleNamesItsCaseAndMeaning) {
-  for (ProviderKind k : {ProviderKind::OpenAI, ProviderKind::Anthropic, ProviderKind::Gemini, ProviderKind::Discord})
-    for (const auto& r : sig::signatureFor(k).rules) {
+  for (const ProviderDef* k : {&providers::openai_provider, &providers::anthropic_provider, &providers::gemini_provider, &providers::discord_provider})
+    for (const auto& r : k->rules) {
       EXPECT_FALSE(r.name.empty());
       EXPECT_FALSE(r.meaning.empty()) << r.name;
       EXPECT_LE(r.status_lo, r.status_hi) << r.name;

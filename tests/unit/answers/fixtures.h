@@ -2,9 +2,11 @@
 // Captured-answer fixtures shared by the classify, providers and diagnose
 // tests: realistic headers per provider and a route whose layers all passed.
 // Keys here are made up; they only have the providers' shapes.
+#include <map>
 #include <string>
 
 #include "pathwatch/key.h"
+#include "providers/provider_def.h"
 #include "pathwatch/provider.h"
 #include "pathwatch/result.h"
 
@@ -18,17 +20,19 @@ inline const std::string kGeminiKey = "AIzaSyB3x9Qk7Lm2Np5Rt8Vw1Yz4Ac6Ef9Hj0Kd";
 inline const std::string kDiscordToken =
     "MTA5ODc2NTQzMjEwOTg3NjU0Mw.GhQx7a.Zk3Lm9Np2Qr5St8Uv1Wx4Yz7Ab0Cd3Ef6Gh9Ij";
 
-inline const std::string& keyFor(ProviderKind k) {
-  switch (k) {
-    case ProviderKind::OpenAI: return kOpenAIKey;
-    case ProviderKind::Anthropic: return kAnthropicKey;
-    case ProviderKind::Gemini: return kGeminiKey;
-    case ProviderKind::Discord: return kDiscordToken;
-  }
+inline const std::string& keyFor(const ProviderDef* k) {
+  if (k == &providers::anthropic_provider) return kAnthropicKey;
+  if (k == &providers::gemini_provider) return kGeminiKey;
+  if (k == &providers::discord_provider) return kDiscordToken;
   return kOpenAIKey;
 }
 
-inline const ProviderSpec& spec(const char* name) { return *findBuiltin(name); }
+inline const ProviderSpec& spec(const char* name) {
+  static std::map<std::string, ProviderSpec> specs;
+  auto it = specs.find(name);
+  if (it == specs.end()) it = specs.emplace(name, *findBuiltin(name)).first;
+  return it->second;
+}
 
 inline HeaderList openaiHeaders() {
   return {{"Date", "Fri, 27 Nov 2026 21:00:00 GMT"},
@@ -100,7 +104,7 @@ inline RouteResult healthyRoute(const ProviderSpec& s, bool key_sent, const std:
   r.provider = s.name;
   r.route = route;
   if (key_sent) {
-    auto k = inspectKey(s.kind, keyFor(s.kind), "env:" + s.default_key_env, true);
+    auto k = inspectKey(*s.def, keyFor(s.def), "env:" + s.default_key_env, true);
     r.key = k.layer;
   } else {
     r.key.status = LayerStatus::Skipped;

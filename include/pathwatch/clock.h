@@ -1,5 +1,5 @@
 #pragma once
-// Wall-clock helpers shared by history, the status snapshot and the socket:
+// Wall-clock helpers every part shares (the one ISO 8601 formatter):
 // timestamps are Unix milliseconds inside, ISO 8601 UTC outside.
 #include <cstdint>
 #include <optional>

@@ -1,4 +1,4 @@
-#include "time_util.h"
+#include "pathwatch/clock.h"
 
 #include <chrono>
 #include <cstdio>
