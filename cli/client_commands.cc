@@ -260,6 +260,9 @@ int runHistoryCommand(int argc, char** argv) {
       std::cout << static_cast<long>(r["ms"]["total"].get<double>()) << " ms";
     std::cout << "\n";
   }
+  if (j->value("truncated", false))
+    std::cerr << "(more rows than one answer holds: the oldest were left out; narrow it with "
+                 "--since, -p, -r or --limit)\n";
   return 0;
 }
 
@@ -271,6 +274,9 @@ int runRunCommand(int argc, char** argv) {
   auto j = request(a, {{"cmd", "run"}}, rc, c);
   if (!j) return rc;
   const json rep = j->value("report", json::object());
+  if (j->value("coalesced", false) && !a.json_out)
+    std::cerr << "(the report of a run that ended " << j->value("age_ms", 0) / 1000.0
+              << " s ago or was already under way: runs are at most one per timeout)\n";
   if (a.json_out)
     std::cout << rep.dump(2) << "\n";
   else
