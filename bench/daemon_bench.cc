@@ -7,10 +7,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "control_client.h"
 #include "daemon.h"
 #include "history.h"
 #include "pathwatch/clock.h"
@@ -188,35 +187,6 @@ void stopDaemon(Daemon& d) {
   std::filesystem::remove_all(d.dir);
 }
 
-int connectTo(const std::string& path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-bool askStatus(int fd, std::string& buf) {
-  static const char req[] = "{\"cmd\":\"status\"}\n";
-  if (::send(fd, req, sizeof req - 1, MSG_NOSIGNAL) != sizeof req - 1) return false;
-  for (;;) {
-    auto nl = buf.find('\n');
-    if (nl != std::string::npos) {
-      bool ok = buf.compare(0, nl, "") != 0 && buf.find("\"ok\":true") < nl;
-      buf.erase(0, nl + 1);
-      return ok;
-    }
-    char tmp[65536];
-    ssize_t n = ::read(fd, tmp, sizeof tmp);
-    if (n <= 0) return false;
-    buf.append(tmp, static_cast<std::size_t>(n));
-  }
-}
-
 int benchStatus(int clients, int reqs) {
   auto d = startDaemon("5s", 4, 3);
   std::this_thread::sleep_for(std::chrono::seconds(3));  // a cycle first
@@ -226,21 +196,20 @@ int benchStatus(int clients, int reqs) {
   auto t0 = Clock::now();
   for (int c = 0; c < clients; ++c)
     th.emplace_back([&, c] {
-      int fd = connectTo(d.socket);
-      if (fd < 0) {
+      ControlClient client;
+      if (!client.connect(d.socket)) {
         ++failures;
         return;
       }
-      std::string buf;
       for (int i = 0; i < reqs; ++i) {
         auto s = Clock::now();
-        if (!askStatus(fd, buf)) {
+        auto answer = client.ask({{"cmd", "status"}}, std::chrono::seconds(10));
+        if (!answer || !answer->value("ok", false)) {
           ++failures;
           break;
         }
         lat[static_cast<std::size_t>(c)].push_back(ms(Clock::now() - s));
       }
-      ::close(fd);
     });
   for (auto& t : th) t.join();
   double wall = ms(Clock::now() - t0);

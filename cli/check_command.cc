@@ -16,6 +16,7 @@
 #include "check.h"
 #include "cli/commands.h"
 #include "cli/render_table.h"
+#include "process_hardening.h"
 #include "pathwatch/report_json.h"
 
 namespace pathwatch {
@@ -168,6 +169,7 @@ int terminalWidth() {
 }  // namespace
 
 int runCheckCommand(int argc, char** argv) {
+  hardenProcess();  // before any key is read or TLS initialised
   CheckArgs args;
   try {
     args = parseCheckArgs(argc, argv);

@@ -3,12 +3,6 @@
 //
 // Exit codes: 0 done (status/run: every provider ok), 1 the daemon reports a
 // problem or refused the request, 2 usage error, 3 pathwatchd is not running.
-#include <errno.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -19,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "control_client.h"
 
 namespace pathwatch {
 
@@ -36,70 +31,6 @@ struct ClientArgs {
   std::optional<std::string> provider, route, since;
   bool transitions = false, alerts = false;
   std::optional<int> limit;
-};
-
-class Connection {
- public:
-  ~Connection() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  // false + message when nothing listens there.
-  bool open(const std::string& path, std::string& why) {
-    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) {
-      why = std::strerror(errno);
-      return false;
-    }
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    if (path.size() >= sizeof a.sun_path) {
-      why = "socket path too long";
-      return false;
-    }
-    std::memcpy(a.sun_path, path.data(), path.size());
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      why = std::strerror(errno);
-      return false;
-    }
-    return true;
-  }
-  bool sendLine(const json& j) {
-    std::string s = j.dump() + "\n";
-    const char* p = s.data();
-    std::size_t left = s.size();
-    while (left) {
-      ssize_t n = ::send(fd_, p, left, MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      p += n;
-      left -= static_cast<std::size_t>(n);
-    }
-    return true;
-  }
-  // One line; nullopt on EOF/error. timeout_ms < 0 waits forever.
-  std::optional<std::string> readLine(int timeout_ms) {
-    for (;;) {
-      auto nl = buf_.find('\n');
-      if (nl != std::string::npos) {
-        std::string line = buf_.substr(0, nl);
-        buf_.erase(0, nl + 1);
-        return line;
-      }
-      pollfd pfd{fd_, POLLIN, 0};
-      int pr = ::poll(&pfd, 1, timeout_ms);
-      if (pr < 0 && errno == EINTR) continue;
-      if (pr <= 0) return std::nullopt;
-      char tmp[65536];
-      ssize_t n = ::read(fd_, tmp, sizeof tmp);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return std::nullopt;
-      buf_.append(tmp, static_cast<std::size_t>(n));
-    }
-  }
-
- private:
-  int fd_ = -1;
-  std::string buf_;
 };
 
 void usage(const char* cmd) {
@@ -169,28 +100,24 @@ int notRunning(const ClientArgs& a, const std::string& why) {
   return kNotRunning;
 }
 
-// Connects, sends, reads one answer. Exit code in `rc` when it fails.
-std::optional<json> request(const ClientArgs& a, const json& req, int& rc, Connection& c,
-                            int timeout_ms = -1) {
-  std::string why;
-  if (!c.open(a.socket, why)) {
-    rc = notRunning(a, why);
-    return std::nullopt;
-  }
-  if (!c.sendLine(req)) {
-    std::cerr << "pathwatch: pathwatchd closed the connection\n";
-    rc = 1;
-    return std::nullopt;
-  }
-  auto line = c.readLine(timeout_ms);
-  if (!line) {
-    std::cerr << "pathwatch: no answer from pathwatchd\n";
-    rc = 1;
-    return std::nullopt;
-  }
-  json j = json::parse(*line, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    std::cerr << "pathwatch: pathwatchd sent something that is not JSON\n";
+// Connects, sends, reads one answer; nullopt with the exit code in `rc` when
+// it fails (3: not running) or the daemon refused (its error is printed).
+std::optional<json> request(const ClientArgs& a, const json& req, int& rc, ControlClient& c,
+                            ControlClient::Millis timeout = ControlClient::kForever) {
+  json j;
+  try {
+    j = c.call(a.socket, req, timeout);
+  } catch (const ControlError& e) {
+    if (e.kind() == ControlErrorKind::NotRunning) {
+      rc = notRunning(a, e.what());
+      return std::nullopt;
+    }
+    std::cerr << "pathwatch: " << (e.kind() == ControlErrorKind::BadAnswer
+                                       ? "pathwatchd sent something that is not JSON"
+                                   : e.kind() == ControlErrorKind::Timeout
+                                       ? "no answer from pathwatchd"
+                                       : "pathwatchd closed the connection")
+              << " (" << e.what() << ")\n";
     rc = 1;
     return std::nullopt;
   }
@@ -291,9 +218,9 @@ void printEvent(const json& e) {
 int runStatusCommand(int argc, char** argv) {
   ClientArgs a;
   if (int rc = parseArgs(argc, argv, a)) return rc;
-  Connection c;
+  ControlClient c;
   int rc = 0;
-  auto j = request(a, {{"cmd", "status"}}, rc, c, 30000);
+  auto j = request(a, {{"cmd", "status"}}, rc, c, std::chrono::seconds(30));
   if (!j) return rc;
   if (a.json_out)
     std::cout << j->dump(2) << "\n";
@@ -310,9 +237,9 @@ int runHistoryCommand(int argc, char** argv) {
   if (a.route) req["route"] = *a.route;
   if (a.since) req["since"] = *a.since;
   if (a.limit) req["limit"] = *a.limit;
-  Connection c;
+  ControlClient c;
   int rc = 0;
-  auto j = request(a, req, rc, c, 60000);
+  auto j = request(a, req, rc, c, std::chrono::seconds(60));
   if (!j) return rc;
   if (a.json_out) {
     std::cout << j->dump(2) << "\n";
@@ -333,17 +260,23 @@ int runHistoryCommand(int argc, char** argv) {
       std::cout << static_cast<long>(r["ms"]["total"].get<double>()) << " ms";
     std::cout << "\n";
   }
+  if (j->value("truncated", false))
+    std::cerr << "(more rows than one answer holds: the oldest were left out; narrow it with "
+                 "--since, -p, -r or --limit)\n";
   return 0;
 }
 
 int runRunCommand(int argc, char** argv) {
   ClientArgs a;
   if (int rc = parseArgs(argc, argv, a)) return rc;
-  Connection c;
+  ControlClient c;
   int rc = 0;
   auto j = request(a, {{"cmd", "run"}}, rc, c);
   if (!j) return rc;
   const json rep = j->value("report", json::object());
+  if (j->value("coalesced", false) && !a.json_out)
+    std::cerr << "(the report of a run that ended " << j->value("age_ms", 0) / 1000.0
+              << " s ago or was already under way: runs are at most one per timeout)\n";
   if (a.json_out)
     std::cout << rep.dump(2) << "\n";
   else
@@ -354,9 +287,9 @@ int runRunCommand(int argc, char** argv) {
 int runReloadCommand(int argc, char** argv) {
   ClientArgs a;
   if (int rc = parseArgs(argc, argv, a)) return rc;
-  Connection c;
+  ControlClient c;
   int rc = 0;
-  auto j = request(a, {{"cmd", "reload"}}, rc, c, 30000);
+  auto j = request(a, {{"cmd", "reload"}}, rc, c, std::chrono::seconds(30));
   if (!j) return rc;
   if (a.json_out)
     std::cout << j->dump() << "\n";
@@ -368,12 +301,12 @@ int runReloadCommand(int argc, char** argv) {
 int runWatchCommand(int argc, char** argv) {
   ClientArgs a;
   if (int rc = parseArgs(argc, argv, a)) return rc;
-  Connection c;
+  ControlClient c;
   int rc = 0;
-  auto j = request(a, {{"cmd", "watch"}}, rc, c, 30000);
+  auto j = request(a, {{"cmd", "watch"}}, rc, c, std::chrono::seconds(30));
   if (!j) return rc;
   if (!a.json_out) std::cerr << "watching pathwatchd at " << a.socket << " (Ctrl-C to stop)\n";
-  while (auto line = c.readLine(-1)) {
+  while (auto line = c.readLine(ControlClient::kForever)) {
     if (a.json_out) {
       std::cout << *line << "\n" << std::flush;
       continue;

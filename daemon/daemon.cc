@@ -9,9 +9,11 @@
 #include <vector>
 
 #include "alerts/alerter.h"
+#include "answer_cap.h"
 #include "control_socket.h"
 #include "engine.h"
 #include "history.h"
+#include "loop/uv_handle.h"
 #include "log.h"
 #include "pathwatch/classify.h"
 #include "pathwatch/config.h"
@@ -115,30 +117,36 @@ class WatchFeed : public ResultObserver, public EventSink {
   ControlServer*& server_;
 };
 
-template <typename T>
-void closeHandle(T*& h) {
-  if (!h) return;
-  h->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* x) { delete reinterpret_cast<T*>(x); });
-  h = nullptr;
-}
+// Alert commands still running at shutdown get their SIGTERM and this long
+// to exit; then they are killed, so a hook that ignores SIGTERM can neither
+// outlive the daemon nor hang its stop.
+constexpr uint64_t kHookStopWaitMs = 3000;
 
 class Daemon {
  public:
   Daemon(uv_loop_t* loop, DaemonOptions opt) : loop_(loop), opt_(std::move(opt)) {}
 
   int start();
+  // Stops everything; alert commands still running get a bounded wait
+  // (kHookStopWaitMs) on the loop before they are killed.
   void stop();
 
  private:
+  using ClientId = ControlServer::ClientId;
   std::shared_ptr<const Config> loadConfig();
   void applyConfig(std::shared_ptr<const Config> cfg, bool initial);
-  void reload(std::function<void(bool, std::string)> done);
-  void handleRequest(ControlServer::ClientId id, const json& req);
+  json reload();
+  void requestReload(std::optional<ClientId> id);
+  void runPendingReload();
+  void requestRun(ClientId id);
+  void finishRun(const CheckReport& rep);
+  void handleRequest(ClientId id, const json& req);
   json historyAnswer(const json& req);
+  void waitForHooks();
+  void finishStop();
   void retentionTick();
   static void onRetention(uv_timer_t* t) noexcept {
-    auto* self = static_cast<Daemon*>(t->data);
+    auto* self = static_cast<Daemon*>(t->data);  // null once the timer's owner is gone
     if (!self) return;
     try {
       self->retentionTick();
@@ -165,13 +173,31 @@ class Daemon {
   std::unique_ptr<ControlServer> control_;
   ControlServer* control_raw_ = nullptr;
   std::unique_ptr<WatchFeed> watch_;
-  uv_signal_t* sighup_ = nullptr;
-  uv_signal_t* sigterm_ = nullptr;
-  uv_signal_t* sigint_ = nullptr;
-  uv_timer_t* watchdog_ = nullptr;
-  uv_timer_t* retention_ = nullptr;
-  uv_timer_t* gc_ = nullptr;
+  UvSignal sighup_, sigterm_, sigint_;
+  UvTimer watchdog_, retention_, gc_;
+  // Bursts of reloads become one: requests before it runs (next loop turn)
+  // wait for it, requests while its answer goes out get that answer.
+  UvTimer reload_timer_;
+  std::vector<ClientId> reload_waiters_;
+  std::optional<json> reload_answer_;
+  // At most one run per config timeout: a run during a run joins it; one
+  // within `timeout` after it gets its report marked "coalesced".
+  struct RunWaiter {
+    ClientId id;
+    bool joined;
+  };
+  std::vector<RunWaiter> run_waiters_;
+  bool run_in_progress_ = false;
+  std::optional<json> last_run_;  // the report of the latest run
+  uint64_t last_run_done_ms_ = 0;  // loop time
+  UvTimer stop_timer_, guard_;
+  uint64_t stop_deadline_ms_ = 0;
   bool stopping_ = false;
+  bool stopped_ = false;
+  bool log_stopped_ = false;
+
+ public:
+  bool stopped() const { return stopped_; }
 
  public:
   int exit_code = 0;
@@ -280,17 +306,15 @@ int Daemon::start() {
   }
   control_raw_ = control_.get();
 
-  auto signal = [this](uv_signal_t*& h, int signum, uv_signal_cb cb) {
-    h = new uv_signal_t;
-    uv_signal_init(loop_, h);
-    h->data = this;
-    uv_signal_start(h, cb, signum);
+  auto signal = [this](UvSignal& h, int signum, uv_signal_cb cb) {
+    h.init([&](uv_signal_t* x) { return uv_signal_init(loop_, x); }, this);
+    uv_signal_start(h.get(), cb, signum);
   };
   signal(sighup_, SIGHUP, [](uv_signal_t* h, int) noexcept {
     auto* self = static_cast<Daemon*>(h->data);
     if (!self) return;
     try {
-      self->reload([](bool, std::string) {});
+      self->requestReload(std::nullopt);
     } catch (...) {
       logError("reload: unexpected error");
     }
@@ -309,13 +333,14 @@ int Daemon::start() {
   signal(sigterm_, SIGTERM, stopCb);
   signal(sigint_, SIGINT, stopCb);
 
+  auto timer = [this](UvTimer& t) {
+    t.init([&](uv_timer_t* x) { return uv_timer_init(loop_, x); }, this);
+  };
   if (auto wd = notifier_.watchdogInterval()) {
-    watchdog_ = new uv_timer_t;
-    uv_timer_init(loop_, watchdog_);
-    watchdog_->data = this;
+    timer(watchdog_);
     auto every = static_cast<uint64_t>(std::max<int64_t>(1, wd->count() / 1000));
     uv_timer_start(
-        watchdog_,
+        watchdog_.get(),
         [](uv_timer_t* t) noexcept {
           auto* self = static_cast<Daemon*>(t->data);
           if (self) self->notifier_.watchdog();
@@ -324,21 +349,19 @@ int Daemon::start() {
     logInfo("watchdog: pinging every " + std::to_string(every) + "ms");
   }
 
-  retention_ = new uv_timer_t;
-  uv_timer_init(loop_, retention_);
-  retention_->data = this;
-  uv_timer_start(retention_, onRetention, 5000, 0);
+  timer(retention_);
+  uv_timer_start(retention_.get(), onRetention, 5000, 0);
 
-  gc_ = new uv_timer_t;
-  uv_timer_init(loop_, gc_);
-  gc_->data = this;
+  timer(gc_);
   uv_timer_start(
-      gc_,
+      gc_.get(),
       [](uv_timer_t* t) noexcept {
         auto* self = static_cast<Daemon*>(t->data);
         if (self) self->gcEngines();
       },
       1000, 1000);
+
+  timer(reload_timer_);
 
   applyConfig(config_, true);
   notifier_.ready();
@@ -359,11 +382,12 @@ void Daemon::retentionTick() {
   n += history_->pruneToSize(config_->history.max_bytes, 500);
   if (n > 0) logDebug("history retention: removed " + std::to_string(n) + " rows");
   // More to do: continue soon, in small steps, so the loop never stalls.
-  uv_timer_start(retention_, onRetention, n > 0 ? 200 : 60000, 0);
+  uv_timer_start(retention_.get(), onRetention, n > 0 ? 200 : 60000, 0);
 }
 
-void Daemon::reload(std::function<void(bool, std::string)> done) {
-  if (stopping_) return done(false, "stopping");
+// Loads and applies the config now; the answer every requester gets.
+json Daemon::reload() {
+  if (stopping_) return {{"ok", false}, {"error", "stopping"}};
   notifier_.reloading();
   logNotice("reloading config " + opt_.config_path);
   std::shared_ptr<const Config> cfg;
@@ -377,15 +401,83 @@ void Daemon::reload(std::function<void(bool, std::string)> done) {
   }
   if (!cfg) {
     logError(reload_error_);
-    notifier_.notify("READY=1\nSTATUS=" + reload_error_);
-    return done(false, reload_error_);
+    notifier_.readyWithStatus(reload_error_);
+    return {{"ok", false}, {"error", reload_error_}};
   }
   reload_error_.clear();
   applyConfig(cfg, false);
-  notifier_.notify("READY=1\nSTATUS=config reloaded; " + snapshot_->summaryLine());
+  notifier_.readyWithStatus("config reloaded; " + snapshot_->summaryLine());
   logNotice("config reloaded: " + std::to_string(cfg->providers.size()) + " providers, " +
             std::to_string(cfg->routes.size()) + " routes");
-  done(true, "");
+  return {{"ok", true}, {"reloaded", true}, {"config", config_->source}};
+}
+
+void Daemon::requestReload(std::optional<ClientId> id) {
+  if (reload_answer_) {  // its answer is going out right now: take it too
+    if (id) control_->reply(*id, *reload_answer_);
+    return;
+  }
+  if (id) reload_waiters_.push_back(*id);
+  if (!reload_timer_ || uv_is_active(reload_timer_.handle())) return;
+  // On the next loop turn: every reload read in this one joins.
+  uv_timer_start(
+      reload_timer_.get(),
+      [](uv_timer_t* t) noexcept {
+        auto* self = static_cast<Daemon*>(t->data);
+        if (!self) return;
+        try {
+          self->runPendingReload();
+        } catch (const std::exception& e) {
+          logError(std::string("reload: ") + e.what());
+        }
+      },
+      0, 0);
+}
+
+void Daemon::runPendingReload() {
+  reload_answer_ = reload();
+  const std::size_t n = reload_waiters_.size();
+  // Answering may hand a client's next queued request (another reload) to
+  // handleRequest: it joins through reload_answer_, not the list.
+  std::vector<ClientId> waiters = std::move(reload_waiters_);
+  reload_waiters_.clear();
+  for (ClientId id : waiters)
+    if (control_) control_->reply(id, *reload_answer_);
+  reload_answer_.reset();
+  if (n > 1) logInfo("reload: one reload answered " + std::to_string(n) + " requests");
+}
+
+void Daemon::requestRun(ClientId id) {
+  if (run_in_progress_) {
+    run_waiters_.push_back({id, true});
+    return;
+  }
+  const uint64_t now = uv_now(loop_);
+  const auto window = static_cast<uint64_t>(std::max<int64_t>(config_->timeout.count(), 0));
+  if (last_run_ && now - last_run_done_ms_ < window) {
+    control_->reply(id, {{"ok", true},
+                         {"coalesced", true},
+                         {"age_ms", now - last_run_done_ms_},
+                         {"report", *last_run_}});
+    return;
+  }
+  run_in_progress_ = true;
+  run_waiters_.push_back({id, false});
+  scheduler_->runNow([this](CheckReport rep) { finishRun(rep); });
+}
+
+void Daemon::finishRun(const CheckReport& rep) {
+  run_in_progress_ = false;
+  last_run_ = toJson(rep);
+  last_run_done_ms_ = uv_now(loop_);
+  std::vector<RunWaiter> waiters = std::move(run_waiters_);
+  run_waiters_.clear();
+  for (const auto& w : waiters) {
+    if (!control_) break;
+    json answer = {{"ok", true}, {"report", *last_run_}};
+    if (w.joined) answer["coalesced"] = true;
+    control_->reply(w.id, answer);
+  }
 }
 
 json Daemon::historyAnswer(const json& req) {
@@ -424,7 +516,7 @@ json Daemon::historyAnswer(const json& req) {
   }
   recorder_->flush();
   auto a = history_->query(q);
-  json out = {{"ok", true}, {"since", isoFromMs(q.since_ms)}};
+  json out = {{"ok", true}, {"since", isoFromMs(q.since_ms)}, {"truncated", false}};
   if (q.results) {
     out["results"] = json::array();
     for (const auto& r : a.results) out["results"].push_back(toJson(r));
@@ -437,12 +529,22 @@ json Daemon::historyAnswer(const json& req) {
     out["alerts"] = json::array();
     for (const auto& al : a.alerts) out["alerts"].push_back(toJson(al));
   }
+  // One line within the socket's output cap (with room to spare): newest
+  // rows first, the rest cut and counted in "omitted".
+  const std::size_t cap = control_->options().max_output;
+  capAnswerArrays(out, {"transitions", "alerts", "results"}, cap - std::min<std::size_t>(cap / 8, 4096));
   return out;
 }
 
-void Daemon::handleRequest(ControlServer::ClientId id, const json& req) {
+void Daemon::handleRequest(ClientId id, const json& req) {
   const std::string cmd = req["cmd"].get<std::string>();
   auto err = [&](const std::string& m) { control_->reply(id, {{"ok", false}, {"error", m}}); };
+  if ((cmd == "run" || cmd == "reload") && !control_->mayControl(id)) {
+    const PeerCred* p = control_->peer(id);
+    logWarning("control: refused " + cmd + " from uid " +
+               (p && p->known ? std::to_string(p->uid) : std::string("?")));
+    return err(cmd + " needs root, the daemon's user or the socket's group");
+  }
   if (cmd == "status") {
     json out = snapshot_->toJson();
     out["ok"] = true;
@@ -464,19 +566,13 @@ void Daemon::handleRequest(ControlServer::ClientId id, const json& req) {
       err(std::string("history unavailable: ") + e.what());
     }
   } else if (cmd == "run") {
-    ControlServer* server = control_.get();
-    scheduler_->runNow([server, id](CheckReport rep) {
-      server->reply(id, {{"ok", true}, {"report", toJson(rep)}});
-    });
+    requestRun(id);
   } else if (cmd == "reload") {
-    reload([this, id](bool ok, std::string msg) {
-      if (ok)
-        control_->reply(id, {{"ok", true}, {"reloaded", true}, {"config", config_->source}});
-      else
-        control_->reply(id, {{"ok", false}, {"error", msg}});
-    });
+    requestReload(id);
   } else if (cmd == "watch") {
-    control_->setWatching(id, true);
+    if (!control_->setWatching(id, true))
+      return err("too many watchers (limit " + std::to_string(control_->options().max_watchers) +
+                 "); try again later");
     control_->reply(id, {{"ok", true}, {"watching", true}});
   } else {
     err("unknown cmd \"" + cmd.substr(0, 64) + "\" (status, history, run, reload, watch)");
@@ -486,40 +582,69 @@ void Daemon::handleRequest(ControlServer::ClientId id, const json& req) {
 void Daemon::stop() {
   if (stopping_) return;
   stopping_ = true;
-  const bool started = control_raw_ != nullptr;
   notifier_.stopping();
-  if (scheduler_) scheduler_->stop();
-  bus_.publishShutdown();
+  if (scheduler_) scheduler_->stop();  // answers pending runs with what they have
+  bus_.publishShutdown();              // alert commands get SIGTERM
   if (recorder_) recorder_->flush();
   if (history_) history_->checkpoint();
+  log_stopped_ = control_raw_ != nullptr;  // it had started
   if (control_) control_->close();
   control_raw_ = nullptr;
-  closeHandle(sighup_);
-  closeHandle(sigterm_);
-  closeHandle(sigint_);
-  closeHandle(watchdog_);
-  closeHandle(retention_);
-  closeHandle(gc_);
-  bus_.unsubscribe(alerter_.get());
-  alerter_.reset();
+  sighup_.reset();
+  sigterm_.reset();
+  sigint_.reset();
+  watchdog_.reset();
+  retention_.reset();
+  gc_.reset();
+  reload_timer_.reset();
+  if (alerter_ && alerter_->execRunning() > 0 && loop_) return waitForHooks();
+  finishStop();
+}
+
+void Daemon::waitForHooks() {
+  logNotice("waiting up to " + std::to_string(kHookStopWaitMs) + "ms for " +
+            std::to_string(alerter_->execRunning()) + " alert command(s) to exit");
+  stop_deadline_ms_ = uv_now(loop_) + kHookStopWaitMs;
+  stop_timer_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }, this);
+  uv_timer_start(
+      stop_timer_.get(),
+      [](uv_timer_t* t) noexcept {
+        auto* self = static_cast<Daemon*>(t->data);
+        if (!self) return;
+        if (self->alerter_ && self->alerter_->execRunning() > 0 &&
+            uv_now(t->loop) < self->stop_deadline_ms_)
+          return;
+        try {
+          self->finishStop();
+        } catch (...) {
+          uv_stop(t->loop);
+        }
+      },
+      20, 20);
+}
+
+void Daemon::finishStop() {
+  if (stopped_) return;
+  stopped_ = true;
+  stop_timer_.reset();
+  if (alerter_) {
+    if (alerter_->execRunning() > 0)
+      logWarning("killing " + std::to_string(alerter_->execRunning()) +
+                 " alert command(s) still running");
+    bus_.unsubscribe(alerter_.get());
+    alerter_.reset();  // SIGKILLs what still runs
+  }
   scheduler_.reset();
   control_.reset();
   engine_.reset();
   retired_.clear();
   history_.reset();
   // Whatever still holds the loop open gets 1.5 s, then the loop is stopped.
-  auto* guard = new uv_timer_t;
-  uv_timer_init(loop_, guard);
+  guard_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }, this);
   uv_timer_start(
-      guard,
-      [](uv_timer_t* t) noexcept {
-        uv_stop(t->loop);
-        uv_close(reinterpret_cast<uv_handle_t*>(t),
-                 [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-      },
-      1500, 0);
-  uv_unref(reinterpret_cast<uv_handle_t*>(guard));
-  if (started) logNotice("pathwatchd stopped");
+      guard_.get(), [](uv_timer_t* t) noexcept { uv_stop(t->loop); }, 1500, 0);
+  uv_unref(guard_.handle());
+  if (log_stopped_) logNotice("pathwatchd stopped");
 }
 
 }  // namespace
@@ -537,6 +662,8 @@ int runDaemon(const DaemonOptions& options) {
       uv_run(&loop, UV_RUN_DEFAULT);
     }
     d.stop();
+    // The bounded wait for alert commands, if stop() started one.
+    if (!d.stopped()) uv_run(&loop, UV_RUN_DEFAULT);
   }
   // Let every close callback run; a handle still open after a bounded drain
   // (an alert sink that outlived its owner) is closed here.

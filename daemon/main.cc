@@ -4,6 +4,7 @@
 #include <string>
 
 #include "daemon.h"
+#include "process_hardening.h"
 
 namespace {
 
@@ -18,6 +19,7 @@ void usage(std::ostream& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  pathwatch::hardenProcess();  // before any key is read or TLS initialised
   pathwatch::DaemonOptions opt;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];

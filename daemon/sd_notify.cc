@@ -95,10 +95,20 @@ bool SdNotifier::notify(std::string_view state) {
   return n == static_cast<ssize_t>(state.size());
 }
 
-bool SdNotifier::status(std::string_view one_line) {
-  std::string msg = "STATUS=";
-  for (char c : one_line) msg += (c == '\n' || c == '\r') ? ' ' : c;
-  return notify(msg);
+std::string statusText(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u == 0x7f) ? ' ' : c;
+  }
+  return out;
+}
+
+bool SdNotifier::status(std::string_view text) { return notify("STATUS=" + statusText(text)); }
+
+bool SdNotifier::readyWithStatus(std::string_view text) {
+  return notify("READY=1\nSTATUS=" + statusText(text));
 }
 
 bool SdNotifier::reloading() {

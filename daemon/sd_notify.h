@@ -27,6 +27,10 @@ std::optional<std::chrono::microseconds> watchdogPingInterval(const char* watchd
                                                               const char* watchdog_pid,
                                                               long self_pid);
 
+// Text safe for one "STATUS=" line: every control character (newlines
+// included, which would start another KEY= field) becomes a space.
+std::string statusText(std::string_view text);
+
 // CLOCK_MONOTONIC in microseconds, for "MONOTONIC_USEC=" with RELOADING=1.
 uint64_t monotonicUsec();
 
@@ -49,7 +53,8 @@ class SdNotifier {
   // Sends one datagram, never blocking; false when disabled or the send failed.
   bool notify(std::string_view state);
   bool ready() { return notify("READY=1"); }
-  bool status(std::string_view one_line);  // STATUS=..., newlines replaced
+  bool status(std::string_view text);  // STATUS=statusText(text)
+  bool readyWithStatus(std::string_view text);  // READY=1 + STATUS= (after a reload)
   bool watchdog() { return notify("WATCHDOG=1"); }
   bool reloading();  // RELOADING=1 + MONOTONIC_USEC=
   bool stopping() { return notify("STOPPING=1"); }

@@ -1,5 +1,5 @@
 // pathwatch echo-server --listen ADDR:PORT [--tls-cert FILE --tls-key FILE]
-//                       [--max-clients N] [--read-timeout DURATION]
+//                       [--max-clients N] [--max-per-address N] [--read-timeout DURATION]
 #include "echo/echo_command.h"
 
 #include <uv.h>
@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "echo/echo_server.h"
+#include "loop/uv_handle.h"
 #include "pathwatch/duration.h"
 
 namespace pathwatch {
@@ -18,7 +19,8 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: pathwatch echo-server --listen ADDR:PORT [--tls-cert FILE --tls-key FILE]\n"
-    "                             [--max-clients N] [--read-timeout DURATION]\n"
+    "                             [--max-clients N] [--max-per-address N]\n"
+    "                             [--read-timeout DURATION]\n"
     "\n"
     "Answers any HTTP request with JSON: the request line, every header exactly as\n"
     "received (name case and order kept) and the client address it saw. Run it on a\n"
@@ -31,6 +33,7 @@ constexpr const char* kUsage =
     "  --tls-cert FILE        PEM certificate chain: serve HTTPS (with --tls-key)\n"
     "  --tls-key FILE         PEM private key\n"
     "  --max-clients N        connections at once, beyond that accept and close (256)\n"
+    "  --max-per-address N    connections at once from one client address (16)\n"
     "  --read-timeout D       time a client has to send its request (10s)\n"
     "\n"
     "Logs one line per request to stderr, header names only. SIGINT/SIGTERM stop it.\n";
@@ -42,15 +45,28 @@ int usageError(const std::string& message) {
 
 struct SignalContext {
   EchoServer* server = nullptr;
-  uv_signal_t sigint{}, sigterm{};
+  UvSignal sigint, sigterm;
 };
 
 void onSignal(uv_signal_t* handle, int signum) noexcept {
   auto* ctx = static_cast<SignalContext*>(handle->data);
+  if (!ctx) return;
   std::fprintf(stderr, "echo-server: stopping on %s\n", signum == SIGINT ? "SIGINT" : "SIGTERM");
   ctx->server->stop();
-  uv_close(reinterpret_cast<uv_handle_t*>(&ctx->sigint), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&ctx->sigterm), nullptr);
+  ctx->sigint.reset();  // handle is one of these: nothing of it is used below
+  ctx->sigterm.reset();
+}
+
+// "16" -> 16 within [1, max]; nullopt otherwise.
+std::optional<std::size_t> parseCount(const std::string& value, std::size_t max) {
+  std::size_t n = 0;
+  bool ok = !value.empty() && value.size() <= 6;
+  for (char c : value) {
+    ok = ok && c >= '0' && c <= '9';
+    if (ok) n = n * 10 + static_cast<std::size_t>(c - '0');
+  }
+  if (!ok || n < 1 || n > max) return std::nullopt;
+  return n;
 }
 
 }  // namespace
@@ -70,7 +86,8 @@ int runEchoServerCommand(int argc, char** argv) {
       return 0;
     }
     const bool takes_value = arg == "--listen" || arg == "--tls-cert" || arg == "--tls-key" ||
-                             arg == "--max-clients" || arg == "--read-timeout";
+                             arg == "--max-clients" || arg == "--max-per-address" ||
+                             arg == "--read-timeout";
     if (!takes_value) return usageError("unknown option " + arg);
     std::string value;
     if (inline_value) {
@@ -91,16 +108,14 @@ int runEchoServerCommand(int argc, char** argv) {
     } else if (arg == "--tls-key") {
       options.tls_key_file = value;
     } else if (arg == "--max-clients") {
-      std::size_t n = 0;
-      bool ok = !value.empty() && value.size() <= 6;
-      for (char c : value) {
-        ok = ok && c >= '0' && c <= '9';
-        if (ok) n = n * 10 + static_cast<std::size_t>(c - '0');
-      }
-      if (!ok || n < 1 || n > 100000) {
-        return usageError("--max-clients wants a number from 1 to 100000, got \"" + value + "\"");
-      }
-      options.max_clients = n;
+      const auto n = parseCount(value, 100000);
+      if (!n) return usageError("--max-clients wants a number from 1 to 100000, got \"" + value + "\"");
+      options.max_clients = *n;
+    } else if (arg == "--max-per-address") {
+      const auto n = parseCount(value, 100000);
+      if (!n)
+        return usageError("--max-per-address wants a number from 1 to 100000, got \"" + value + "\"");
+      options.max_per_address = *n;
     } else {
       const auto d = parseDuration(value);
       if (!d || d->count() <= 0 || d->count() > 3'600'000) {
@@ -132,20 +147,19 @@ int runEchoServerCommand(int argc, char** argv) {
     } else {
       std::printf("listening on %s\n", server.boundAddress().c_str());
       std::fflush(stdout);
-      std::fprintf(stderr, "echo-server: listening on %s (%s, at most %zu clients)\n",
+      std::fprintf(stderr, "echo-server: listening on %s (%s, at most %zu clients, %zu per address)\n",
                    server.boundAddress().c_str(), server.tls() ? "https" : "http",
-                   options.max_clients);
+                   options.max_clients, options.max_per_address);
       SignalContext ctx;
       ctx.server = &server;
-      uv_signal_init(&loop, &ctx.sigint);
-      uv_signal_init(&loop, &ctx.sigterm);
-      ctx.sigint.data = ctx.sigterm.data = &ctx;
-      uv_signal_start(&ctx.sigint, &onSignal, SIGINT);
-      uv_signal_start(&ctx.sigterm, &onSignal, SIGTERM);
+      for (auto [h, signum] : {std::pair{&ctx.sigint, SIGINT}, std::pair{&ctx.sigterm, SIGTERM}}) {
+        h->init([&](uv_signal_t* x) { return uv_signal_init(&loop, x); }, &ctx);
+        uv_signal_start(h->get(), &onSignal, signum);
+      }
       uv_run(&loop, UV_RUN_DEFAULT);
     }
-    uv_run(&loop, UV_RUN_DEFAULT);  // let every handle finish closing
   }
+  uv_run(&loop, UV_RUN_DEFAULT);  // let every handle finish closing
   if (uv_loop_close(&loop) != 0) rc = rc ? rc : 1;
   return rc;
 }

@@ -131,25 +131,18 @@ std::string buildEchoErrorJson(int status, const std::string& reason) {
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
-// One client. Owns two handles (the stream and its deadline timer) and is
-// deleted when both have closed.
+// One client. Owns its stream and its deadline timer (UvHandle) and its SSL;
+// the server owns it. close() closes both handles at once (no callback
+// reaches it after) and hands it to the server, which frees it on the next
+// loop turn, after the callback that closed it has returned.
 struct EchoServer::Connection {
-  struct WriteReq {
-    uv_write_t req{};
-    std::string data;
-  };
-
   Connection(EchoServer* s, const HttpRequestLimits& limits) : server(s), parser(limits) {}
-  ~Connection() {
-    if (ssl) SSL_free(ssl);  // frees both BIOs
-  }
 
   EchoServer* server;
-  uv_tcp_t tcp{};
-  uv_timer_t timer{};
-  int open_handles = 0;
+  UvTcp tcp;
+  UvTimer timer;
   HttpRequestParser parser;
-  SSL* ssl = nullptr;
+  SslPtr ssl;
   BIO* rbio = nullptr;  // network -> OpenSSL (owned by ssl)
   BIO* wbio = nullptr;  // OpenSSL -> network (owned by ssl)
   std::array<char, kReadBuffer> buf{};
@@ -162,28 +155,21 @@ struct EchoServer::Connection {
   std::size_t pending_writes = 0;
   std::size_t discarded = 0;
 
-  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp); }
+  uv_stream_t* stream() { return tcp.stream(); }
 
   void close() {
     if (closing) return;
     closing = true;
-    uv_timer_stop(&timer);
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer), &Connection::onHandleClosed);
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp), &Connection::onHandleClosed);
+    tcp.reset();
+    timer.reset();
+    server->retire(this);
   }
 
-  static void onHandleClosed(uv_handle_t* h) noexcept {
-    auto* c = static_cast<Connection*>(h->data);
-    if (--c->open_handles == 0) {
-      c->server->forget(c);
-      delete c;
-    }
-  }
-
-  void armTimer(uint64_t ms) { uv_timer_start(&timer, &Connection::onTimeout, ms, 0); }
+  void armTimer(uint64_t ms) { uv_timer_start(timer.get(), &Connection::onTimeout, ms, 0); }
 
   static void onTimeout(uv_timer_t* t) noexcept {
     auto* c = static_cast<Connection*>(t->data);
+    if (!c) return;
     if (!c->answered) {
       c->server->log(hostPort(c->peer_ip, c->peer_port) + " closed: no complete request within " +
                      std::to_string(c->server->options_.read_timeout_ms) + "ms");
@@ -193,12 +179,16 @@ struct EchoServer::Connection {
 
   static void onAlloc(uv_handle_t* h, size_t, uv_buf_t* out) noexcept {
     auto* c = static_cast<Connection*>(h->data);
+    if (!c) {
+      *out = uv_buf_init(nullptr, 0);
+      return;
+    }
     *out = uv_buf_init(c->buf.data(), static_cast<unsigned>(c->buf.size()));
   }
 
   static void onRead(uv_stream_t* s, ssize_t n, const uv_buf_t*) noexcept {
     auto* c = static_cast<Connection*>(s->data);
-    if (c->closing || n == 0) return;
+    if (!c || c->closing || n == 0) return;
     try {
       if (n < 0) {
         c->onPeerDone();
@@ -249,10 +239,10 @@ struct EchoServer::Connection {
       close();
       return;
     }
-    if (!SSL_is_init_finished(ssl)) {
-      const int r = SSL_do_handshake(ssl);
+    if (!SSL_is_init_finished(ssl.get())) {
+      const int r = SSL_do_handshake(ssl.get());
       if (r != 1) {
-        const int err = SSL_get_error(ssl, r);
+        const int err = SSL_get_error(ssl.get(), r);
         flushTls();
         if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return;
         server->log(hostPort(peer_ip, peer_port) + " tls handshake failed: " + opensslError());
@@ -265,12 +255,12 @@ struct EchoServer::Connection {
     }
     std::array<char, kReadBuffer> plain;
     while (!answered && !closing) {
-      const int r = SSL_read(ssl, plain.data(), static_cast<int>(plain.size()));
+      const int r = SSL_read(ssl.get(), plain.data(), static_cast<int>(plain.size()));
       if (r > 0) {
         plainIn(std::string_view(plain.data(), static_cast<std::size_t>(r)));
         continue;
       }
-      const int err = SSL_get_error(ssl, r);
+      const int err = SSL_get_error(ssl.get(), r);
       if (err == SSL_ERROR_WANT_READ) break;
       ERR_clear_error();
       close();  // close_notify before a full request, or a protocol error
@@ -291,22 +281,16 @@ struct EchoServer::Connection {
 
   void writeRaw(std::string data) {
     if (closing || data.empty()) return;
-    auto* w = new WriteReq{};
-    w->data = std::move(data);
-    w->req.data = this;
-    uv_buf_t b = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-    if (uv_write(&w->req, stream(), &b, 1, &Connection::onWrite) != 0) {
-      delete w;
+    if (uvWrite(stream(), std::move(data), &Connection::onWritten) != 0) {
       close();
       return;
     }
     ++pending_writes;
   }
 
-  static void onWrite(uv_write_t* req, int status) noexcept {
-    auto* w = reinterpret_cast<WriteReq*>(req);  // req is WriteReq's first member
-    auto* c = static_cast<Connection*>(req->data);
-    delete w;
+  static void onWritten(void* owner, int status) {
+    auto* c = static_cast<Connection*>(owner);
+    if (!c) return;  // closed meanwhile
     --c->pending_writes;
     if (status < 0) {
       c->close();
@@ -324,18 +308,12 @@ struct EchoServer::Connection {
       close();
       return;
     }
-    auto* req = new uv_shutdown_t{};
-    req->data = this;
-    if (uv_shutdown(req, stream(), &Connection::onShutdown) != 0) {
-      delete req;
-      close();
-    }
+    if (uvShutdown(stream(), &Connection::onShutdown) != 0) close();
   }
 
-  static void onShutdown(uv_shutdown_t* req, int status) noexcept {
-    auto* c = static_cast<Connection*>(req->data);
-    delete req;
-    if (c->closing) return;
+  static void onShutdown(void* owner, int status) {
+    auto* c = static_cast<Connection*>(owner);
+    if (!c || c->closing) return;
     if (status < 0 || c->peer_eof) {
       c->close();
       return;
@@ -351,12 +329,12 @@ struct EchoServer::Connection {
                       "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n" + body;
     armTimer(server->options_.read_timeout_ms);  // the answer gets as long as the request had
     if (ssl) {
-      if (SSL_write(ssl, out.data(), static_cast<int>(out.size())) <= 0) {
+      if (SSL_write(ssl.get(), out.data(), static_cast<int>(out.size())) <= 0) {
         ERR_clear_error();
         close();
         return;
       }
-      SSL_shutdown(ssl);  // queue close_notify after the answer
+      SSL_shutdown(ssl.get());  // queue close_notify after the answer
       ERR_clear_error();
       flushTls();
     } else {
@@ -387,8 +365,11 @@ struct EchoServer::Connection {
 EchoServer::EchoServer(uv_loop_t* loop, EchoServerOptions options)
     : loop_(loop), options_(std::move(options)) {}
 
+// Connections' and the listener's handles close here; run the loop after so
+// their close callbacks free them.
 EchoServer::~EchoServer() {
-  if (ssl_ctx_) SSL_CTX_free(ssl_ctx_);
+  stop();
+  closed_.clear();
 }
 
 void EchoServer::log(std::string_view line) {
@@ -408,10 +389,13 @@ bool EchoServer::start(std::string* error) {
     return setError("--tls-cert and --tls-key go together");
   }
   if (!options_.tls_cert_file.empty()) {
-    SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+    ssl_ctx_.reset(SSL_CTX_new(TLS_server_method()));
+    SSL_CTX* ctx = ssl_ctx_.get();
     if (!ctx) return setError("cannot create a TLS context: " + opensslError());
-    ssl_ctx_ = ctx;
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    // One request per connection: a renegotiation has nothing to offer and
+    // costs a full handshake of CPU per client message.
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
     if (SSL_CTX_use_certificate_chain_file(ctx, options_.tls_cert_file.c_str()) != 1) {
       return setError("cannot load TLS certificate " + options_.tls_cert_file + ": " +
                       opensslError());
@@ -433,39 +417,62 @@ bool EchoServer::start(std::string* error) {
                          reinterpret_cast<sockaddr_in*>(&addr)) != 0) {
     return setError("not an IP address: " + options_.host);
   }
-  listener_ = new uv_tcp_t{};
-  if (const int rc = uv_tcp_init(loop_, listener_); rc != 0) {
-    delete listener_;
-    listener_ = nullptr;
+  if (const int rc = listener_.init([&](uv_tcp_t* t) { return uv_tcp_init(loop_, t); }, this);
+      rc != 0) {
     return setError(std::string("cannot create a socket: ") + uv_strerror(rc));
   }
-  listener_->data = this;
+  if (const int rc = reaper_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }, this);
+      rc != 0) {
+    listener_.reset();
+    return setError(std::string("cannot create a timer: ") + uv_strerror(rc));
+  }
   const std::string where = hostPort(options_.host, options_.port);
-  int rc = uv_tcp_bind(listener_, reinterpret_cast<const sockaddr*>(&addr), 0);
-  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener_), 128, &onConnection);
+  int rc = uv_tcp_bind(listener_.get(), reinterpret_cast<const sockaddr*>(&addr), 0);
+  if (rc == 0) rc = uv_listen(listener_.stream(), 128, &onConnection);
   if (rc != 0) {
     stop();
     return setError("cannot listen on " + where + ": " + uv_strerror(rc));
   }
   sockaddr_storage bound{};
   int len = sizeof bound;
-  uv_tcp_getsockname(listener_, reinterpret_cast<sockaddr*>(&bound), &len);
+  uv_tcp_getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&bound), &len);
   const std::string bound_ip = addressText(bound, &bound_port_);
   bound_address_ = hostPort(bound_ip, bound_port_);
   return true;
 }
 
 void EchoServer::stop() {
-  if (listener_) {
-    listener_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(listener_),
-             [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_tcp_t*>(h); });
-    listener_ = nullptr;
-  }
-  for (Connection* c : connections_) c->close();  // erased in their close callbacks
+  listener_.reset();
+  std::vector<Connection*> all;
+  for (auto& [c, owned] : connections_) all.push_back(c);
+  for (Connection* c : all) c->close();
+  reaper_.reset();
 }
 
-void EchoServer::forget(Connection* c) { connections_.erase(c); }
+bool EchoServer::renegotiationDisabled() const {
+  return ssl_ctx_ && (SSL_CTX_get_options(ssl_ctx_.get()) & SSL_OP_NO_RENEGOTIATION) != 0;
+}
+
+std::size_t EchoServer::clientsFrom(const std::string& ip) const {
+  std::size_t n = 0;
+  for (const auto& [c, owned] : connections_) n += (!c->closing && c->peer_ip == ip) ? 1 : 0;
+  return n;
+}
+
+void EchoServer::retire(Connection* c) {
+  auto it = connections_.find(c);
+  if (it == connections_.end()) return;
+  closed_.push_back(std::move(it->second));
+  connections_.erase(it);
+  // Freed on the next loop turn, once the callback that closed it returned.
+  if (reaper_ && !uv_is_active(reaper_.handle()))
+    uv_timer_start(
+        reaper_.get(),
+        [](uv_timer_t* t) noexcept {
+          if (auto* self = static_cast<EchoServer*>(t->data)) self->closed_.clear();
+        },
+        0, 0);
+}
 
 void EchoServer::onConnection(uv_stream_t* listener, int status) noexcept {
   auto* self = static_cast<EchoServer*>(listener->data);
@@ -478,45 +485,44 @@ void EchoServer::onConnection(uv_stream_t* listener, int status) noexcept {
 }
 
 void EchoServer::accept() {
-  uv_stream_t* listener = reinterpret_cast<uv_stream_t*>(listener_);
+  uv_stream_t* listener = listener_.stream();
   if (connections_.size() >= options_.max_clients) {
     // Accept and close at once: the client learns now instead of after a timeout.
-    auto* t = new uv_tcp_t{};
-    uv_tcp_init(loop_, t);
-    uv_accept(listener, reinterpret_cast<uv_stream_t*>(t));
-    uv_close(reinterpret_cast<uv_handle_t*>(t),
-             [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_tcp_t*>(h); });
+    UvTcp t;
+    if (t.init([&](uv_tcp_t* h) { return uv_tcp_init(loop_, h); }, nullptr) == 0)
+      uv_accept(listener, t.stream());
     log("refused a client: " + std::to_string(options_.max_clients) + " already connected");
     return;
   }
-  auto* c = new Connection(this, options_.limits);
-  uv_tcp_init(loop_, &c->tcp);
-  uv_timer_init(loop_, &c->timer);
-  c->tcp.data = c;
-  c->timer.data = c;
-  c->open_handles = 2;
-  connections_.insert(c);
-  if (uv_accept(listener, c->stream()) != 0) {
-    c->close();
+  auto owned = std::make_unique<Connection>(this, options_.limits);
+  Connection* c = owned.get();
+  if (c->tcp.init([&](uv_tcp_t* h) { return uv_tcp_init(loop_, h); }, c) != 0 ||
+      c->timer.init([&](uv_timer_t* h) { return uv_timer_init(loop_, h); }, c) != 0)
     return;
-  }
+  if (uv_accept(listener, c->stream()) != 0) return;
   sockaddr_storage peer{};
   int len = sizeof peer;
-  uv_tcp_getpeername(&c->tcp, reinterpret_cast<sockaddr*>(&peer), &len);
+  uv_tcp_getpeername(c->tcp.get(), reinterpret_cast<sockaddr*>(&peer), &len);
   c->peer_ip = addressText(peer, &c->peer_port);
+  // One address may not take every place: the others keep theirs.
+  if (clientsFrom(c->peer_ip) >= options_.max_per_address) {
+    log("refused " + hostPort(c->peer_ip, c->peer_port) + ": " +
+        std::to_string(options_.max_per_address) + " connections from that address already");
+    return;
+  }
+  connections_.emplace(c, std::move(owned));
   if (ssl_ctx_) {
-    c->ssl = SSL_new(ssl_ctx_);
-    c->rbio = BIO_new(BIO_s_mem());
-    c->wbio = BIO_new(BIO_s_mem());
-    if (!c->ssl || !c->rbio || !c->wbio) {
-      if (c->rbio) BIO_free(c->rbio);  // not yet owned by the SSL
-      if (c->wbio) BIO_free(c->wbio);
-      c->rbio = c->wbio = nullptr;
+    c->ssl.reset(SSL_new(ssl_ctx_.get()));
+    BioPtr rbio(BIO_new(BIO_s_mem()));
+    BioPtr wbio(BIO_new(BIO_s_mem()));
+    if (!c->ssl || !rbio || !wbio) {
       c->close();
       return;
     }
-    SSL_set_bio(c->ssl, c->rbio, c->wbio);
-    SSL_set_accept_state(c->ssl);
+    c->rbio = rbio.get();
+    c->wbio = wbio.get();
+    SSL_set_bio(c->ssl.get(), rbio.release(), wbio.release());  // the SSL owns both now
+    SSL_set_accept_state(c->ssl.get());
   }
   c->armTimer(options_.read_timeout_ms);
   if (uv_read_start(c->stream(), &Connection::onAlloc, &Connection::onRead) != 0) c->close();

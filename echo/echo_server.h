@@ -6,8 +6,8 @@
 //
 // Runs on a libuv loop; optional TLS through OpenSSL memory BIOs over the uv
 // stream (no blocking SSL I/O on sockets). Bounded: one request per connection,
-// a read deadline, a client cap (beyond it: accept and close at once), the
-// parser's size limits; malformed requests get a short JSON error and a close.
+// a read deadline, a client cap and a per-address cap (beyond them: accept and
+// close at once), the parser's size limits, no TLS renegotiation; malformed requests get a short JSON error and a close.
 // Logs one line per request, header NAMES only (a real client pointed at it may
 // carry real keys), path without its query (?key= is a Gemini key).
 #include <uv.h>
@@ -16,12 +16,14 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <memory>
 #include <string_view>
-#include <unordered_set>
+#include <unordered_map>
+#include <vector>
 
 #include "echo/http_request_parser.h"
-
-struct ssl_ctx_st;  // OpenSSL's SSL_CTX
+#include "loop/uv_handle.h"
+#include "ssl_ptr.h"
 
 namespace pathwatch {
 
@@ -30,6 +32,7 @@ struct EchoServerOptions {
   uint16_t port = 0;               // 0: any free port (boundAddress says which)
   std::string tls_cert_file, tls_key_file;  // both or neither
   std::size_t max_clients = 256;
+  std::size_t max_per_address = 16;  // connections from one client address
   uint64_t read_timeout_ms = 10'000;  // for the whole request to arrive, and again for the answer
   HttpRequestLimits limits;
   std::function<void(std::string_view)> log;  // one line per request; default: stderr
@@ -49,7 +52,8 @@ std::string buildEchoErrorJson(int status, const std::string& reason);
 class EchoServer {
  public:
   EchoServer(uv_loop_t* loop, EchoServerOptions options);
-  // stop() and run the loop until its handles are closed before destroying.
+  // Closes everything; run the loop afterwards so the close callbacks free
+  // the handles.
   ~EchoServer();
   EchoServer(const EchoServer&) = delete;
   EchoServer& operator=(const EchoServer&) = delete;
@@ -63,20 +67,25 @@ class EchoServer {
   void stop();
   std::size_t activeClients() const { return connections_.size(); }
   bool tls() const { return ssl_ctx_ != nullptr; }
+  // SSL_OP_NO_RENEGOTIATION is set on the TLS context.
+  bool renegotiationDisabled() const;
 
   struct Connection;  // internal, per client
 
  private:
   static void onConnection(uv_stream_t* server, int status) noexcept;
   void accept();
-  void forget(Connection* c);
+  void retire(Connection* c);  // closed: freed on the next loop turn
+  std::size_t clientsFrom(const std::string& ip) const;
   void log(std::string_view line);
 
   uv_loop_t* loop_;
   EchoServerOptions options_;
-  uv_tcp_t* listener_ = nullptr;  // freed in its close callback
-  ssl_ctx_st* ssl_ctx_ = nullptr;  // owned; SSL_CTX, forward-declared to keep OpenSSL out
-  std::unordered_set<Connection*> connections_;
+  UvTcp listener_;
+  UvTimer reaper_;  // frees closed connections
+  SslCtxPtr ssl_ctx_;
+  std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
+  std::vector<std::unique_ptr<Connection>> closed_;
   std::string bound_address_;
   uint16_t bound_port_ = 0;
 

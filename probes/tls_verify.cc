@@ -21,15 +21,6 @@ namespace {
 
 constexpr std::uintmax_t kMaxRootFileBytes = 16u << 20;
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-
 // Adds every certificate of a PEM stream; returns how many.
 std::size_t addPemCerts(X509_STORE* store, BIO* bio) {
   std::size_t n = 0;
@@ -75,7 +66,7 @@ std::string timeToIso(const ASN1_TIME* t) {
 
 PublicRoots::PublicRoots() : store_(X509_STORE_new()) {}
 
-PublicRoots::~PublicRoots() { X509_STORE_free(store_); }
+PublicRoots::~PublicRoots() = default;
 
 std::shared_ptr<const PublicRoots> PublicRoots::load(const std::string& path) {
   namespace fs = std::filesystem;
@@ -107,7 +98,7 @@ std::shared_ptr<const PublicRoots> PublicRoots::load(const std::string& path) {
       ERR_clear_error();
       continue;
     }
-    roots->count_ += addPemCerts(roots->store_, bio.get());
+    roots->count_ += addPemCerts(roots->store_.get(), bio.get());
   }
   if (roots->count_ == 0) {
     throw std::runtime_error("tls.public_roots: " + path + ": no PEM certificate found");
@@ -119,7 +110,7 @@ std::shared_ptr<const PublicRoots> PublicRoots::fromPem(std::string_view pem, st
   std::shared_ptr<PublicRoots> roots(new PublicRoots());
   roots->source_ = std::move(source);
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (bio) roots->count_ = addPemCerts(roots->store_, bio.get());
+  if (bio) roots->count_ = addPemCerts(roots->store_.get(), bio.get());
   if (roots->count_ == 0) {
     throw std::runtime_error("tls.public_roots: " + roots->source_ + ": no PEM certificate found");
   }
@@ -141,14 +132,19 @@ ChainCheck PublicRoots::verify(const DerChain& chain, std::string_view host,
     ERR_clear_error();
     return out;
   }
-  STACK_OF(X509)* untrusted = sk_X509_new_null();
-  for (std::size_t i = 1; i < chain.size(); ++i) {
-    if (X509Ptr c = fromDer(chain[i])) sk_X509_push(untrusted, c.release());
+  X509StackPtr untrusted(sk_X509_new_null());
+  if (!untrusted) {
+    out.code = X509_V_ERR_UNSPECIFIED;
+    out.reason = "out of memory";
+    return out;
   }
-  X509_STORE_CTX* ctx = X509_STORE_CTX_new();
-  bool ok = false;
-  if (ctx && X509_STORE_CTX_init(ctx, store_, leaf.get(), untrusted) == 1) {
-    X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx);
+  for (std::size_t i = 1; i < chain.size(); ++i) {
+    X509Ptr c = fromDer(chain[i]);
+    if (c && sk_X509_push(untrusted.get(), c.get()) > 0) c.release();  // the stack owns it now
+  }
+  X509StoreCtxPtr ctx(X509_STORE_CTX_new());
+  if (ctx && X509_STORE_CTX_init(ctx.get(), store_.get(), leaf.get(), untrusted.get()) == 1) {
+    X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
     X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_SSL_SERVER);
     if (at) X509_VERIFY_PARAM_set_time(param, *at);
     std::string h(host);
@@ -159,18 +155,15 @@ ChainCheck PublicRoots::verify(const DerChain& chain, std::string_view host,
         X509_VERIFY_PARAM_set1_host(param, h.c_str(), h.size());
       }
     }
-    ok = X509_verify_cert(ctx) == 1;
-    if (!ok) {
-      out.code = X509_STORE_CTX_get_error(ctx);
+    out.ok = X509_verify_cert(ctx.get()) == 1;
+    if (!out.ok) {
+      out.code = X509_STORE_CTX_get_error(ctx.get());
       out.reason = X509_verify_cert_error_string(out.code);
     }
   } else {
     out.code = X509_V_ERR_UNSPECIFIED;
     out.reason = "could not set up verification";
   }
-  out.ok = ok;
-  X509_STORE_CTX_free(ctx);
-  sk_X509_pop_free(untrusted, X509_free);
   ERR_clear_error();
   return out;
 }

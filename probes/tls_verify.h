@@ -11,6 +11,8 @@
 
 #include <openssl/x509.h>
 
+#include "ssl_ptr.h"
+
 namespace pathwatch {
 
 // Certificates as the peer presented them, DER-encoded, leaf first.
@@ -47,7 +49,7 @@ class PublicRoots {
 
  private:
   PublicRoots();
-  X509_STORE* store_ = nullptr;
+  X509StorePtr store_;
   std::size_t count_ = 0;
   std::string source_;
 };

@@ -12,6 +12,9 @@ packages=(
   nginx-light dnsmasq-base squid-openssl microsocks
   # systemd-analyze verify for the unit
   systemd
+  # the .deb: cpack's dpkg-shlibdeps and file, lintian, adduser for the postinst's
+  # no-systemd path; promtool for the Prometheus rules' tests
+  dpkg-dev file lintian adduser prometheus
 )
 
 sudo_cmd=()

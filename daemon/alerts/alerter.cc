@@ -40,8 +40,10 @@ Alerter::Alerter(uv_loop_t* loop, ResultBus* bus, const AlertsConfig& cfg, Alert
 
 Alerter::~Alerter() {
   // Sinks first: they cancel their fetches on the client, which may be ours.
+  // Commands still running are killed.
   webhooks_.clear();
   execs_.clear();
+  retiring_execs_.clear();
 }
 
 void Alerter::reconfigure(const AlertsConfig& cfg) {
@@ -82,8 +84,12 @@ void Alerter::reconfigure(const AlertsConfig& cfg) {
     retired_.exec_succeeded += s->succeeded();
     retired_.exec_failed += s->failed();
     retired_.exec_dropped += s->dropped() + s->queued();
+    // A removed command still running gets its SIGTERM and grace.
+    s->stop();
+    if (s->running() > 0) retiring_execs_.push_back(std::move(s));
   }
   execs_ = std::move(execs);
+  pruneRetiring();
   cfg_ = cfg;
 }
 
@@ -104,7 +110,19 @@ void Alerter::onConfig(const Config& config) {
   egress_.retain(routes, route_provider);
 }
 
+void Alerter::pruneRetiring() {
+  std::erase_if(retiring_execs_, [](const auto& s) { return s->running() == 0; });
+}
+
+std::size_t Alerter::execRunning() const {
+  std::size_t n = 0;
+  for (const auto& x : execs_) n += x->running();
+  for (const auto& x : retiring_execs_) n += x->running();
+  return n;
+}
+
 void Alerter::onRouteResult(const RouteResult& r) {
+  pruneRetiring();
   if (shut_down_) return;
   const auto now = opt_.clock();
   for (const auto& e : egress_.observe(r, now)) emit(e);

@@ -11,8 +11,9 @@
 //
 // Wiring: construct on the daemon's loop with the bus, subscribe it
 // (bus.subscribe(&alerter)); the bus's publishConfig() reconfigures it,
-// publishShutdown() stops it. Destroy it before the loop is closed, then run
-// the loop until its handles have closed.
+// publishShutdown() stops it (alert commands get SIGTERM). Destroy it before
+// the loop is closed (commands still running are killed), then run the loop
+// until its handles have closed.
 #include <functional>
 #include <map>
 #include <memory>
@@ -75,6 +76,11 @@ class Alerter : public ResultObserver {
 
   AlerterStats stats() const;
 
+  // Alert commands that have not exited yet. After onShutdown() they have had
+  // their SIGTERM; the owner waits (bounded) for this to reach 0, then
+  // destroys the alerter, which SIGKILLs whatever still runs.
+  std::size_t execRunning() const;
+
  private:
   struct Pending {
     VerdictChange change;
@@ -84,6 +90,7 @@ class Alerter : public ResultObserver {
   void emit(const AlertEvent& e);
   void flush(const std::string& provider, const Diagnosis* d);
   void flushAll();
+  void pruneRetiring();
   static void onFlushTimer(uv_timer_t* t) noexcept;
 
   uv_loop_t* loop_;
@@ -96,6 +103,7 @@ class Alerter : public ResultObserver {
   EgressTracker egress_;
   std::vector<std::unique_ptr<WebhookSink>> webhooks_;
   std::vector<std::unique_ptr<ExecSink>> execs_;
+  std::vector<std::unique_ptr<ExecSink>> retiring_execs_;  // removed by a reload, still running
   std::map<std::string, std::vector<Pending>> pending_;  // by provider
   UvTimer flush_timer_;
   bool shut_down_ = false;

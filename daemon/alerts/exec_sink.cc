@@ -4,73 +4,45 @@
 #include <cstdlib>
 
 #include "log.h"
+#include "loop/uv_handle.h"
 
 namespace pathwatch {
 
+// One run: the process, its stdin pipe and its deadline timer, each owned;
+// the sink owns the Child, so destroying either cancels everything.
 struct ExecSink::Child {
-  ExecSink* owner = nullptr;  // nullptr once the sink is gone or stopped
-  uv_process_t proc{};
-  uv_pipe_t in{};
-  uv_timer_t timer{};
-  uv_write_t write_req{};
-  std::string payload;
-  int open_handles = 0;
-  int pid = 0;
-  bool exited = false;
+  ExecSink* sink = nullptr;
+  UvProcess proc;
+  UvPipe in;
+  UvTimer timer;
   bool term_sent = false;
   bool timed_out = false;
-  Millis kill_grace{0};
 
-  static void onClose(uv_handle_t* h) noexcept {
-    auto* c = static_cast<Child*>(h->data);
-    if (--c->open_handles == 0) delete c;
-  }
-  void close(uv_handle_t* h) {
-    if (!uv_is_closing(h)) uv_close(h, &Child::onClose);
-  }
-  // The whole process group: a script's own children (curl, ...) go too.
-  void signal(int sig) {
-    if (!exited && pid > 0) ::kill(-pid, sig);
-  }
-  void terminate() {
-    if (exited) return;
-    signal(SIGTERM);
+  void terminate(Millis grace) {
+    if (term_sent) return;
     term_sent = true;
-    uv_timer_stop(&timer);
-    uv_timer_start(&timer, &Child::onTimer,
-                   static_cast<uint64_t>(std::max<int64_t>(kill_grace.count(), 1)), 0);
+    proc.signal(SIGTERM);
+    uv_timer_start(timer.get(), &Child::onTimer,
+                   static_cast<uint64_t>(std::max<int64_t>(grace.count(), 1)), 0);
   }
   static void onTimer(uv_timer_t* t) noexcept {
     auto* c = static_cast<Child*>(t->data);
-    if (c->exited) return;
+    if (c == nullptr) return;
     if (!c->term_sent) {
       c->timed_out = true;
-      c->terminate();
+      c->terminate(c->sink->opt_.kill_grace);
     } else {
-      c->signal(SIGKILL);
+      c->proc.signal(SIGKILL);
     }
   }
-  static void onWritten(uv_write_t* w, int /*status*/) noexcept {
-    // EPIPE when the command did not read stdin: fine. Closing the pipe is
-    // the child's EOF.
-    auto* c = static_cast<Child*>(w->data);
-    c->close(reinterpret_cast<uv_handle_t*>(&c->in));
+  // EPIPE when the command did not read stdin: fine. Closing the pipe is the
+  // child's EOF.
+  static void onWritten(void* owner, int /*status*/) {
+    if (auto* c = static_cast<Child*>(owner)) c->in.reset();
   }
-  static void onExit(uv_process_t* p, int64_t exit_status, int term_signal) noexcept {
-    auto* c = static_cast<Child*>(p->data);
-    c->exited = true;
-    uv_timer_stop(&c->timer);
-    ExecSink* owner = c->owner;
-    c->owner = nullptr;
-    c->close(reinterpret_cast<uv_handle_t*>(&c->proc));
-    c->close(reinterpret_cast<uv_handle_t*>(&c->timer));
-    c->close(reinterpret_cast<uv_handle_t*>(&c->in));
-    if (owner != nullptr) {
-      try {
-        owner->childDone(c, exit_status, term_signal);
-      } catch (...) {
-      }
-    }
+  static void onExit(void* data, int64_t exit_status, int term_signal) {
+    auto* c = static_cast<Child*>(data);
+    c->sink->childDone(c, exit_status, term_signal);  // destroys c
   }
 };
 
@@ -113,17 +85,13 @@ ExecSink::ExecSink(uv_loop_t* loop, std::vector<std::string> argv, ExecOptions o
   std::signal(SIGPIPE, SIG_IGN);
 }
 
-ExecSink::~ExecSink() { stop(); }
+// Children still running are killed by their owners' destruction.
+ExecSink::~ExecSink() = default;
 
 void ExecSink::stop() {
   stopped_ = true;
   queue_.clear();
-  for (Child* c : children_) {
-    c->owner = nullptr;
-    c->terminate();
-  }
-  children_.clear();
-  running_ = 0;
+  for (auto& c : children_) c->terminate(opt_.kill_grace);
 }
 
 void ExecSink::send(const nlohmann::json& event) {
@@ -145,7 +113,7 @@ void ExecSink::send(const nlohmann::json& event) {
 }
 
 void ExecSink::pump() {
-  while (!stopped_ && running_ < opt_.max_concurrent && !queue_.empty()) {
+  while (!stopped_ && children_.size() < opt_.max_concurrent && !queue_.empty()) {
     nlohmann::json ev = std::move(queue_.front());
     queue_.pop_front();
     spawn(ev);
@@ -153,17 +121,18 @@ void ExecSink::pump() {
 }
 
 void ExecSink::spawn(const nlohmann::json& event) {
-  auto* c = new Child;
-  c->owner = this;
-  c->kill_grace = opt_.kill_grace;
-  c->payload = event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  c->proc.data = c;
-  c->in.data = c;
-  c->timer.data = c;
-  c->write_req.data = c;
-  uv_pipe_init(loop_, &c->in, 0);
-  uv_timer_init(loop_, &c->timer);
-  c->open_handles = 3;  // in, timer, proc (a failed uv_spawn still needs uv_close)
+  auto c = std::make_unique<Child>();
+  c->sink = this;
+  Child* raw = c.get();
+  ++started_;
+  auto fail = [&](int rc) {
+    ++failed_;
+    logWarning("alerts: exec " + argv_[0] + " could not start: " + uv_strerror(rc));
+  };
+  if (int rc = c->in.init([&](uv_pipe_t* p) { return uv_pipe_init(loop_, p, 0); }, raw); rc != 0)
+    return fail(rc);
+  if (int rc = c->timer.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }, raw); rc != 0)
+    return fail(rc);
 
   std::vector<std::string> env = execEnvironment(event);
   std::vector<char*> args, envp;
@@ -174,14 +143,13 @@ void ExecSink::spawn(const nlohmann::json& event) {
 
   uv_stdio_container_t stdio[3];
   stdio[0].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_READABLE_PIPE);
-  stdio[0].data.stream = reinterpret_cast<uv_stream_t*>(&c->in);
+  stdio[0].data.stream = c->in.stream();
   stdio[1].flags = UV_INHERIT_FD;
   stdio[1].data.fd = 1;
   stdio[2].flags = UV_INHERIT_FD;
   stdio[2].data.fd = 2;
 
   uv_process_options_t o{};
-  o.exit_cb = &Child::onExit;
   o.file = args[0];
   o.args = args.data();
   o.env = envp.data();
@@ -189,34 +157,19 @@ void ExecSink::spawn(const nlohmann::json& event) {
   o.stdio = stdio;
   // Its own session and process group, so a timeout reaches its children too.
   o.flags = UV_PROCESS_DETACHED;
+  if (int rc = c->proc.spawn(loop_, o, raw, &Child::onExit); rc != 0) return fail(rc);
 
-  ++started_;
-  const int rc = uv_spawn(loop_, &c->proc, &o);
-  if (rc != 0) {
-    ++failed_;
-    logWarning("alerts: exec " + argv_[0] + " could not start: " + uv_strerror(rc));
-    c->owner = nullptr;
-    c->exited = true;
-    c->close(reinterpret_cast<uv_handle_t*>(&c->proc));
-    c->close(reinterpret_cast<uv_handle_t*>(&c->timer));
-    c->close(reinterpret_cast<uv_handle_t*>(&c->in));
-    return;
-  }
-  c->pid = c->proc.pid;
-  children_.push_back(c);
-  ++running_;
-  uv_buf_t buf = uv_buf_init(c->payload.data(), static_cast<unsigned>(c->payload.size()));
-  if (uv_write(&c->write_req, reinterpret_cast<uv_stream_t*>(&c->in), &buf, 1,
-               &Child::onWritten) != 0)
-    c->close(reinterpret_cast<uv_handle_t*>(&c->in));
-  uv_timer_start(&c->timer, &Child::onTimer,
+  children_.push_back(std::move(c));
+  std::string payload = event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  if (uvWrite(raw->in.stream(), std::move(payload), &Child::onWritten) != 0) raw->in.reset();
+  uv_timer_start(raw->timer.get(), &Child::onTimer,
                  static_cast<uint64_t>(std::max<int64_t>(opt_.timeout.count(), 1)), 0);
 }
 
 void ExecSink::childDone(Child* c, int64_t exit_status, int term_signal) {
-  std::erase(children_, c);
-  if (running_ > 0) --running_;
-  if (c->timed_out) {
+  const bool timed_out = c->timed_out;
+  std::erase_if(children_, [c](const auto& p) { return p.get() == c; });  // c is gone now
+  if (timed_out) {
     ++timed_out_;
     ++failed_;
     logWarning("alerts: exec " + argv_[0] + " timed out after " + formatDuration(opt_.timeout) +

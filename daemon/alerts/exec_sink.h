@@ -38,17 +38,19 @@ std::vector<std::string> execEnvironment(const nlohmann::json& event);
 class ExecSink {
  public:
   ExecSink(uv_loop_t* loop, std::vector<std::string> argv, ExecOptions opt = {});
-  ~ExecSink();  // stop(): no callback after
+  // No callback after; a child still running is killed (SIGKILL to its group).
+  ~ExecSink();
   ExecSink(const ExecSink&) = delete;
   ExecSink& operator=(const ExecSink&) = delete;
 
   void send(const nlohmann::json& event);
-  // Drops the queue and sends SIGTERM to every running child (SIGKILL follows
-  // after the grace only while the loop still runs).
+  // Drops the queue and sends SIGTERM to every running child; SIGKILL follows
+  // after kill_grace, or at once when the sink is destroyed first. running()
+  // says how many have not exited yet (shutdown waits for them, bounded).
   void stop();
 
   const std::vector<std::string>& argv() const { return argv_; }
-  std::size_t running() const { return running_; }
+  std::size_t running() const { return children_.size(); }
   std::size_t queued() const { return queue_.size(); }
   uint64_t started() const { return started_; }
   uint64_t succeeded() const { return succeeded_; }
@@ -67,12 +69,10 @@ class ExecSink {
   std::vector<std::string> argv_;
   ExecOptions opt_;
   std::deque<nlohmann::json> queue_;
-  std::vector<Child*> children_;  // running; freed when all their handles closed
-  std::size_t running_ = 0;
+  std::vector<std::unique_ptr<Child>> children_;  // running
   bool stopped_ = false;
   uint64_t started_ = 0, succeeded_ = 0, failed_ = 0, timed_out_ = 0, dropped_ = 0;
   uint64_t dropped_logged_ = 0, last_drop_log_ms_ = 0;
-  friend struct ChildOps;
 };
 
 }  // namespace pathwatch

@@ -4,11 +4,29 @@
 
 namespace pathwatch {
 
+std::string slackEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
 std::string webhookBody(const std::string& format, const nlohmann::json& event) {
   // Invalid UTF-8 would throw in dump(); replace it rather than lose the alert.
   constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
   if (format == "slack") {
-    nlohmann::json j = {{"text", event.value("summary", std::string())}};
+    // The summary quotes what the path answered (a captive portal's title):
+    // escaped, "<!channel>" in it is text, not a mention.
+    const auto it = event.find("summary");
+    const std::string summary = it != event.end() && it->is_string() ? it->get<std::string>() : "";
+    nlohmann::json j = {{"text", slackEscape(summary)}};
     return j.dump(-1, ' ', false, kReplace);
   }
   return event.dump(-1, ' ', false, kReplace);
@@ -35,6 +53,7 @@ WebhookSink::WebhookSink(uv_loop_t* loop, HttpClient& http, WebhookConfig cfg, W
   retry_timer_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }, this);
 }
 
+// stop() cancels the fetch in flight: its handle calls nothing back after.
 WebhookSink::~WebhookSink() { stop(); }
 
 void WebhookSink::stop() {

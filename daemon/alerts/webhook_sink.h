@@ -8,6 +8,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -26,8 +27,13 @@ struct WebhookOptions {
   Millis drop_warning_every = std::chrono::seconds(60);
 };
 
-// The body for a format: "json" -> the event itself; "slack" -> {"text": summary}.
+// The body for a format: "json" -> the event itself; "slack" -> {"text": summary}
+// with Slack's control characters escaped.
 std::string webhookBody(const std::string& format, const nlohmann::json& event);
+
+// Slack's mrkdwn escaping: & < > become &amp; &lt; &gt;, so text can never
+// form a mention (<!channel>, <@U123>) or a link.
+std::string slackEscape(std::string_view text);
 
 // "https://hooks.slack.com/…": scheme and host only. Webhook paths often hold
 // the secret (Slack, Discord), so logs never show them.

@@ -9,9 +9,11 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -404,6 +406,21 @@ TEST(AlertsWebhook, RedactsTheSecretPathInLogs) {
   EXPECT_EQ(webhookBody("slack", {{"summary", "hi"}, {"event", "problem"}}), R"({"text":"hi"})");
 }
 
+TEST(AlertsWebhook, SlackTextEscapesMentionsAndLinks) {
+  // A captive portal's page title lands in the summary; it must not ping anyone.
+  const std::string body =
+      webhookBody("slack", {{"summary", "title <!channel> & <@U123|x> <https://evil.example|ok>"},
+                            {"event", "problem"}});
+  const auto text = nlohmann::json::parse(body)["text"].get<std::string>();
+  EXPECT_EQ(text, "title &lt;!channel&gt; &amp; &lt;@U123|x&gt; &lt;https://evil.example|ok&gt;");
+  EXPECT_EQ(text.find('<'), std::string::npos);
+  EXPECT_EQ(text.find('>'), std::string::npos);
+  EXPECT_EQ(slackEscape("a&b"), "a&amp;b");
+  // The json format carries the event as it is.
+  EXPECT_EQ(nlohmann::json::parse(webhookBody("json", {{"summary", "<!here>"}}))["summary"],
+            "<!here>");
+}
+
 // ---- exec ---------------------------------------------------------------
 
 class TempDir {
@@ -517,6 +534,73 @@ time.sleep(60)
   ASSERT_TRUE(loop.runUntil([&] { return sink.timed_out() == 2; }, 15s));
   EXPECT_EQ(sink.failed(), 2u);
   EXPECT_EQ(sink.running(), 0u);
+}
+
+bool processGone(pid_t pid);
+
+bool waitUntilGone(Loop& loop, pid_t pid) {
+  return loop.runUntil([&] { return processGone(pid); }, 5s);
+}
+
+bool processGone(pid_t pid) {
+  // Gone, or a zombie nobody here reaps (reparented): either way not running.
+  if (::kill(pid, 0) != 0) return errno == ESRCH;
+  std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
+  std::string all((std::istreambuf_iterator<char>(st)), {});
+  auto rp = all.rfind(')');
+  return rp != std::string::npos && rp + 2 < all.size() && all[rp + 2] == 'Z';
+}
+
+// A hook that ignores SIGTERM and records its pid (and its child's).
+std::string stubbornHook(const std::string& dir) {
+  return writeScript(dir, "stubborn.sh", "#!/bin/sh\n"
+                                         "trap '' TERM\n"
+                                         "sleep 60 &\n"
+                                         "echo $$ $! > " + dir + "/pids.tmp\n"
+                                         "mv " + dir + "/pids.tmp " + dir + "/pids\n"
+                                         "wait\n");
+}
+
+std::vector<pid_t> readPids(const std::string& path) {
+  std::ifstream f(path);
+  std::vector<pid_t> out;
+  for (pid_t p; f >> p;) out.push_back(p);
+  return out;
+}
+
+TEST(AlertsExec, StopGivesSigtermThenSigkillAfterTheGrace) {
+  TempDir dir;
+  Loop loop;
+  ExecOptions opt;
+  opt.kill_grace = 300ms;
+  ExecSink sink(loop.get(), {stubbornHook(dir.path())}, opt);
+  sink.send({{"event", "problem"}});
+  ASSERT_TRUE(loop.runUntil([&] { return readPids(dir.path() + "/pids").size() == 2; }, 10s));
+  const auto pids = readPids(dir.path() + "/pids");
+  sink.stop();
+  EXPECT_EQ(sink.running(), 1u) << "SIGTERM is ignored: it still runs within the grace";
+  ASSERT_TRUE(loop.runUntil([&] { return sink.running() == 0; }, 10s))
+      << "the SIGKILL after the grace ends it";
+  for (pid_t p : pids) EXPECT_TRUE(waitUntilGone(loop, p)) << "pid " << p;
+}
+
+TEST(AlertsExec, DestroyingTheSinkKillsAHookThatIgnoresSigterm) {
+  TempDir dir;
+  Loop loop;
+  std::vector<pid_t> pids;
+  {
+    ExecOptions opt;
+    opt.kill_grace = 30s;  // the owner's end must not wait for it
+    auto sink = std::make_unique<ExecSink>(loop.get(), std::vector<std::string>{stubbornHook(dir.path())}, opt);
+    sink->send({{"event", "problem"}});
+    ASSERT_TRUE(loop.runUntil([&] { return readPids(dir.path() + "/pids").size() == 2; }, 10s));
+    pids = readPids(dir.path() + "/pids");
+    sink->stop();  // SIGTERM, ignored
+    loop.runUntil([] { return false; }, 100ms);
+    ASSERT_FALSE(processGone(pids[0]));
+  }
+  // The hook and its own child (same process group) are killed and reaped.
+  for (pid_t p : pids) EXPECT_TRUE(waitUntilGone(loop, p)) << "pid " << p;
 }
 
 TEST(AlertsExec, MissingCommandIsCountedNotFatal) {

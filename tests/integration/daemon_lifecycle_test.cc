@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "support/daemon_harness.h"
 
@@ -116,6 +117,79 @@ TEST(DaemonLifecycle, NotifiesReadyWatchdogReloadStopAndCleansUp) {
   auto log = readFile(d.log_path);
   EXPECT_NE(log.find("<5>"), std::string::npos) << "journald priority prefixes";
   EXPECT_NE(log.find("interval"), std::string::npos) << "the refused reload is logged with its key";
+}
+
+// sd_notify fields are lines: a reload error quoting a key with a newline in
+// it must not add a field of its own (WATCHDOG=trigger would make systemd
+// kill the daemon, MAINPID= would redirect it).
+TEST(DaemonLifecycle, ReloadErrorCannotInjectNotifyFields) {
+  TempDir dir;
+  auto config = writeConfig(dir.path);
+  NotifySocket notify(dir.path + "/notify");
+  auto d = DaemonProcess::start(config, dir.path + "/pw.sock", dir.path + "/daemon.log",
+                                {{"NOTIFY_SOCKET", dir.path + "/notify"}});
+  ASSERT_TRUE(notify.waitFor("READY=1", 15s)) << readFile(d.log_path);
+  std::ofstream(config) << "{\"interval\": \"1s\", \"x\\nWATCHDOG=trigger\\nMAINPID=1\\u001b[2J\": 1}";
+  d.kill(SIGHUP);
+  auto refused = notify.waitFor("reload failed", 10s);
+  ASSERT_TRUE(refused) << readFile(d.log_path);
+  std::vector<std::string> lines;
+  std::stringstream in(*refused);
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  ASSERT_EQ(lines.size(), 2u) << *refused;
+  EXPECT_EQ(lines[0], "READY=1");
+  EXPECT_EQ(lines[1].rfind("STATUS=reload failed", 0), 0u) << lines[1];
+  EXPECT_NE(lines[1].find("WATCHDOG=trigger"), std::string::npos) << "the text stays, on one line";
+  for (char ch : lines[1]) EXPECT_GE(static_cast<unsigned char>(ch), 0x20) << "a control character";
+  d.kill(SIGTERM);
+  ASSERT_TRUE(d.wait(10s));
+}
+
+// An alert command that ignores SIGTERM: the daemon's stop neither hangs on
+// it nor leaves it running (SIGTERM, a bounded wait, then SIGKILL to its
+// process group).
+TEST(DaemonLifecycle, StopKillsAnAlertCommandThatIgnoresSigterm) {
+  TempDir dir;
+  const std::string hook = dir.path + "/stubborn.sh";
+  std::ofstream(hook) << "#!/bin/sh\n"
+                         "trap '' TERM\n"
+                         "sleep 60 &\n"
+                         "echo $$ $! > " + dir.path + "/pids.tmp\n"
+                         "mv " + dir.path + "/pids.tmp " + dir.path + "/pids\n"
+                         "wait\n";
+  ::chmod(hook.c_str(), 0755);
+  auto config = writeConfig(dir.path, {{"alerts", {{"fail_threshold", 1}, {"exec", {{hook}}}}}});
+  auto d = DaemonProcess::start(config, dir.path + "/pw.sock", dir.path + "/daemon.log");
+  std::vector<pid_t> pids;
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        std::ifstream f(dir.path + "/pids");
+        pids.clear();
+        for (pid_t p; f >> p;) pids.push_back(p);
+        return pids.size() == 2;
+      },
+      30s, 50ms))
+      << readFile(d.log_path);
+  auto t0 = std::chrono::steady_clock::now();
+  d.kill(SIGTERM);
+  auto rc = d.wait(10s);
+  ASSERT_TRUE(rc) << "stop hung on the alert command";
+  EXPECT_EQ(*rc, 0) << readFile(d.log_path);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 8s);
+  for (pid_t p : pids) {
+    EXPECT_TRUE(waitUntil(
+        [&] {
+          if (::kill(p, 0) != 0) return true;  // gone
+          std::ifstream st("/proc/" + std::to_string(p) + "/stat");
+          std::string all((std::istreambuf_iterator<char>(st)), {});
+          auto rp = all.rfind(')');
+          return rp != std::string::npos && rp + 2 < all.size() && all[rp + 2] == 'Z';
+        },
+        5s))
+        << "alert command pid " << p << " outlived the daemon";
+    ::kill(p, SIGKILL);  // never leave one behind, whatever the result
+  }
+  EXPECT_NE(readFile(d.log_path).find("alert command"), std::string::npos);
 }
 
 TEST(DaemonLifecycle, SigintStopsToo) {

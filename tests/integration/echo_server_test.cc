@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "echo.h"
+#include "ssl_ptr.h"
 #include "support/test_pki.h"
 
 namespace pathwatch {
@@ -44,6 +46,7 @@ class ServerThread {
     server_ = std::make_unique<EchoServer>(&loop_, std::move(options));
     started_ = server_->start(&error_);
     port_ = server_->boundPort();
+    renegotiation_disabled_ = server_->renegotiationDisabled();
     uv_async_init(&loop_, &stop_async_, [](uv_async_t* a) noexcept {
       auto* self = static_cast<ServerThread*>(a->data);
       self->server_->stop();
@@ -61,6 +64,7 @@ class ServerThread {
   bool started() const { return started_; }
   const std::string& error() const { return error_; }
   uint16_t port() const { return port_; }
+  bool renegotiationDisabled() const { return renegotiation_disabled_; }
   std::vector<std::string> log() {
     std::lock_guard<std::mutex> lock(log_mutex_);
     return log_;
@@ -71,6 +75,7 @@ class ServerThread {
   uv_async_t stop_async_{};
   std::unique_ptr<EchoServer> server_;
   bool started_ = false;
+  bool renegotiation_disabled_ = false;
   std::string error_;
   uint16_t port_ = 0;
   std::thread thread_;
@@ -81,11 +86,18 @@ class ServerThread {
 // A blocking loopback client whose every call gives up after 10 s.
 class Client {
  public:
-  explicit Client(uint16_t port) {
+  // `from`: the loopback source address (127.0.0.0/8 all reaches lo).
+  explicit Client(uint16_t port, const char* from = nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     timeval tv{10, 0};
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (from) {
+      sockaddr_in src{};
+      src.sin_family = AF_INET;
+      inet_pton(AF_INET, from, &src.sin_addr);
+      ::bind(fd_, reinterpret_cast<sockaddr*>(&src), sizeof src);
+    }
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
@@ -307,9 +319,11 @@ TEST_F(EchoServerTest, SilentAndSlowClientsAreClosedAfterTheReadTimeout) {
 }
 
 TEST_F(EchoServerTest, ManyConcurrentClients) {
-  ServerThread server(options());
-  ASSERT_TRUE(server.started()) << server.error();
   constexpr int kClients = 64;
+  EchoServerOptions o = options();
+  o.max_per_address = kClients;  // all from 127.0.0.1 here
+  ServerThread server(o);
+  ASSERT_TRUE(server.started()) << server.error();
   std::vector<std::unique_ptr<Client>> clients;
   for (int i = 0; i < kClients; ++i) {
     clients.push_back(std::make_unique<Client>(server.port()));
@@ -352,6 +366,45 @@ TEST_F(EchoServerTest, BeyondMaxClientsAcceptAndClose) {
   bool logged = false;
   for (const auto& line : server.log()) logged |= line.find("refused a client") != std::string::npos;
   EXPECT_TRUE(logged);
+}
+
+TEST_F(EchoServerTest, OneAddressCannotTakeEveryPlace) {
+  EchoServerOptions o = options();
+  o.read_timeout_ms = 60'000;  // an EOF below is the refusal, not the deadline
+  ASSERT_EQ(o.max_per_address, 16u) << "the default";
+  ServerThread server(o);
+  ASSERT_TRUE(server.started()) << server.error();
+  std::vector<std::unique_ptr<Client>> hogs;
+  for (int i = 0; i < 16; ++i) {
+    hogs.push_back(std::make_unique<Client>(server.port(), "127.0.0.1"));
+    ASSERT_TRUE(hogs.back()->connected());
+  }
+  // Let the server accept them all before the 17th arrives.
+  ASSERT_TRUE(hogs[0]->send("GET /first HTTP/1.1\r\n"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  Client seventeenth(server.port(), "127.0.0.1");
+  const auto refused = seventeenth.readAll();
+  EXPECT_TRUE(refused.eof);
+  EXPECT_FALSE(refused.timed_out) << "closed at once, not at the deadline";
+  EXPECT_TRUE(refused.data.empty());
+  // Another address is served meanwhile.
+  Client other(server.port(), "127.0.0.2");
+  ASSERT_TRUE(other.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n"));
+  const Response resp = parseResponse(other.readAll().data);
+  EXPECT_EQ(resp.status, 200);
+  bool logged = false;
+  for (const auto& line : server.log())
+    logged |= line.find("refused 127.0.0.1") != std::string::npos &&
+              line.find("16 connections from that address") != std::string::npos;
+  EXPECT_TRUE(logged);
+  // A hog that goes frees its place for the same address.
+  hogs.pop_back();
+  int status = 0;
+  for (int attempt = 0; attempt < 200 && status != 200; ++attempt) {
+    Client c(server.port(), "127.0.0.1");
+    if (c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")) status = parseResponse(c.readAll().data).status;
+  }
+  EXPECT_EQ(status, 200);
 }
 
 std::string writeTemp(const std::string& dir, const std::string& name, const std::string& data) {
@@ -407,6 +460,34 @@ TEST_F(EchoServerTest, ServesHttpsThroughMemoryBios) {
     const auto read = plain.readAll();
     EXPECT_FALSE(read.timed_out);
     EXPECT_EQ(read.data.find("HTTP/1.1 200"), std::string::npos);
+  }
+  std::remove(o.tls_cert_file.c_str());
+  std::remove(o.tls_key_file.c_str());
+  rmdir(dir.c_str());
+}
+
+TEST_F(EchoServerTest, RefusesTlsRenegotiation) {
+  const auto& pki = fetchtest::TestPki::get();
+  char tmpl[] = "/tmp/pathwatch-echo-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  EchoServerOptions o = options();
+  o.tls_cert_file = writeTemp(dir, "cert.pem", pki.good.cert_chain_pem);
+  o.tls_key_file = writeTemp(dir, "key.pem", pki.good.key_pem);
+  {
+    ServerThread server(o);
+    ASSERT_TRUE(server.started()) << server.error();
+    EXPECT_TRUE(server.renegotiationDisabled()) << "SSL_OP_NO_RENEGOTIATION on the context";
+    Client c(server.port());
+    SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+    ASSERT_TRUE(ctx);
+    SSL_CTX_set_max_proto_version(ctx.get(), TLS1_2_VERSION);  // 1.3 has no renegotiation
+    SslPtr ssl(SSL_new(ctx.get()));
+    SSL_set_fd(ssl.get(), c.fd());
+    ASSERT_EQ(SSL_connect(ssl.get()), 1) << ERR_error_string(ERR_get_error(), nullptr);
+    ASSERT_EQ(SSL_renegotiate(ssl.get()), 1);
+    EXPECT_NE(SSL_do_handshake(ssl.get()), 1) << "the server took part in a renegotiation";
+    ERR_clear_error();
   }
   std::remove(o.tls_cert_file.c_str());
   std::remove(o.tls_key_file.c_str());

@@ -52,6 +52,7 @@ class Daemon:
                     "OPENAI_API_KEY": lab.key("openai", "valid")}
         self.log_path = os.path.join(lab.workdir, "pathwatchd.log")
         self.proc = None
+        self.last_run_end = None
 
     def __enter__(self):
         cmd = ["ip", "netns", "exec", self.lab.w.host_ns,
@@ -93,9 +94,17 @@ class Daemon:
                 args[0], p.returncode, p.stdout[-300:], p.stderr.strip()[-300:]))
         return doc
 
+    # pathwatchd runs at most one cycle per config `timeout` (1s here): a `run`
+    # within it after the last one is answered with that one's report. A fresh
+    # cycle waits the window out.
+    RUN_WINDOW = 1.05
+
     def run_once(self):
-        """One cycle now; returns the openai/default verdict."""
+        """One fresh cycle; returns the openai/default verdict."""
+        if self.last_run_end is not None:
+            time.sleep(max(0.0, self.last_run_end + self.RUN_WINDOW - time.monotonic()))
         rep = self.cli("run")
+        self.last_run_end = time.monotonic()
         for pr in rep.get("providers", []):
             for r in pr.get("routes", []):
                 if pr.get("name") == "openai" and r.get("route") == "default":

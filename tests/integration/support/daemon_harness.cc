@@ -4,11 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -143,78 +141,6 @@ bool waitUntil(const std::function<bool()>& cond, std::chrono::milliseconds time
     std::this_thread::sleep_for(step);
   }
   return cond();
-}
-
-SocketClient::~SocketClient() { close(); }
-SocketClient::SocketClient(SocketClient&& o) noexcept : fd_(o.fd_), buf_(std::move(o.buf_)) {
-  o.fd_ = -1;
-}
-void SocketClient::close() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-}
-
-bool SocketClient::connect(const std::string& path) {
-  close();
-  fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close();
-    return false;
-  }
-  return true;
-}
-
-bool SocketClient::sendRaw(const std::string& bytes) {
-  const char* p = bytes.data();
-  std::size_t left = bytes.size();
-  while (left) {
-    ssize_t n = ::send(fd_, p, left, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    left -= static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
-std::optional<std::string> SocketClient::readLine(std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    auto nl = buf_.find('\n');
-    if (nl != std::string::npos) {
-      std::string line = buf_.substr(0, nl);
-      buf_.erase(0, nl + 1);
-      return line;
-    }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0 || fd_ < 0) return std::nullopt;
-    pollfd pfd{fd_, POLLIN, 0};
-    int pr = ::poll(&pfd, 1, static_cast<int>(left.count()));
-    if (pr < 0 && errno == EINTR) continue;
-    if (pr <= 0) return std::nullopt;
-    char tmp[65536];
-    ssize_t n = ::read(fd_, tmp, sizeof tmp);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return std::nullopt;
-    buf_.append(tmp, static_cast<std::size_t>(n));
-  }
-}
-
-std::optional<json> SocketClient::readJson(std::chrono::milliseconds timeout) {
-  auto line = readLine(timeout);
-  if (!line) return std::nullopt;
-  json j = json::parse(*line, nullptr, false);
-  if (j.is_discarded()) return std::nullopt;
-  return j;
-}
-
-std::optional<json> SocketClient::ask(const json& req, std::chrono::milliseconds timeout) {
-  if (!send(req)) return std::nullopt;
-  return readJson(timeout);
 }
 
 long vmRssKiB(pid_t pid) {

@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "control_client.h"
+
 namespace pathwatch::daemon_test {
 
 struct TempDir {
@@ -46,28 +48,8 @@ struct DaemonProcess {
 bool waitUntil(const std::function<bool()>& cond, std::chrono::milliseconds timeout,
                std::chrono::milliseconds step = std::chrono::milliseconds(20));
 
-class SocketClient {
- public:
-  SocketClient() = default;
-  ~SocketClient();
-  SocketClient(SocketClient&& o) noexcept;
-  SocketClient(const SocketClient&) = delete;
-  SocketClient& operator=(const SocketClient&) = delete;
-  bool connect(const std::string& path);
-  bool sendRaw(const std::string& bytes);
-  bool send(const nlohmann::json& j) { return sendRaw(j.dump() + "\n"); }
-  // One line within timeout; nullopt on EOF/timeout.
-  std::optional<std::string> readLine(std::chrono::milliseconds timeout);
-  std::optional<nlohmann::json> readJson(std::chrono::milliseconds timeout);
-  std::optional<nlohmann::json> ask(const nlohmann::json& req,
-                                    std::chrono::milliseconds timeout = std::chrono::seconds(10));
-  int fd() const { return fd_; }
-  void close();
-
- private:
-  int fd_ = -1;
-  std::string buf_;
-};
+// The control-socket client the CLI uses (daemon/control_client.h).
+using SocketClient = ControlClient;
 
 // VmRSS of a process in KiB (-1 when unreadable).
 long vmRssKiB(pid_t pid);

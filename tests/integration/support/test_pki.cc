@@ -14,18 +14,14 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "ssl_ptr.h"
+
 namespace pathwatch::fetchtest {
 
 namespace {
 
-struct KeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct CertFree {
-  void operator()(X509* x) const { X509_free(x); }
-};
-using KeyPtr = std::unique_ptr<EVP_PKEY, KeyFree>;
-using CertPtr = std::unique_ptr<X509, CertFree>;
+using KeyPtr = EvpPkeyPtr;
+using CertPtr = X509Ptr;
 
 void check(bool ok, const char* what) {
   if (!ok) throw std::runtime_error(std::string("test pki: ") + what);
@@ -41,10 +37,9 @@ void addExt(X509* cert, X509* issuer, int nid, const char* value) {
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+  X509ExtensionPtr ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
   check(ext != nullptr, "X509V3_EXT_conf_nid");
-  X509_add_ext(cert, ext, -1);
-  X509_EXTENSION_free(ext);
+  check(X509_add_ext(cert, ext.get(), -1) == 1, "X509_add_ext");
 }
 
 struct Issued {
@@ -63,17 +58,16 @@ Issued makeCert(const std::string& cn, const Issued* issuer, bool ca, const char
   unsigned char serial[8];
   RAND_bytes(serial, sizeof serial);
   serial[0] &= 0x7f;
-  BIGNUM* bn = BN_bin2bn(serial, sizeof serial, nullptr);
-  BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(c));
-  BN_free(bn);
-  X509_NAME* name = X509_NAME_new();
-  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+  BignumPtr bn(BN_bin2bn(serial, sizeof serial, nullptr));
+  check(bn && BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(c)) != nullptr, "serial");
+  X509NamePtr name(X509_NAME_new());
+  check(name != nullptr, "X509_NAME_new");
+  X509_NAME_add_entry_by_txt(name.get(), "O", MBSTRING_ASC,
                              reinterpret_cast<const unsigned char*>("Pathwatch Tests"), -1, -1, 0);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+  X509_NAME_add_entry_by_txt(name.get(), "CN", MBSTRING_ASC,
                              reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-  X509_set_subject_name(c, name);
-  X509_set_issuer_name(c, issuer ? X509_get_subject_name(issuer->cert.get()) : name);
-  X509_NAME_free(name);
+  X509_set_subject_name(c, name.get());
+  X509_set_issuer_name(c, issuer ? X509_get_subject_name(issuer->cert.get()) : name.get());
   X509_gmtime_adj(X509_getm_notBefore(c), not_before_days * 86400L);
   X509_gmtime_adj(X509_getm_notAfter(c), not_after_days * 86400L);
   X509_set_pubkey(c, out.key.get());
@@ -93,24 +87,23 @@ Issued makeCert(const std::string& cn, const Issued* issuer, bool ca, const char
   return out;
 }
 
-std::string certPem(X509* c) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509(bio, c);
+std::string memText(BIO* bio) {
   char* data = nullptr;
   long len = BIO_get_mem_data(bio, &data);
-  std::string s(data, static_cast<std::size_t>(len));
-  BIO_free(bio);
-  return s;
+  return std::string(data, static_cast<std::size_t>(len));
+}
+
+std::string certPem(X509* c) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  check(bio && PEM_write_bio_X509(bio.get(), c) == 1, "PEM_write_bio_X509");
+  return memText(bio.get());
 }
 
 std::string keyPem(EVP_PKEY* k) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, k, nullptr, nullptr, 0, nullptr, nullptr);
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio, &data);
-  std::string s(data, static_cast<std::size_t>(len));
-  BIO_free(bio);
-  return s;
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  check(bio && PEM_write_bio_PrivateKey(bio.get(), k, nullptr, nullptr, 0, nullptr, nullptr) == 1,
+        "PEM_write_bio_PrivateKey");
+  return memText(bio.get());
 }
 
 void writeFile(const std::string& path, const std::string& text) {
