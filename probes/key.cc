@@ -8,8 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
+#include <utility>
 
 #include <openssl/crypto.h>
 
@@ -116,7 +119,100 @@ std::string keyShape(std::string_view k) {
   return {};
 }
 
+bool isUpperChar(char c) { return c >= 'A' && c <= 'Z'; }
+bool isLowerChar(char c) { return c >= 'a' && c <= 'z'; }
+bool isDigitChar(char c) { return c >= '0' && c <= '9'; }
+
+// Shannon entropy in bits per character: random tokens score ~4.5 and more,
+// words and repeated characters far less.
+double entropyPerChar(std::string_view s) {
+  if (s.empty()) return 0;
+  int counts[256] = {};
+  for (unsigned char c : s) ++counts[c];
+  double bits = 0;
+  for (int n : counts) {
+    if (n == 0) continue;
+    const double p = static_cast<double>(n) / static_cast<double>(s.size());
+    bits -= p * std::log2(p);
+  }
+  return bits;
+}
+
+// A prefix issued by a provider, then enough key characters to be a key
+// rather than a word that happens to start the same way.
+bool prefixed(std::string_view k, std::string_view prefix, std::size_t min_total) {
+  if (k.size() < min_total || k.rfind(prefix, 0) != 0) return false;
+  return keyChars(k.substr(prefix.size()));
+}
+
 }  // namespace
+
+bool looksLikeApiKey(std::string_view k) {
+  if (k.size() < 20) return false;  // every issued shape is longer; shorter tokens are words
+  if (!keyShape(k).empty()) return true;
+  if (prefixed(k, "sk-ant-", 24) || prefixed(k, "sk-or-v1-", 24) || prefixed(k, "xai-", 24) ||
+      prefixed(k, "gsk_", 24) || prefixed(k, "AIza", 30) || k.rfind("AQ.", 0) == 0)
+    return true;
+  // OpenAI and the many services that copied its "sk-" shape; a digit or
+  // capital after the prefix keeps "sk-learn-tutorials" a word.
+  if (prefixed(k, "sk-", 20) &&
+      std::any_of(k.begin() + 3, k.end(), [](char c) { return isUpperChar(c) || isDigitChar(c); }))
+    return true;
+  // Shapes nobody listed: a long letters-and-digits run mixing all three
+  // classes at random. Words joined by '-' or '_' ("Prod-Deployment-Eastus2")
+  // break into short runs; CamelCase has too few capitals and digits.
+  std::size_t i = 0;
+  while (i < k.size()) {
+    std::size_t j = i, upper = 0, lower = 0, digits = 0;
+    for (; j < k.size() && (isUpperChar(k[j]) || isLowerChar(k[j]) || isDigitChar(k[j])); ++j) {
+      upper += isUpperChar(k[j]);
+      lower += isLowerChar(k[j]);
+      digits += isDigitChar(k[j]);
+    }
+    if (j - i >= 28 && upper >= 2 && lower >= 2 && digits >= 2 &&
+        entropyPerChar(k.substr(i, j - i)) >= 3.5)
+      return true;
+    i = j + 1;
+  }
+  return false;
+}
+
+bool containsApiKey(std::string_view text) {
+  auto isTokenChar = [](char c, bool dots) {
+    return isUpperChar(c) || isLowerChar(c) || isDigitChar(c) || c == '-' || c == '_' ||
+           (dots && c == '.');
+  };
+  // Dotted runs keep Discord tokens and "AQ." keys whole; undotted runs find a
+  // key glued to a host name or a file extension.
+  for (bool dots : {true, false}) {
+    std::size_t i = 0;
+    while (i < text.size()) {
+      while (i < text.size() && !isTokenChar(text[i], dots)) ++i;
+      std::size_t j = i;
+      while (j < text.size() && isTokenChar(text[j], dots)) ++j;
+      if (j > i && looksLikeApiKey(text.substr(i, j - i))) return true;
+      i = j;
+    }
+  }
+  return false;
+}
+
+std::string_view keyProblemAdvice(std::string_view problem) {
+  static const std::pair<std::string_view, std::string_view> kAdvice[] = {
+      {"file_world_readable",
+       "the key file can be read by every user, so it was not read: chmod 600 it (or 640 with "
+       "the daemon's group), then reload"},
+      {"file_not_found", "no file at the configured key_file path"},
+      {"file_permission_denied", "the daemon may not read the key file: check its owner and mode"},
+      {"not_a_regular_file", "key_file must name a regular file"},
+      {"file_empty", "the key file is empty"},
+      {"env_unset", "the configured key_env variable is not set in the daemon's environment"},
+      {"env_empty", "the configured key_env variable is set but empty"},
+  };
+  for (const auto& [name, advice] : kAdvice)
+    if (name == problem) return advice;
+  return {};
+}
 
 KeyInspection inspectKey(ProviderKind kind, std::string_view raw, std::string source, bool configured,
                          bool builtin) {
@@ -262,6 +358,12 @@ KeyInspection readKey(const ProviderConfig& provider) {
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
       ::close(fd);
       return missing(std::move(source), "not_a_regular_file");
+    }
+    // A key every local user can read is already leaked to them: refuse it
+    // unread, so the operator fixes the mode rather than learns it later.
+    if ((st.st_mode & S_IROTH) != 0) {
+      ::close(fd);
+      return missing(std::move(source), "file_world_readable");
     }
     std::string buf(kMaxKeyFile + 1, '\0');
     std::size_t got = 0;
