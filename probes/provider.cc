@@ -1,7 +1,5 @@
 #include "pathwatch/provider.h"
 
-#include <arpa/inet.h>
-
 #include <charconv>
 
 namespace pathwatch {
@@ -22,12 +20,6 @@ std::optional<ProviderKind> providerKindFromString(std::string_view s) {
   if (s == "gemini") return ProviderKind::Gemini;
   if (s == "discord") return ProviderKind::Discord;
   return std::nullopt;
-}
-
-bool isIpLiteral(std::string_view host) {
-  const std::string text(host);
-  unsigned char buf[16];
-  return inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1;
 }
 
 std::optional<UrlParts> parseUrl(std::string_view url) {

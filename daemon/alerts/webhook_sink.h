@@ -16,6 +16,7 @@
 #include "fetch.h"
 #include "loop/uv_handle.h"
 #include "pathwatch/config.h"
+#include "pathwatch/redact.h"  // redactUrl: logs show a webhook as scheme://host/…
 
 namespace pathwatch {
 
@@ -28,10 +29,6 @@ struct WebhookOptions {
 
 // The body for a format: "json" -> the event itself; "slack" -> {"text": summary}.
 std::string webhookBody(const std::string& format, const nlohmann::json& event);
-
-// "https://hooks.slack.com/…": scheme and host only. Webhook paths often hold
-// the secret (Slack, Discord), so logs never show them.
-std::string redactUrl(const std::string& url);
 
 class WebhookSink {
  public:

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "pathwatch/address.h"  // isIpLiteral, used with URLs' hosts
+
 namespace pathwatch {
 
 enum class ProviderKind { OpenAI, Anthropic, Gemini, Discord };
@@ -40,9 +42,6 @@ struct UrlParts {
   uint16_t port = 0;
 };
 std::optional<UrlParts> parseUrl(std::string_view url);
-
-// True when `host` is an IPv4 or IPv6 address literal (no brackets), not a name.
-bool isIpLiteral(std::string_view host);
 
 // Builds a spec for kind + base_url (custom entries and overridden built-ins).
 std::optional<ProviderSpec> makeProviderSpec(std::string name, ProviderKind kind,
