@@ -43,6 +43,7 @@ class WebhookSink {
   void stop();
 
   const WebhookConfig& config() const { return cfg_; }
+  const WebhookOptions& options() const { return opt_; }
   uint64_t delivered() const { return delivered_; }
   uint64_t failed() const { return failed_; }    // gave up after every try
   uint64_t dropped() const { return dropped_; }  // pushed out of a full queue
