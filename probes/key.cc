@@ -123,19 +123,45 @@ bool isUpperChar(char c) { return c >= 'A' && c <= 'Z'; }
 bool isLowerChar(char c) { return c >= 'a' && c <= 'z'; }
 bool isDigitChar(char c) { return c >= '0' && c <= '9'; }
 
-// Shannon entropy in bits per character: random tokens score ~4.5 and more,
-// words and repeated characters far less.
-double entropyPerChar(std::string_view s) {
-  if (s.empty()) return 0;
-  int counts[256] = {};
-  for (unsigned char c : s) ++counts[c];
+// Shapes nobody listed: kRandomWindow letters and digits in a row that mix
+// all three classes at random. Words joined by '-' or '_'
+// ("Prod-Deployment-Eastus2") break into short runs; CamelCase has too few
+// capitals and digits. A window, not the whole run, so a key glued to padding
+// ("Ktttt...ttZx8vQ2...") is still found.
+constexpr std::size_t kRandomWindow = 28;
+
+// Shannon entropy in bits per character of the window whose counts are given:
+// random tokens score ~4.4 over 28 characters, words far less.
+double windowEntropy(const int (&counts)[128]) {
   double bits = 0;
-  for (int n : counts) {
+  for (int c = '0'; c <= 'z'; ++c) {  // letters and digits only ever land here
+    const int n = counts[c];
     if (n == 0) continue;
-    const double p = static_cast<double>(n) / static_cast<double>(s.size());
+    const double p = static_cast<double>(n) / static_cast<double>(kRandomWindow);
     bits -= p * std::log2(p);
   }
   return bits;
+}
+
+// `run` holds letters and digits only.
+bool hasRandomWindow(std::string_view run) {
+  if (run.size() < kRandomWindow) return false;
+  int counts[128] = {};
+  int upper = 0, lower = 0, digits = 0;
+  auto count = [&](char c, int delta) {
+    counts[static_cast<unsigned char>(c) & 0x7f] += delta;
+    upper += isUpperChar(c) ? delta : 0;
+    lower += isLowerChar(c) ? delta : 0;
+    digits += isDigitChar(c) ? delta : 0;
+  };
+  for (std::size_t j = 0; j < run.size(); ++j) {
+    count(run[j], +1);
+    if (j >= kRandomWindow) count(run[j - kRandomWindow], -1);
+    if (j + 1 >= kRandomWindow && upper >= 2 && lower >= 2 && digits >= 2 &&
+        windowEntropy(counts) >= 3.5)
+      return true;
+  }
+  return false;
 }
 
 // A prefix issued by a provider, then enough key characters to be a key
@@ -158,20 +184,11 @@ bool looksLikeApiKey(std::string_view k) {
   if (prefixed(k, "sk-", 20) &&
       std::any_of(k.begin() + 3, k.end(), [](char c) { return isUpperChar(c) || isDigitChar(c); }))
     return true;
-  // Shapes nobody listed: a long letters-and-digits run mixing all three
-  // classes at random. Words joined by '-' or '_' ("Prod-Deployment-Eastus2")
-  // break into short runs; CamelCase has too few capitals and digits.
   std::size_t i = 0;
   while (i < k.size()) {
-    std::size_t j = i, upper = 0, lower = 0, digits = 0;
-    for (; j < k.size() && (isUpperChar(k[j]) || isLowerChar(k[j]) || isDigitChar(k[j])); ++j) {
-      upper += isUpperChar(k[j]);
-      lower += isLowerChar(k[j]);
-      digits += isDigitChar(k[j]);
-    }
-    if (j - i >= 28 && upper >= 2 && lower >= 2 && digits >= 2 &&
-        entropyPerChar(k.substr(i, j - i)) >= 3.5)
-      return true;
+    std::size_t j = i;
+    while (j < k.size() && (isUpperChar(k[j]) || isLowerChar(k[j]) || isDigitChar(k[j]))) ++j;
+    if (hasRandomWindow(k.substr(i, j - i))) return true;
     i = j + 1;
   }
   return false;
@@ -190,7 +207,13 @@ bool containsApiKey(std::string_view text) {
       while (i < text.size() && !isTokenChar(text[i], dots)) ++i;
       std::size_t j = i;
       while (j < text.size() && isTokenChar(text[j], dots)) ++j;
-      if (j > i && looksLikeApiKey(text.substr(i, j - i))) return true;
+      const std::string_view token = text.substr(i, j - i);
+      if (j > i && looksLikeApiKey(token)) return true;
+      // A key glued to other key characters ("xsk-or-v1-..."): try from each
+      // issued prefix inside the token too.
+      for (std::string_view prefix : {"sk-", "AIza", "AQ.", "xai-", "gsk_"})
+        for (auto p = token.find(prefix, 1); p != std::string_view::npos; p = token.find(prefix, p + 1))
+          if (looksLikeApiKey(token.substr(p))) return true;
       i = j;
     }
   }

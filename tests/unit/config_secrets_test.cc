@@ -65,6 +65,7 @@ const Field kFields[] = {
     {"provider_key_as_name", R"({"providers": [{"name": "openai", "KEY": "x"}]})",
      "providers[0].<a name that looks like an API key>"},
     {"top_key_as_name", R"({"KEY": 1})", "<a name that looks like an API key>"},
+    {"glued_key_as_name", R"({"xKEY_2": 1})", "<a name that looks like an API key>"},
     {"nested_key_as_name", R"({"tls": {"KEY": "/x"}})", "tls.<a name that looks like an API key>"},
     {"route_name", R"({"routes": [{"name": "KEY"}]})", "routes[0].name"},
     {"interface", R"({"routes": [{"name": "a", "interface": "KEY"}]})", "routes[0].interface"},
@@ -305,6 +306,24 @@ TEST(KeyShape, EveryMadeUpKeyLooksLikeAKey) {
     EXPECT_TRUE(containsApiKey("/run/keys/" + key + ".txt")) << key.substr(0, 4);
     EXPECT_TRUE(containsApiKey("https://gw.example/v1?key=" + key)) << key.substr(0, 4);
     EXPECT_TRUE(containsApiKey("Bearer " + key)) << key.substr(0, 4);
+    EXPECT_TRUE(containsApiKey("x" + key + "_2")) << key.substr(0, 4);  // glued to other key characters
+  }
+}
+
+// Found by fuzz_config: a random key glued to low-entropy padding in one
+// letters-and-digits run was judged on the whole run's entropy and passed as
+// a variable name.
+TEST(KeyShape, KeyGluedToPaddingIsStillFound) {
+  const std::string key = "Zx8vQ2mN7pL4kR9tY3wB6cF1hJ5dG0sAq";
+  const std::string padded = "K" + std::string(100, 't') + "6MBinternaln9" + key;
+  EXPECT_TRUE(containsApiKey(padded));
+  EXPECT_TRUE(containsApiKey(key + std::string(200, 'a')));
+  try {
+    parseConfig(R"({"providers": [{"name": "openai", "key_env": ")" + padded + R"("}]})", kFile);
+    FAIL() << "a padded key was taken for a variable name";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.key_path, "providers[0].key_env");
+    EXPECT_EQ(leakedPiece(e.what(), key), "");
   }
 }
 
