@@ -66,9 +66,9 @@ FlappingConfig parseFlapping(const ConfigReader& r, const json& v) {
   if (obj.contains("changes")) {
     f.changes = static_cast<int>(r.integer(obj["changes"], base + ".changes", 2, 1000));
     if (f.changes > f.window)
-      r.fail(base + ".changes", "must not be more than alerts.flapping.window (default 10)");
+      r.fail(base + ".changes", "must not be more than alerts.flapping.window");
   } else if (f.changes > f.window) {
-    r.fail(base + ".window", "must be at least alerts.flapping.changes (default 4)");
+    r.fail(base + ".window", "must be at least alerts.flapping.changes (4 unless given)");
   }
   if (obj.contains("settle"))
     f.settle = static_cast<int>(r.integer(obj["settle"], base + ".settle", 1, 1000));
