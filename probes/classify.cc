@@ -115,6 +115,9 @@ void classifyRoute(const ProviderSpec& spec, RouteResult& r, const RouteObservat
       ev.push_back("key: no key was read from " + cleanText(key.source, 160) +
                    (key.problems.empty() ? std::string() : " (" + join(key.problems) + ")") +
                    "; nothing was sent");
+      for (const auto& p : key.problems)
+        if (const std::string_view advice = keyProblemAdvice(p); !advice.empty())
+          ev.push_back("key: " + std::string(advice));
       decide(Verdict::KeyMissing);
     } else {
       std::string line = "key: " + keyWho(key) + " is damaged: " + join(key.problems);

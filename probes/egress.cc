@@ -1,8 +1,8 @@
 #include "egress.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
+
+#include "pathwatch/address.h"
 
 namespace pathwatch {
 namespace {
@@ -15,13 +15,6 @@ std::string_view trim(std::string_view s) {
     s.remove_suffix(1);
   }
   return s;
-}
-
-bool isIpAddress(std::string_view s) {
-  if (s.empty() || s.size() > 45) return false;
-  const std::string text(s);
-  unsigned char buf[16];
-  return inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1;
 }
 
 bool allOf(std::string_view s, bool (*pred)(char)) {
@@ -53,7 +46,7 @@ std::optional<Egress> parseCdnTrace(std::string_view body) {
     const std::string_view key = line.substr(0, eq);
     const std::string_view value = line.substr(eq + 1);
     if (key == "ip" && !have_ip) {
-      if (!isIpAddress(value)) return std::nullopt;
+      if (!isIpLiteral(value)) return std::nullopt;
       e.ip.assign(value);
       have_ip = true;
     } else if (key == "loc" && e.country.empty() && value.size() == 2 && allOf(value, isUpperAlnum)) {

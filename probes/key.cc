@@ -8,8 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
+#include <utility>
 
 #include <openssl/crypto.h>
 
@@ -98,6 +101,149 @@ std::string fingerprint(std::string_view key) {
   return shown(key.substr(0, 7)) + "…" + shown(key.substr(key.size() - 4));
 }
 
+
+namespace {
+
+bool keyChars(std::string_view s) {
+  for (char c : s)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+      return false;
+  return !s.empty();
+}
+
+bool isUpperChar(char c) { return c >= 'A' && c <= 'Z'; }
+bool isLowerChar(char c) { return c >= 'a' && c <= 'z'; }
+bool isDigitChar(char c) { return c >= '0' && c <= '9'; }
+
+// Shapes nobody listed: kRandomWindow letters and digits in a row that mix
+// all three classes at random. Words joined by '-' or '_'
+// ("Prod-Deployment-Eastus2") break into short runs; CamelCase has too few
+// capitals and digits. A window, not the whole run, so a key glued to padding
+// ("Ktttt...ttZx8vQ2...") is still found.
+constexpr std::size_t kRandomWindow = 28;
+
+// Shannon entropy in bits per character of the window whose counts are given:
+// random tokens score ~4.4 over 28 characters, words far less.
+double windowEntropy(const int (&counts)[128]) {
+  double bits = 0;
+  for (int c = '0'; c <= 'z'; ++c) {  // letters and digits only ever land here
+    const int n = counts[c];
+    if (n == 0) continue;
+    const double p = static_cast<double>(n) / static_cast<double>(kRandomWindow);
+    bits -= p * std::log2(p);
+  }
+  return bits;
+}
+
+// `run` holds letters and digits only.
+bool hasRandomWindow(std::string_view run) {
+  if (run.size() < kRandomWindow) return false;
+  int counts[128] = {};
+  int upper = 0, lower = 0, digits = 0;
+  auto count = [&](char c, int delta) {
+    counts[static_cast<unsigned char>(c) & 0x7f] += delta;
+    upper += isUpperChar(c) ? delta : 0;
+    lower += isLowerChar(c) ? delta : 0;
+    digits += isDigitChar(c) ? delta : 0;
+  };
+  for (std::size_t j = 0; j < run.size(); ++j) {
+    count(run[j], +1);
+    if (j >= kRandomWindow) count(run[j - kRandomWindow], -1);
+    if (j + 1 >= kRandomWindow && upper >= 2 && lower >= 2 && digits >= 2 &&
+        windowEntropy(counts) >= 3.5)
+      return true;
+  }
+  return false;
+}
+
+// A prefix issued by a provider, then enough key characters to be a key
+// rather than a word that happens to start the same way.
+bool prefixed(std::string_view k, std::string_view prefix, std::size_t min_total) {
+  if (k.size() < min_total || k.rfind(prefix, 0) != 0) return false;
+  return keyChars(k.substr(prefix.size()));
+}
+
+}  // namespace
+
+bool looksLikeApiKey(std::string_view k) {
+  if (k.size() < 20) return false;  // every issued shape is longer; shorter tokens are words
+  if (keyShapeOwner(k)) return true;
+  // A provider's prefix followed by enough key characters, even when the
+  // rest of its shape (length, charset) does not hold.
+  for (const ProviderDef* d : providerDefs())
+    for (const KeyShape& shape : d->key_shapes)
+      if (shape.prefix.size() > 3 && prefixed(k, shape.prefix, 24)) return true;
+  // OpenAI and the many services that copied its "sk-" shape; a digit or
+  // capital after the prefix keeps "sk-learn-tutorials" a word.
+  if (prefixed(k, "sk-", 20) &&
+      std::any_of(k.begin() + 3, k.end(), [](char c) { return isUpperChar(c) || isDigitChar(c); }))
+    return true;
+  std::size_t i = 0;
+  while (i < k.size()) {
+    std::size_t j = i;
+    while (j < k.size() && (isUpperChar(k[j]) || isLowerChar(k[j]) || isDigitChar(k[j]))) ++j;
+    if (hasRandomWindow(k.substr(i, j - i))) return true;
+    i = j + 1;
+  }
+  return false;
+}
+
+namespace {
+
+// Every provider's key prefixes, and OpenAI's copied "sk-".
+std::vector<std::string_view> issuedPrefixes() {
+  std::vector<std::string_view> out = {"sk-"};
+  for (const ProviderDef* d : providerDefs())
+    for (const KeyShape& shape : d->key_shapes)
+      if (shape.prefix.size() >= 3 && std::find(out.begin(), out.end(), shape.prefix) == out.end())
+        out.push_back(shape.prefix);
+  return out;
+}
+
+}  // namespace
+
+bool containsApiKey(std::string_view text) {
+  auto isTokenChar = [](char c, bool dots) {
+    return isUpperChar(c) || isLowerChar(c) || isDigitChar(c) || c == '-' || c == '_' ||
+           (dots && c == '.');
+  };
+  // Dotted runs keep Discord tokens and "AQ." keys whole; undotted runs find a
+  // key glued to a host name or a file extension.
+  for (bool dots : {true, false}) {
+    std::size_t i = 0;
+    while (i < text.size()) {
+      while (i < text.size() && !isTokenChar(text[i], dots)) ++i;
+      std::size_t j = i;
+      while (j < text.size() && isTokenChar(text[j], dots)) ++j;
+      const std::string_view token = text.substr(i, j - i);
+      if (j > i && looksLikeApiKey(token)) return true;
+      // A key glued to other key characters ("xsk-or-v1-..."): try from each
+      // issued prefix inside the token too.
+      for (std::string_view prefix : issuedPrefixes())
+        for (auto p = token.find(prefix, 1); p != std::string_view::npos; p = token.find(prefix, p + 1))
+          if (looksLikeApiKey(token.substr(p))) return true;
+      i = j;
+    }
+  }
+  return false;
+}
+
+std::string_view keyProblemAdvice(std::string_view problem) {
+  static const std::pair<std::string_view, std::string_view> kAdvice[] = {
+      {"file_world_readable",
+       "the key file can be read by every user, so it was not read: chmod 600 it (or 640 with "
+       "the daemon's group), then reload"},
+      {"file_not_found", "no file at the configured key_file path"},
+      {"file_permission_denied", "the daemon may not read the key file: check its owner and mode"},
+      {"not_a_regular_file", "key_file must name a regular file"},
+      {"file_empty", "the key file is empty"},
+      {"env_unset", "the configured key_env variable is not set in the daemon's environment"},
+      {"env_empty", "the configured key_env variable is set but empty"},
+  };
+  for (const auto& [name, advice] : kAdvice)
+    if (name == problem) return advice;
+  return {};
+}
 
 KeyInspection inspectKey(const ProviderDef& def, std::string_view raw, std::string source, bool configured,
                          bool builtin) {
@@ -243,6 +389,12 @@ KeyInspection readKey(const ProviderConfig& provider) {
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
       ::close(fd);
       return missing(std::move(source), "not_a_regular_file");
+    }
+    // A key every local user can read is already leaked to them: refuse it
+    // unread, so the operator fixes the mode rather than learns it later.
+    if ((st.st_mode & S_IROTH) != 0) {
+      ::close(fd);
+      return missing(std::move(source), "file_world_readable");
     }
     std::string buf(kMaxKeyFile + 1, '\0');
     std::size_t got = 0;

@@ -1,7 +1,5 @@
 #include "pathwatch/provider.h"
 
-#include <arpa/inet.h>
-
 #include <charconv>
 
 #include "providers/provider_def.h"
@@ -19,12 +17,6 @@ std::string displayName(const ProviderSpec& spec) {
 std::string displayName(std::string_view provider_name) {
   const ProviderDef* def = findProviderDef(provider_name);
   return def ? std::string(def->display) : std::string(provider_name);
-}
-
-bool isIpLiteral(std::string_view host) {
-  const std::string text(host);
-  unsigned char buf[16];
-  return inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1;
 }
 
 std::optional<UrlParts> parseUrl(std::string_view url) {

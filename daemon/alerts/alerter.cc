@@ -10,13 +10,14 @@
 namespace pathwatch {
 namespace {
 
-HysteresisConfig hysteresisConfig(const AlertsConfig& cfg, const AlerterOptions& opt) {
+HysteresisConfig hysteresisConfig(const AlertsConfig& cfg) {
   HysteresisConfig h;
   h.fail_threshold = cfg.fail_threshold;
   h.resolve_threshold = cfg.resolve_threshold;
   h.reminder = cfg.reminder;
-  h.flap_changes = opt.flap_changes;
-  h.flap_window = opt.flap_window;
+  h.flap_changes = cfg.flapping.changes;
+  h.flap_window = cfg.flapping.window;
+  h.flap_settle = cfg.flapping.settle;
   return h;
 }
 
@@ -29,7 +30,7 @@ bool sameWebhook(const WebhookConfig& a, const WebhookConfig& b) {
 Alerter::Alerter(uv_loop_t* loop, ResultBus* bus, const AlertsConfig& cfg, AlerterOptions opt,
                  HttpClient* http)
     : loop_(loop), bus_(bus), opt_(std::move(opt)), http_(http),
-      hysteresis_(hysteresisConfig(cfg, opt_)) {
+      hysteresis_(hysteresisConfig(cfg)) {
   if (http_ == nullptr) {
     own_http_ = std::make_unique<HttpClient>(loop_);
     http_ = own_http_.get();
@@ -47,16 +48,26 @@ Alerter::~Alerter() {
 }
 
 void Alerter::reconfigure(const AlertsConfig& cfg) {
-  hysteresis_.reconfigure(hysteresisConfig(cfg, opt_));
+  hysteresis_.reconfigure(hysteresisConfig(cfg));
+
+  // The retry policy and the exec timeout come from the config (alerts.webhook_retry,
+  // alerts.exec_timeout); a sink whose policy changed on reload is made anew.
+  WebhookOptions webhook_opt = opt_.webhook;
+  webhook_opt.tries = cfg.webhook_retry.attempts;
+  webhook_opt.backoff = cfg.webhook_retry.backoff;
+  ExecOptions exec_opt = opt_.exec;
+  exec_opt.timeout = cfg.exec_timeout;
 
   std::vector<std::unique_ptr<WebhookSink>> hooks;
   for (const auto& w : cfg.webhooks) {
-    auto it = std::find_if(webhooks_.begin(), webhooks_.end(),
-                           [&](const auto& s) { return s && sameWebhook(s->config(), w); });
+    auto it = std::find_if(webhooks_.begin(), webhooks_.end(), [&](const auto& s) {
+      return s && sameWebhook(s->config(), w) && s->options().tries == webhook_opt.tries &&
+             s->options().backoff == webhook_opt.backoff;
+    });
     if (it != webhooks_.end()) {
       hooks.push_back(std::move(*it));
     } else {
-      hooks.push_back(std::make_unique<WebhookSink>(loop_, *http_, w, opt_.webhook));
+      hooks.push_back(std::make_unique<WebhookSink>(loop_, *http_, w, webhook_opt));
     }
   }
   for (auto& s : webhooks_) {
@@ -71,11 +82,13 @@ void Alerter::reconfigure(const AlertsConfig& cfg) {
   for (const auto& argv : cfg.exec) {
     if (argv.empty() || argv[0].empty()) continue;
     auto it = std::find_if(execs_.begin(), execs_.end(),
-                           [&](const auto& s) { return s && s->argv() == argv; });
+                           [&](const auto& s) {
+                             return s && s->argv() == argv && s->options().timeout == exec_opt.timeout;
+                           });
     if (it != execs_.end()) {
       execs.push_back(std::move(*it));
     } else {
-      execs.push_back(std::make_unique<ExecSink>(loop_, argv, opt_.exec));
+      execs.push_back(std::make_unique<ExecSink>(loop_, argv, exec_opt));
     }
   }
   for (auto& s : execs_) {

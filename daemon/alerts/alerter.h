@@ -39,8 +39,6 @@ class HttpClient;
 struct AlerterOptions {
   WebhookOptions webhook;
   ExecOptions exec;
-  int flap_changes = 4;  // ok<->non-ok changes ...
-  int flap_window = 10;  // ... within this many results is flapping
   Millis diagnosis_wait = std::chrono::seconds(60);
   bool log = true;  // one journald line per alert
   std::function<WallClock::time_point()> clock = [] { return WallClock::now(); };

@@ -50,6 +50,7 @@ class ExecSink {
   void stop();
 
   const std::vector<std::string>& argv() const { return argv_; }
+  const ExecOptions& options() const { return opt_; }
   std::size_t running() const { return children_.size(); }
   std::size_t queued() const { return queue_.size(); }
   uint64_t started() const { return started_; }

@@ -12,6 +12,7 @@ void Hysteresis::reconfigure(HysteresisConfig cfg) {
   cfg.resolve_threshold = std::clamp(cfg.resolve_threshold, 1, 1000);
   cfg.flap_window = std::clamp(cfg.flap_window, 2, 10000);
   cfg.flap_changes = std::clamp(cfg.flap_changes, 2, cfg.flap_window);
+  cfg.flap_settle = cfg.flap_settle <= 0 ? 2 * cfg.resolve_threshold : std::min(cfg.flap_settle, 1000);
   if (cfg.reminder.count() < 0) cfg.reminder = std::chrono::milliseconds(0);
   cfg_ = cfg;
 }
@@ -71,7 +72,7 @@ std::optional<VerdictChange> Hysteresis::step(Pair& p, Verdict v, WallClock::tim
 
   if (p.flapping) {
     if (!ok) p.announced = v;  // the incident stays open on the latest failure
-    if (p.same_streak < 2 * cfg_.resolve_threshold) return std::nullopt;
+    if (p.same_streak < cfg_.flap_settle) return std::nullopt;
     // Settled: announce where it settled, and start counting changes afresh.
     p.flapping = false;
     p.change_seqs.clear();

@@ -21,7 +21,7 @@
 // - `flapping`: flap_changes or more ok<->non-ok changes among the last
 //   flap_window results. One `flapping` event (it opens an incident); then
 //   problem, resolved, changed and reminder are held until the pair shows the
-//   same verdict for 2*resolve_threshold results in a row; then the settled
+//   same verdict for flap_settle (default 2*resolve_threshold) results in a row; then the settled
 //   state is announced as `resolved` (settled ok) or `problem` (settled on a
 //   failure; before = what was announced before the flapping), so the
 //   incident is always closed or confirmed.
@@ -46,6 +46,7 @@ struct HysteresisConfig {
   std::chrono::milliseconds reminder = std::chrono::hours(6);  // 0 = never
   int flap_changes = 4;   // this many ok<->non-ok changes or more ...
   int flap_window = 10;   // ... among this many results is flapping
+  int flap_settle = 0;    // same verdict this many results in a row ends it; 0 = 2*resolve_threshold
 };
 
 struct VerdictChange {

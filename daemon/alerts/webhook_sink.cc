@@ -32,20 +32,6 @@ std::string webhookBody(const std::string& format, const nlohmann::json& event) 
   return event.dump(-1, ' ', false, kReplace);
 }
 
-std::string redactUrl(const std::string& url) {
-  auto scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) return "(invalid url)";
-  auto host_start = scheme_end + 3;
-  auto host_end = url.find_first_of("/?#", host_start);
-  std::string host = url.substr(host_start, host_end == std::string::npos ? std::string::npos
-                                                                          : host_end - host_start);
-  // user:password@host: drop the credentials too.
-  if (auto at = host.rfind('@'); at != std::string::npos) host = host.substr(at + 1);
-  std::string out = url.substr(0, host_start) + host;
-  if (host_end != std::string::npos) out += "/…";
-  return out;
-}
-
 WebhookSink::WebhookSink(uv_loop_t* loop, HttpClient& http, WebhookConfig cfg, WebhookOptions opt)
     : loop_(loop), http_(http), cfg_(std::move(cfg)), opt_(std::move(opt)), where_(redactUrl(cfg_.url)) {
   if (opt_.max_queue == 0) opt_.max_queue = 1;

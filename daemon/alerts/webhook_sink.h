@@ -17,6 +17,7 @@
 #include "fetch.h"
 #include "loop/uv_handle.h"
 #include "pathwatch/config.h"
+#include "pathwatch/redact.h"  // redactUrl: logs show a webhook as scheme://host/…
 
 namespace pathwatch {
 
@@ -35,10 +36,6 @@ std::string webhookBody(const std::string& format, const nlohmann::json& event);
 // form a mention (<!channel>, <@U123>) or a link.
 std::string slackEscape(std::string_view text);
 
-// "https://hooks.slack.com/…": scheme and host only. Webhook paths often hold
-// the secret (Slack, Discord), so logs never show them.
-std::string redactUrl(const std::string& url);
-
 class WebhookSink {
  public:
   WebhookSink(uv_loop_t* loop, HttpClient& http, WebhookConfig cfg, WebhookOptions opt = {});
@@ -52,6 +49,7 @@ class WebhookSink {
   void stop();
 
   const WebhookConfig& config() const { return cfg_; }
+  const WebhookOptions& options() const { return opt_; }
   uint64_t delivered() const { return delivered_; }
   uint64_t failed() const { return failed_; }    // gave up after every try
   uint64_t dropped() const { return dropped_; }  // pushed out of a full queue

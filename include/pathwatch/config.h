@@ -1,12 +1,16 @@
 #pragma once
 // The configuration of SPEC.md, parsed and validated. Pure: no I/O except
-// loadConfigFile reading the one file.
+// loadConfigFile reading the one file (probes/config_file.cc). The parser is
+// split by concern: config_reader (strict JSON, typed values, key paths),
+// config_providers, config_routes, config_alerts, and config.cc (top level).
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "pathwatch/address.h"  // CidrRange, isBogon
 #include "pathwatch/duration.h"
 #include "pathwatch/provider.h"
 
@@ -48,14 +52,6 @@ struct ResolverConfig {
   uint16_t port = 53;
 };
 
-struct CidrRange {
-  std::string text;  // "10.20.0.0/16"
-  bool v6 = false;
-  uint8_t bytes[16] = {};
-  int prefix = 0;
-  bool contains(const uint8_t* addr, bool addr_v6) const;
-};
-
 struct TlsConfig {
   std::string ca_file = "/etc/ssl/certs/ca-certificates.crt";
   std::string public_roots = "/usr/share/ca-certificates/mozilla";
@@ -73,12 +69,38 @@ struct WebhookConfig {
   Millis timeout = std::chrono::seconds(5);
 };
 
+// "alerts.flapping": a pair whose verdict keeps changing raises one
+// `flapping` event instead of a stream of problem/resolved ones.
+struct FlappingConfig {
+  int changes = 4;  // this many ok<->non-ok changes or more ...
+  int window = 10;  // ... among this many results is flapping
+  int settle = 0;   // results in a row with one verdict that end it; 0 = 2 x resolve_threshold
+};
+
+// "alerts.webhook_retry": every webhook's delivery tries.
+struct WebhookRetryConfig {
+  int attempts = 3;  // the first try included
+  // The wait before retry n is backoff[n - 1], the last entry repeating.
+  std::vector<Millis> backoff = {std::chrono::seconds(1), std::chrono::seconds(4)};
+};
+
 struct AlertsConfig {
   int fail_threshold = 2;
   int resolve_threshold = 2;
   Millis reminder = std::chrono::hours(6);
   std::vector<WebhookConfig> webhooks;
   std::vector<std::vector<std::string>> exec;  // argv each; a plain string is argv[0]
+  FlappingConfig flapping;
+  WebhookRetryConfig webhook_retry;
+  Millis exec_timeout = std::chrono::seconds(30);  // then SIGTERM to its process group
+};
+
+// "metrics": {"listen": "127.0.0.1:9848"}; absent = no metrics endpoint.
+struct MetricsConfig {
+  std::string listen;  // as written: "127.0.0.1:9848", "[::1]:9848"
+  std::string host;    // the IP literal, without brackets
+  bool v6 = false;
+  uint16_t port = 0;
 };
 
 struct Config {
@@ -95,9 +117,12 @@ struct Config {
   std::string socket = "/run/pathwatch/pathwatch.sock";
   HistoryConfig history;
   AlertsConfig alerts;
+  std::optional<MetricsConfig> metrics;
 };
 
-// A config error names the file, the key path ("providers[2].base_url") and the problem.
+// A config error names the file, the key path ("providers[2].base_url") and the
+// problem, never the value: a key pasted in the wrong field would otherwise
+// reach stderr, the journal and `status` answers.
 struct ConfigError : std::runtime_error {
   ConfigError(std::string file, std::string key_path, std::string problem);
   std::string file, key_path, problem;
@@ -111,11 +136,9 @@ Config defaultConfig();
 Config parseConfig(const std::string& json_text, const std::string& file);
 
 // Reads and parses `path`; throws ConfigError (missing/unreadable file included).
+// Only a regular file of at most kMaxConfigBytes is read: a FIFO, a device or
+// a directory is refused at once, never waited on.
 Config loadConfigFile(const std::string& path);
-
-// True when `address` (an IP literal) is a special-use address: unspecified,
-// loopback, private, link-local, CGNAT, 198.18.0.0/15, multicast, reserved,
-// documentation, ULA... and not inside `allowed`.
-bool isBogon(const std::string& address, const std::vector<CidrRange>& allowed);
+inline constexpr std::size_t kMaxConfigBytes = 1 << 20;
 
 }  // namespace pathwatch

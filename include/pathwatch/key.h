@@ -40,7 +40,22 @@ KeyInspection inspectKey(const ProviderDef& def, std::string_view raw, std::stri
 
 // Reads the key for a provider: key_env, else key_file, else the built-in's
 // usual variable; a configured source that yields nothing is key_missing.
+// A key file readable by every user is refused unread (file_world_readable).
 // Small synchronous reads: call at check start / config load, not per probe.
 KeyInspection readKey(const ProviderConfig& provider);
+
+// What an operator does about a key layer problem ("file_world_readable" ->
+// "chmod 600 ..."); "" for problems that need no more than their name.
+std::string_view keyProblemAdvice(std::string_view problem);
+
+// The shape of a secret, wherever it turns up (config values, names, URLs):
+// the issued shapes of the built-in providers and of common AI APIs (sk-,
+// sk-ant-, sk-or-v1-, AIza, AQ., xai-, gsk_, a Discord bot token) and any
+// long high-entropy token. `token` is one run of key characters.
+bool looksLikeApiKey(std::string_view token);
+
+// True when any token inside `text` (split at characters no key contains, and
+// again at dots) looks like an API key.
+bool containsApiKey(std::string_view text);
 
 }  // namespace pathwatch

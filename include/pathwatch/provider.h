@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "pathwatch/address.h"  // isIpLiteral, used with URLs' hosts
+
 namespace pathwatch {
 
 struct ProviderDef;  // probes/providers/provider_def.h
@@ -45,9 +47,6 @@ struct UrlParts {
   uint16_t port = 0;
 };
 std::optional<UrlParts> parseUrl(std::string_view url);
-
-// True when `host` is an IPv4 or IPv6 address literal (no brackets), not a name.
-bool isIpLiteral(std::string_view host);
 
 // Builds a spec for a definition + base_url (custom entries and overridden built-ins).
 std::optional<ProviderSpec> makeProviderSpec(std::string name, const ProviderDef& def,

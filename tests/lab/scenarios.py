@@ -599,6 +599,7 @@ def key_malformed(lab):
     keyfile = os.path.join(lab.workdir, "gemini.key")
     with open(keyfile, "w") as f:
         f.write('"%s"\n' % lab.key("gemini", "valid"))
+    os.chmod(keyfile, 0o600)  # a world-readable key file is refused unread
     cfg = lab.config(["default"])
     cfg["providers"] = [{"name": "openai"}, {"name": "gemini", "key_file": keyfile}]
     run = lab.check(["openai", "gemini"], ["default"], keys={"openai": ("raw", key)}, cfg=cfg)

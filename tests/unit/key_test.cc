@@ -151,6 +151,7 @@ class ReadKey : public ::testing::Test {
   std::string write(const std::string& name, const std::string& content) {
     const auto p = dir_ / name;
     std::ofstream(p, std::ios::binary) << content;
+    ::chmod(p.c_str(), 0600);  // as a key file is kept: a world-readable one is refused
     return p.string();
   }
   ProviderConfig openai() const {
