@@ -2,6 +2,8 @@
 //   daemon_bench history [ROWS]            insert rate, per-batch stall, 24 h query over ROWS rows
 //   daemon_bench status [CLIENTS] [REQS]   status latency p50/p99 with CLIENTS concurrent clients
 //   daemon_bench soak [SECONDS] [INTERVAL] daemon RSS and CPU over a window (loopback fakes)
+//   daemon_bench lateness [ROWS] [SECONDS] a 1 ms timer's delay on the loop while the recorder
+//                                          writes and retention prunes a ROWS-row history
 // Every daemon here runs in a temp dir against a loopback port nothing
 // listens on (connect_failed at once), so only pathwatchd's own cost shows.
 #include <arpa/inet.h>
@@ -21,15 +23,19 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <uv.h>
 
 #include "daemon.h"
 #include "history.h"
+#include "history_recorder.h"
+#include "scheduler.h"
 #include "time_util.h"
 
 using namespace pathwatch;
@@ -300,6 +306,106 @@ int benchSoak(int seconds, const std::string& interval) {
   return 0;
 }
 
+
+// Fills a history with `rows` results spread over the last 30 days, in big
+// transactions (setup, not measured).
+void prefill(History& h, long rows, int64_t now) {
+  int64_t span = 30ll * 24 * 3600 * 1000;
+  for (long i = 0; i < rows;) {
+    HistoryBatch b;
+    for (int k = 0; k < 5000 && i < rows; ++k, ++i)
+      b.results.push_back(resultRow(sample(static_cast<int>(i)), now - span + span * i / rows));
+    h.write(b);
+  }
+}
+
+// The loop as the daemon runs it: a 1 ms repeating timer measures how late
+// each tick is while a producer feeds the recorder one 12-result cycle every
+// 20 ms (diagnosis -> flush) and retention prunes everything older than 7
+// days in the daemon's steps (500 rows, 200 ms apart while there is more).
+struct LatenessBench {
+  uv_loop_t loop{};
+  uv_timer_t tick{}, produce{}, retention{}, end{};
+  uint64_t last_ns = 0;
+  std::vector<double> late_ms;
+  std::unique_ptr<History> history;
+  std::unique_ptr<HistoryRecorder> recorder;
+  int64_t cutoff = 0;
+  long produced = 0;
+  int64_t pruned = 0;
+  int cycle = 0;
+};
+
+int benchLateness(long rows, int seconds) {
+  std::string dir = tempDir();
+  int64_t now = wallClockMs();
+  {
+    History h(dir + "/h.db");
+    prefill(h, rows, now);
+  }
+  LatenessBench b;
+  uv_loop_init(&b.loop);
+  b.history = std::make_unique<History>(dir + "/h.db");
+  b.recorder = std::make_unique<HistoryRecorder>(b.history.get());
+  b.cutoff = now - 7ll * 24 * 3600 * 1000;
+  for (uv_timer_t* t : {&b.tick, &b.produce, &b.retention, &b.end}) {
+    uv_timer_init(&b.loop, t);
+    t->data = &b;
+  }
+  b.last_ns = uv_hrtime();
+  uv_timer_start(
+      &b.tick,
+      [](uv_timer_t* t) {
+        auto* s = static_cast<LatenessBench*>(t->data);
+        uint64_t n = uv_hrtime();
+        s->late_ms.push_back(std::max(0.0, static_cast<double>(n - s->last_ns) / 1e6 - 1.0));
+        s->last_ns = n;
+      },
+      1, 1);
+  uv_timer_start(
+      &b.produce,
+      [](uv_timer_t* t) {
+        auto* s = static_cast<LatenessBench*>(t->data);
+        std::vector<RouteResult> routes;
+        for (int k = 0; k < 12; ++k) {
+          auto r = sample(static_cast<int>(s->produced++));
+          r.provider = "p" + std::to_string(s->cycle % 4);
+          s->recorder->onRouteResult(r);
+          routes.push_back(r);
+        }
+        Diagnosis d;
+        d.summary = "bench";
+        s->recorder->onDiagnosis("p" + std::to_string(s->cycle++ % 4), d, routes);
+      },
+      20, 20);
+  uv_timer_start(&b.retention, [](uv_timer_t* t) {
+    auto* s = static_cast<LatenessBench*>(t->data);
+    s->recorder->flush();
+    int64_t n = s->history->pruneOlderThan(s->cutoff, 500);
+    n += s->history->pruneToSize(256ull * 1024 * 1024, 500);
+    s->pruned += n;
+    uv_timer_start(t, t->timer_cb, n > 0 ? 200 : 60000, 0);
+  }, 200, 0);
+  uv_timer_start(
+      &b.end, [](uv_timer_t* t) { uv_stop(t->loop); }, static_cast<uint64_t>(seconds) * 1000, 0);
+  uv_run(&b.loop, UV_RUN_DEFAULT);
+  b.recorder->flush();
+  std::printf("lateness: %ld-row history, %d s, 12 results every 20 ms + retention: 1 ms timer "
+              "late p50 %.3f ms p99 %.3f ms max %.3f ms over %zu ticks; %ld results written, "
+              "%ld rows pruned\n",
+              rows, seconds, pct(b.late_ms, 0.5), pct(b.late_ms, 0.99),
+              *std::max_element(b.late_ms.begin(), b.late_ms.end()), b.late_ms.size(),
+              b.produced, static_cast<long>(b.pruned));
+  for (uv_timer_t* t : {&b.tick, &b.produce, &b.retention, &b.end})
+    uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
+  uv_run(&b.loop, UV_RUN_DEFAULT);
+  uv_loop_close(&b.loop);
+  b.recorder.reset();
+  b.history.reset();
+  std::filesystem::remove_all(dir);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -308,8 +414,10 @@ int main(int argc, char** argv) {
   if (mode == "status")
     return benchStatus(argc > 2 ? std::atoi(argv[2]) : 100, argc > 3 ? std::atoi(argv[3]) : 200);
   if (mode == "soak") return benchSoak(argc > 2 ? std::atoi(argv[2]) : 60, argc > 3 ? argv[3] : "5s");
+  if (mode == "lateness")
+    return benchLateness(argc > 2 ? std::atol(argv[2]) : 1000000, argc > 3 ? std::atoi(argv[3]) : 20);
   std::fprintf(stderr,
                "usage: daemon_bench history [ROWS] | status [CLIENTS] [REQS] | soak [SECONDS] "
-               "[INTERVAL]\n");
+               "[INTERVAL] | lateness [ROWS] [SECONDS]\n");
   return 2;
 }
