@@ -2,8 +2,8 @@
 //   daemon_bench history [ROWS]            insert rate, per-batch stall, 24 h query over ROWS rows
 //   daemon_bench status [CLIENTS] [REQS]   status latency p50/p99 with CLIENTS concurrent clients
 //   daemon_bench soak [SECONDS] [INTERVAL] daemon RSS and CPU over a window (loopback fakes)
-//   daemon_bench lateness [ROWS] [SECONDS] a 1 ms timer's delay on the loop while the recorder
-//                                          writes and retention prunes a ROWS-row history
+//   daemon_bench lateness [ROWS] [SECONDS] [MODE]  a 1 ms timer's delay on the loop while the
+//                                          recorder writes and retention prunes a ROWS-row history
 // Every daemon here runs in a temp dir against a loopback port nothing
 // listens on (connect_failed at once), so only pathwatchd's own cost shows.
 #include <arpa/inet.h>
@@ -34,7 +34,10 @@
 
 #include "daemon.h"
 #include "history.h"
+#include "history_command.h"
 #include "history_recorder.h"
+#include "history_retention.h"
+#include "history_writer.h"
 #include "scheduler.h"
 #include "time_util.h"
 
@@ -320,23 +323,34 @@ void prefill(History& h, long rows, int64_t now) {
 }
 
 // The loop as the daemon runs it: a 1 ms repeating timer measures how late
-// each tick is while a producer feeds the recorder one 12-result cycle every
-// 20 ms (diagnosis -> flush) and retention prunes everything older than 7
-// days in the daemon's steps (500 rows, 200 ms apart while there is more).
+// each tick is while a producer makes one 12-result cycle every 20 ms (a
+// diagnosis, so a flush) and retention prunes everything older than 7 days in
+// the daemon's steps (500 rows, 200 ms apart while there is more). Modes:
+//   worker  the daemon's way: HistoryRecorder -> HistoryWriter's thread,
+//           HistoryRetention's steps on that thread too
+//   loop    the old way, for comparison: History::write and the retention
+//           step called on the loop thread (SQLite's own autocheckpoint)
+//   none    no history at all: what the machine itself adds
 struct LatenessBench {
+  std::string mode;
   uv_loop_t loop{};
   uv_timer_t tick{}, produce{}, retention{}, end{};
   uint64_t last_ns = 0;
   std::vector<double> late_ms;
-  std::unique_ptr<History> history;
+  std::unique_ptr<HistoryWriter> writer;
   std::unique_ptr<HistoryRecorder> recorder;
+  std::unique_ptr<HistoryRetention> retention_worker;
+  std::unique_ptr<History> history;  // mode loop
   int64_t cutoff = 0;
-  long produced = 0;
-  int64_t pruned = 0;
+  long produced = 0, written = 0, pruned = 0;
   int cycle = 0;
 };
 
-int benchLateness(long rows, int seconds) {
+int benchLateness(long rows, int seconds, const std::string& mode) {
+  if (mode != "worker" && mode != "loop" && mode != "none") {
+    std::fprintf(stderr, "lateness mode: worker, loop or none\n");
+    return 2;
+  }
   std::string dir = tempDir();
   int64_t now = wallClockMs();
   {
@@ -344,13 +358,37 @@ int benchLateness(long rows, int seconds) {
     prefill(h, rows, now);
   }
   LatenessBench b;
-  uv_loop_init(&b.loop);
-  b.history = std::make_unique<History>(dir + "/h.db");
-  b.recorder = std::make_unique<HistoryRecorder>(b.history.get());
+  b.mode = mode;
   b.cutoff = now - 7ll * 24 * 3600 * 1000;
+  uv_loop_init(&b.loop);
   for (uv_timer_t* t : {&b.tick, &b.produce, &b.retention, &b.end}) {
     uv_timer_init(&b.loop, t);
     t->data = &b;
+  }
+  if (mode == "worker") {
+    b.writer = std::make_unique<HistoryWriter>(&b.loop, dir + "/h.db");
+    b.recorder = std::make_unique<HistoryRecorder>(b.writer.get());
+    RetentionOptions ro;
+    ro.first = std::chrono::milliseconds(200);
+    b.retention_worker = std::make_unique<HistoryRetention>(
+        &b.loop, b.writer.get(),
+        [] {
+          HistoryConfig c;
+          c.retention = std::chrono::hours(7 * 24);
+          return c;
+        },
+        ro);
+  } else if (mode == "loop") {
+    b.history = std::make_unique<History>(dir + "/h.db");
+    uv_timer_start(
+        &b.retention,
+        [](uv_timer_t* t) {
+          auto* s = static_cast<LatenessBench*>(t->data);
+          int64_t n = s->history->pruneStep(s->cutoff, 256ull * 1024 * 1024, 500);
+          s->pruned += n;
+          uv_timer_start(t, t->timer_cb, n > 0 ? 200 : 60000, 0);
+        },
+        200, 0);
   }
   b.last_ns = uv_hrtime();
   uv_timer_start(
@@ -366,41 +404,52 @@ int benchLateness(long rows, int seconds) {
       &b.produce,
       [](uv_timer_t* t) {
         auto* s = static_cast<LatenessBench*>(t->data);
+        std::string provider = "p" + std::to_string(s->cycle++ % 4);
         std::vector<RouteResult> routes;
+        HistoryBatch batch;
         for (int k = 0; k < 12; ++k) {
           auto r = sample(static_cast<int>(s->produced++));
-          r.provider = "p" + std::to_string(s->cycle % 4);
-          s->recorder->onRouteResult(r);
+          r.provider = provider;
+          if (s->recorder) s->recorder->onRouteResult(r);
+          batch.results.push_back(resultRow(r, wallClockMs()));
           routes.push_back(r);
         }
         Diagnosis d;
         d.summary = "bench";
-        s->recorder->onDiagnosis("p" + std::to_string(s->cycle++ % 4), d, routes);
+        if (s->recorder) s->recorder->onDiagnosis(provider, d, routes);
+        if (s->history) {
+          s->history->write(batch);
+          s->written += 12;
+        }
       },
       20, 20);
-  uv_timer_start(&b.retention, [](uv_timer_t* t) {
-    auto* s = static_cast<LatenessBench*>(t->data);
-    s->recorder->flush();
-    int64_t n = s->history->pruneOlderThan(s->cutoff, 500);
-    n += s->history->pruneToSize(256ull * 1024 * 1024, 500);
-    s->pruned += n;
-    uv_timer_start(t, t->timer_cb, n > 0 ? 200 : 60000, 0);
-  }, 200, 0);
   uv_timer_start(
       &b.end, [](uv_timer_t* t) { uv_stop(t->loop); }, static_cast<uint64_t>(seconds) * 1000, 0);
   uv_run(&b.loop, UV_RUN_DEFAULT);
-  b.recorder->flush();
-  std::printf("lateness: %ld-row history, %d s, 12 results every 20 ms + retention: 1 ms timer "
-              "late p50 %.3f ms p99 %.3f ms max %.3f ms over %zu ticks; %ld results written, "
-              "%ld rows pruned\n",
-              rows, seconds, pct(b.late_ms, 0.5), pct(b.late_ms, 0.99),
-              *std::max_element(b.late_ms.begin(), b.late_ms.end()), b.late_ms.size(),
-              b.produced, static_cast<long>(b.pruned));
+  std::string extra;
+  if (b.writer) {
+    b.recorder->flush();
+    b.retention_worker->stop();
+    b.writer->shutdown();
+    auto st = b.writer->stats();
+    b.written = static_cast<long>(st.committed_rows);
+    b.pruned = static_cast<long>(st.pruned_rows);
+    extra = ", " + std::to_string(st.checkpoints) + " checkpoints, " +
+            std::to_string(st.write_failures) + " write failures";
+  }
+  std::printf("lateness [%s]: %ld-row history, %d s, 12 results every 20 ms + retention: 1 ms "
+              "timer late p50 %.3f ms p99 %.3f ms max %.3f ms over %zu ticks; %ld rows "
+              "written, %ld pruned%s\n",
+              mode.c_str(), rows, seconds, pct(b.late_ms, 0.5), pct(b.late_ms, 0.99),
+              *std::max_element(b.late_ms.begin(), b.late_ms.end()), b.late_ms.size(), b.written,
+              b.pruned, extra.c_str());
   for (uv_timer_t* t : {&b.tick, &b.produce, &b.retention, &b.end})
     uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
   uv_run(&b.loop, UV_RUN_DEFAULT);
   uv_loop_close(&b.loop);
+  b.retention_worker.reset();
   b.recorder.reset();
+  b.writer.reset();
   b.history.reset();
   std::filesystem::remove_all(dir);
   return 0;
@@ -415,9 +464,10 @@ int main(int argc, char** argv) {
     return benchStatus(argc > 2 ? std::atoi(argv[2]) : 100, argc > 3 ? std::atoi(argv[3]) : 200);
   if (mode == "soak") return benchSoak(argc > 2 ? std::atoi(argv[2]) : 60, argc > 3 ? argv[3] : "5s");
   if (mode == "lateness")
-    return benchLateness(argc > 2 ? std::atol(argv[2]) : 1000000, argc > 3 ? std::atoi(argv[3]) : 20);
+    return benchLateness(argc > 2 ? std::atol(argv[2]) : 1000000, argc > 3 ? std::atoi(argv[3]) : 20,
+                         argc > 4 ? argv[4] : "worker");
   std::fprintf(stderr,
                "usage: daemon_bench history [ROWS] | status [CLIENTS] [REQS] | soak [SECONDS] "
-               "[INTERVAL] | lateness [ROWS] [SECONDS]\n");
+               "[INTERVAL] | lateness [ROWS] [SECONDS] [worker|loop|none]\n");
   return 2;
 }

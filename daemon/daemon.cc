@@ -11,8 +11,7 @@
 #include "alerts/alerter.h"
 #include "control_socket.h"
 #include "engine.h"
-#include "history.h"
-#include "history_recorder.h"
+#include "history_service.h"
 #include "log.h"
 #include "pathwatch/classify.h"
 #include "pathwatch/config.h"
@@ -74,17 +73,6 @@ class Daemon {
   void applyConfig(std::shared_ptr<const Config> cfg, bool initial);
   void reload(std::function<void(bool, std::string)> done);
   void handleRequest(ControlServer::ClientId id, const json& req);
-  json historyAnswer(const json& req);
-  void retentionTick();
-  static void onRetention(uv_timer_t* t) noexcept {
-    auto* self = static_cast<Daemon*>(t->data);
-    if (!self) return;
-    try {
-      self->retentionTick();
-    } catch (const std::exception& e) {
-      logError(std::string("history retention: ") + e.what());
-    }
-  }
   void gcEngines();
 
   uv_loop_t* loop_;
@@ -96,8 +84,7 @@ class Daemon {
   ResultBus bus_;
   std::unique_ptr<Engine> engine_;
   std::vector<std::unique_ptr<Engine>> retired_;
-  std::unique_ptr<History> history_;
-  std::unique_ptr<HistoryRecorder> recorder_;
+  std::unique_ptr<HistoryService> history_;  // writer and reader threads, recorder, retention
   std::unique_ptr<StatusSnapshot> snapshot_;
   std::unique_ptr<Alerter> alerter_;
   std::unique_ptr<Scheduler> scheduler_;
@@ -108,7 +95,6 @@ class Daemon {
   uv_signal_t* sigterm_ = nullptr;
   uv_signal_t* sigint_ = nullptr;
   uv_timer_t* watchdog_ = nullptr;
-  uv_timer_t* retention_ = nullptr;
   uv_timer_t* gc_ = nullptr;
   bool stopping_ = false;
 
@@ -166,19 +152,19 @@ int Daemon::start() {
     auto parent = fs::path(config_->history.path).parent_path();
     std::error_code ec;
     if (!parent.empty() && !fs::exists(parent, ec)) fs::create_directories(parent, ec);
-    history_ = std::make_unique<History>(config_->history.path);
+    history_ = std::make_unique<HistoryService>(loop_, config_->history.path,
+                                                [this] { return config_->history; });
   } catch (const std::exception& e) {
     logError(std::string("history: ") + e.what());
     return 1;
   }
 
   snapshot_ = std::make_unique<StatusSnapshot>(wallClockMs);
-  recorder_ = std::make_unique<HistoryRecorder>(history_.get());
   watch_ = std::make_unique<WatchFeed>(control_raw_);
   bus_.subscribe(snapshot_.get());
-  bus_.subscribe(recorder_.get());
+  bus_.subscribe(history_->recorder());
   bus_.subscribe(watch_.get());
-  bus_.subscribeEvents(recorder_.get());
+  bus_.subscribeEvents(history_->recorder());
   bus_.subscribeEvents(watch_.get());
   alerter_ = std::make_unique<Alerter>(loop_, &bus_, config_->alerts);
   bus_.subscribe(alerter_.get());
@@ -262,11 +248,6 @@ int Daemon::start() {
     logInfo("watchdog: pinging every " + std::to_string(every) + "ms");
   }
 
-  retention_ = new uv_timer_t;
-  uv_timer_init(loop_, retention_);
-  retention_->data = this;
-  uv_timer_start(retention_, onRetention, 5000, 0);
-
   gc_ = new uv_timer_t;
   uv_timer_init(loop_, gc_);
   gc_->data = this;
@@ -287,17 +268,6 @@ int Daemon::start() {
 
 void Daemon::gcEngines() {
   std::erase_if(retired_, [](auto& e) { return e->inFlight() == 0 && e->queued() == 0; });
-}
-
-void Daemon::retentionTick() {
-  if (!history_ || stopping_) return;
-  recorder_->flush();
-  int64_t cutoff = wallClockMs() - config_->history.retention.count();
-  int64_t n = history_->pruneOlderThan(cutoff, 500);
-  n += history_->pruneToSize(config_->history.max_bytes, 500);
-  if (n > 0) logDebug("history retention: removed " + std::to_string(n) + " rows");
-  // More to do: continue soon, in small steps, so the loop never stalls.
-  uv_timer_start(retention_, onRetention, n > 0 ? 200 : 60000, 0);
 }
 
 void Daemon::reload(std::function<void(bool, std::string)> done) {
@@ -326,58 +296,6 @@ void Daemon::reload(std::function<void(bool, std::string)> done) {
   done(true, "");
 }
 
-json Daemon::historyAnswer(const json& req) {
-  HistoryQuery q;
-  q.limit = 100;
-  q.since_ms = wallClockMs() - 24ll * 3600 * 1000;
-  auto str = [&](const char* k) -> std::optional<std::string> {
-    auto it = req.find(k);
-    if (it == req.end() || it->is_null()) return std::nullopt;
-    if (!it->is_string()) throw std::invalid_argument(std::string("\"") + k + "\" must be a string");
-    return it->get<std::string>();
-  };
-  auto flag = [&](const char* k, bool def) {
-    auto it = req.find(k);
-    if (it == req.end() || it->is_null()) return def;
-    if (!it->is_boolean()) throw std::invalid_argument(std::string("\"") + k + "\" must be true or false");
-    return it->get<bool>();
-  };
-  q.provider = str("provider");
-  q.route = str("route");
-  if (auto since = str("since")) {
-    if (auto d = parseDuration(*since))
-      q.since_ms = wallClockMs() - d->count();
-    else if (auto t = msFromIso(*since))
-      q.since_ms = *t;
-    else
-      throw std::invalid_argument("\"since\" must be a duration like \"24h\" or an ISO time");
-  }
-  q.results = flag("results", true);
-  q.transitions = flag("transitions", false);
-  q.alerts = flag("alerts", false);
-  if (auto it = req.find("limit"); it != req.end() && !it->is_null()) {
-    if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > 10000)
-      throw std::invalid_argument("\"limit\" must be an integer from 1 to 10000");
-    q.limit = it->get<int>();
-  }
-  recorder_->flush();
-  auto a = history_->query(q);
-  json out = {{"ok", true}, {"since", isoFromMs(q.since_ms)}};
-  if (q.results) {
-    out["results"] = json::array();
-    for (const auto& r : a.results) out["results"].push_back(toJson(r));
-  }
-  if (q.transitions) {
-    out["transitions"] = json::array();
-    for (const auto& t : a.transitions) out["transitions"].push_back(toJson(t));
-  }
-  if (q.alerts) {
-    out["alerts"] = json::array();
-    for (const auto& al : a.alerts) out["alerts"].push_back(toJson(al));
-  }
-  return out;
-}
-
 void Daemon::handleRequest(ControlServer::ClientId id, const json& req) {
   const std::string cmd = req["cmd"].get<std::string>();
   auto err = [&](const std::string& m) { control_->reply(id, {{"ok", false}, {"error", m}}); };
@@ -392,15 +310,13 @@ void Daemon::handleRequest(ControlServer::ClientId id, const json& req) {
                      {"history", config_->history.path},
                      {"cycles", snapshot_->cycles()},
                      {"reload_error", reload_error_.empty() ? json(nullptr) : json(reload_error_)}};
+    out["history"] = history_->statusJson();
     control_->reply(id, out);
   } else if (cmd == "history") {
-    try {
-      control_->reply(id, historyAnswer(req));
-    } catch (const std::invalid_argument& e) {
-      err(e.what());
-    } catch (const std::exception& e) {
-      err(std::string("history unavailable: ") + e.what());
-    }
+    // Answered off the loop (HistoryService); history_ stops before control_.
+    history_->answer(req, [this, id](json answer) {
+      if (control_) control_->reply(id, answer);
+    });
   } else if (cmd == "run") {
     ControlServer* server = control_.get();
     scheduler_->runNow([server, id](CheckReport rep) {
@@ -428,15 +344,17 @@ void Daemon::stop() {
   notifier_.stopping();
   if (scheduler_) scheduler_->stop();
   bus_.publishShutdown();
-  if (recorder_) recorder_->flush();
-  if (history_) history_->checkpoint();
+  if (history_) {
+    bus_.unsubscribe(history_->recorder());
+    bus_.unsubscribeEvents(history_->recorder());
+    history_->shutdown();  // writes what is queued (bounded), checkpoints, joins its threads
+  }
   if (control_) control_->close();
   control_raw_ = nullptr;
   closeHandle(sighup_);
   closeHandle(sigterm_);
   closeHandle(sigint_);
   closeHandle(watchdog_);
-  closeHandle(retention_);
   closeHandle(gc_);
   bus_.unsubscribe(alerter_.get());
   alerter_.reset();

@@ -1,6 +1,5 @@
 #include "history_recorder.h"
 
-#include "log.h"
 #include "pathwatch/verdict.h"
 #include "time_util.h"
 
@@ -8,18 +7,10 @@ namespace pathwatch {
 
 using nlohmann::json;
 
-HistoryRecorder::HistoryRecorder(History* h) : history_(h) {
-  if (!history_) return;
-  try {
-    HistoryQuery q;
-    q.limit = 100000;
-    q.since_ms = wallClockMs() - 90ll * 24 * 3600 * 1000;
-    // Newest first: the first row seen per pair is its last verdict.
-    for (const auto& r : history_->query(q).results)
-      last_.try_emplace(PairKey{r.provider, r.route}, r.verdict);
-  } catch (const std::exception& e) {
-    logWarning(std::string("history: reading the last verdicts: ") + e.what());
-  }
+HistoryRecorder::HistoryRecorder(HistoryWriter* writer) : writer_(writer) {
+  if (!writer_) return;
+  for (const auto& v : writer_->lastVerdicts())
+    last_.try_emplace(PairKey{v.provider, v.route}, v.verdict);
 }
 
 void HistoryRecorder::onRouteResult(const RouteResult& r) {
@@ -51,14 +42,8 @@ void HistoryRecorder::onEvent(const json& event) {
 }
 
 void HistoryRecorder::flush() {
-  if (!history_ || batch_.empty()) return;
-  try {
-    history_->write(batch_);
-  } catch (const std::exception& e) {
-    // Keep monitoring; the rows of this batch are lost and said so.
-    logError(std::string("history: ") + e.what() + " (" +
-             std::to_string(batch_.results.size()) + " results dropped)");
-  }
+  if (!writer_ || batch_.empty()) return;
+  writer_->submit(std::move(batch_));
   batch_ = HistoryBatch{};
 }
 

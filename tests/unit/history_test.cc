@@ -162,7 +162,7 @@ TEST(History, MigratesVersionOneWithRowsIntact) {
     sqlite3_close(db);
   }
   History h(path);
-  EXPECT_EQ(h.schemaVersion(), 2);
+  EXPECT_EQ(h.schemaVersion(), kHistorySchemaVersion) << "v1 migrates through v2 to the current";
   EXPECT_EQ(h.countResults(), 3);
   HistoryQuery q;
   q.transitions = true;
