@@ -143,6 +143,7 @@ History::History(const std::string& path, HistoryOptions options) : path_(path) 
   try {
     sqlite3_busy_timeout(db_, options.busy_timeout_ms);
     if (options.read_only) {
+      read_only_ = true;
       // The writer created and migrated it; a reader only checks it can read it.
       int v = historySchemaVersion(db_);
       if (v != kHistorySchemaVersion)
@@ -207,6 +208,7 @@ void History::fail(const std::string& what) {
 
 void History::write(const HistoryBatch& b, const std::function<void()>& before_commit) {
   if (b.empty()) return;
+  if (read_only_) throw HistoryError("history " + path_ + " is open read-only", SQLITE_READONLY);
   execSql(db_, "BEGIN IMMEDIATE", "starting a history write");
   auto step = [this](sqlite3_stmt* st) {
     int rc = sqlite3_step(st);

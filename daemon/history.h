@@ -147,6 +147,7 @@ class History {
   std::string path_;
   sqlite3* db_ = nullptr;
   int wal_frames_ = 0;
+  bool read_only_ = false;
   sqlite3_stmt* insert_result_ = nullptr;
   sqlite3_stmt* insert_transition_ = nullptr;
   sqlite3_stmt* insert_alert_ = nullptr;

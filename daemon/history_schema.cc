@@ -75,6 +75,7 @@ CREATE INDEX alerts_ts ON alerts (ts);
 // Added in v3 on top of v2.
 const char* const kHistorySchemaV3 = R"sql(
 CREATE INDEX results_provider_ts ON results (provider, ts);
+CREATE INDEX transitions_provider_ts ON transitions (provider, ts);
 DELETE FROM schema_version;
 INSERT INTO schema_version (version) VALUES (3);
 )sql";

@@ -2,9 +2,9 @@
 // The history database's versioned schema. Version 1 (the first release) kept
 // ISO text timestamps and only the verdict; version 2 keeps Unix-ms
 // timestamps, cause, egress, per-layer timings, an alerts table and indexes;
-// version 3 adds the results index (provider, ts), so a query for one
-// provider over all its routes reads that provider's window in order instead
-// of sorting all its rows.
+// version 3 adds the indexes (provider, ts) on results and transitions, so a
+// query for one provider over all its routes reads that provider's window in
+// order instead of sorting all its rows.
 // Migrations run in one transaction each, so a crash leaves the old version.
 #include <sqlite3.h>
 
