@@ -58,7 +58,7 @@ class HistoryRetention {
   bool in_flight_ = false;
   uint64_t steps_ = 0;
   int64_t pruned_ = 0;
-  FailureLog log_{"history retention"};
+  FailureLog log_{"retention"};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

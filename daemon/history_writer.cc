@@ -71,11 +71,13 @@ uint64_t HistoryWriter::submit(HistoryBatch batch) {
   return seq;
 }
 
+// The batch being written is not counted: it cannot be dropped while the
+// worker writes it, and if that fails it comes back to the front, where it is
+// the oldest and goes first. So the writer holds at most the bounds plus that
+// one batch.
 void HistoryWriter::enforceBoundsLocked() {
   auto over = [&] {
-    std::size_t batches = queue_.size() + (in_flight_seq_ ? 1 : 0);
-    return queued_rows_ + in_flight_rows_ > opt_.max_queued_rows ||
-           batches > opt_.max_queued_batches;
+    return queued_rows_ > opt_.max_queued_rows || queue_.size() > opt_.max_queued_batches;
   };
   while (!queue_.empty() && over()) {
     ++stats_.dropped_batches;

@@ -40,7 +40,8 @@
 namespace pathwatch {
 
 struct HistoryWriterOptions {
-  std::size_t max_queued_rows = 20000;  // new and failed rows waiting, all batches
+  // Rows and batches waiting (new and failed); the one being written comes on top.
+  std::size_t max_queued_rows = 20000;
   std::size_t max_queued_batches = 1000;
   Millis retry_first = std::chrono::seconds(1);  // after a failed write; doubles
   Millis retry_max = std::chrono::seconds(30);
@@ -150,7 +151,7 @@ class HistoryWriter {
   uint64_t next_seq_ = 1;
   std::vector<std::pair<uint64_t, std::function<void()>>> waiters_;
   std::function<void(uint64_t)> on_committed_;
-  FailureLog write_log_{"history writes"};
+  FailureLog write_log_{"writes"};
   bool shut_down_ = false;
 };
 
