@@ -151,8 +151,11 @@ History::History(const std::string& path, HistoryOptions options) : path_(path) 
                            ", expected " + std::to_string(kHistorySchemaVersion));
       return;
     }
-    // auto_vacuum only takes effect on a database without tables yet.
-    execSql(db_, "PRAGMA auto_vacuum=INCREMENTAL", "setting auto_vacuum");
+    // auto_vacuum only takes effect on a database without tables yet, and
+    // setting it needs the write lock: only then, so another process holding
+    // that lock does not keep the daemon from starting.
+    if (historySchemaVersion(db_) == 0)
+      execSql(db_, "PRAGMA auto_vacuum=INCREMENTAL", "setting auto_vacuum");
     execSql(db_, "PRAGMA journal_mode=WAL", "enabling WAL");
     execSql(db_, "PRAGMA synchronous=NORMAL", "setting synchronous");
     execSql(db_, "PRAGMA foreign_keys=ON", "setting foreign_keys");
