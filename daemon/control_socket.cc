@@ -313,8 +313,22 @@ void ControlServer::broadcast(const json& line) {
 
 bool ControlServer::writeLine(Client& c, const json& j) {
   if (c.closing) return false;
+  return writeText(c, j.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+bool ControlServer::replyLine(ClientId id, std::string line) {
+  auto it = clients_.find(id);
+  if (it == clients_.end()) return false;
+  Client& c = *it->second;
+  if (c.pending > 0) --c.pending;
+  c.last_active = uv_now(loop_);
+  return writeText(c, std::move(line));
+}
+
+bool ControlServer::writeText(Client& c, std::string line) {
+  if (c.closing) return false;
   auto* w = new WriteReq;
-  w->data = j.dump(-1, ' ', false, json::error_handler_t::replace);
+  w->data = std::move(line);
   w->data += '\n';
   auto* stream = reinterpret_cast<uv_stream_t*>(&c.pipe);
   std::size_t queued = uv_stream_get_write_queue_size(stream);

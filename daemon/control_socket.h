@@ -51,6 +51,9 @@ class ControlServer {
 
   // The answer to a request (one line). False when the client is gone.
   bool reply(ClientId id, const nlohmann::json& answer);
+  // The same with the answer already serialised (one JSON object, no newline),
+  // for answers built off the loop.
+  bool replyLine(ClientId id, std::string line);
   // A line that answers nothing (watch events).
   bool send(ClientId id, const nlohmann::json& line);
   void setWatching(ClientId id, bool watching);
@@ -77,6 +80,7 @@ class ControlServer {
   void handleData(Client& c, const char* data, std::size_t n);
   void handleLine(Client& c, std::string_view line);
   bool writeLine(Client& c, const nlohmann::json& j);
+  bool writeText(Client& c, std::string line);
   void closeClient(Client& c, const char* why);
   void sweep();
 

@@ -314,8 +314,8 @@ void Daemon::handleRequest(ControlServer::ClientId id, const json& req) {
     control_->reply(id, out);
   } else if (cmd == "history") {
     // Answered off the loop (HistoryService); history_ stops before control_.
-    history_->answer(req, [this, id](json answer) {
-      if (control_) control_->reply(id, answer);
+    history_->answer(req, [this, id](std::string answer) {
+      if (control_) control_->replyLine(id, std::move(answer));
     });
   } else if (cmd == "run") {
     ControlServer* server = control_.get();

@@ -280,10 +280,18 @@ void History::write(const HistoryBatch& b, const std::function<void()>& before_c
   }
 }
 
-std::string History::querySql(const char* table, const HistoryQuery& q) const {
+std::string History::querySql(const char* table, const HistoryQuery& q, bool as_json) const {
   std::string t = table;
   std::string sql;
-  if (t == "results")
+  if (t == "results" && as_json)
+    // The stored evidence's two parts as SQLite's JSON text (NULL when absent
+    // or unreadable, as toJson() leaves them out then).
+    sql = "SELECT ts, provider, route, verdict, cause, egress_ip, egress_country, egress_colo, "
+          "dns_ms, tcp_ms, tls_ms, http_ms, total_ms, "
+          "CASE WHEN json_valid(evidence) THEN evidence -> '$.evidence' END, "
+          "CASE WHEN json_valid(evidence) THEN evidence -> '$.layers' END "
+          "FROM results WHERE ts >= ?1";
+  else if (t == "results")
     sql = "SELECT ts, provider, route, verdict, cause, egress_ip, egress_country, egress_colo, "
           "dns_ms, tcp_ms, tls_ms, http_ms, total_ms, evidence FROM results WHERE ts >= ?1";
   else if (t == "transitions")
@@ -368,6 +376,113 @@ HistoryAnswer History::query(const HistoryQuery& q) {
     finish(rc);
   }
   return out;
+}
+
+void History::resultsJson(const HistoryQuery& q, std::string& out) {
+  Stmt st{prepare(querySql("results", q, true).c_str())};
+  bindQuery(st.s, q);
+  auto str = [&](const char* key, int col, bool first = false) {
+    if (!first) out += ',';
+    out += '"';
+    out += key;
+    out += "\":";
+    const auto* t = sqlite3_column_text(st.s, col);
+    appendJsonString(out, t ? std::string_view(reinterpret_cast<const char*>(t),
+                                               static_cast<std::size_t>(sqlite3_column_bytes(st.s, col)))
+                            : std::string_view());
+  };
+  auto raw = [&](const char* key, int col) {
+    if (sqlite3_column_type(st.s, col) == SQLITE_NULL) return;
+    out += ",\"";
+    out += key;
+    out += "\":";
+    out.append(reinterpret_cast<const char*>(sqlite3_column_text(st.s, col)),
+               static_cast<std::size_t>(sqlite3_column_bytes(st.s, col)));
+  };
+  out += '[';
+  bool first_row = true;
+  int rc;
+  while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
+    if (!first_row) out += ',';
+    first_row = false;
+    // Keys in nlohmann's (sorted) order: at cause egress evidence layers ms provider route verdict.
+    out += "{\"at\":";
+    appendJsonString(out, isoFromMs(sqlite3_column_int64(st.s, 0)));
+    str("cause", 4);
+    bool egress = false;
+    for (int c = 5; c <= 7; ++c) {
+      const auto* t = sqlite3_column_text(st.s, c);
+      egress = egress || (t && *t);
+    }
+    if (egress) {
+      out += ",\"egress\":{";
+      str("colo", 7, true);
+      str("country", 6);
+      str("ip", 5);
+      out += '}';
+    }
+    raw("evidence", 13);
+    raw("layers", 14);
+    out += ",\"ms\":{";
+    bool first_ms = true;
+    for (auto [key, col] : {std::pair<const char*, int>{"dns", 8}, {"http", 11}, {"tcp", 9},
+                            {"tls", 10}, {"total", 12}}) {
+      if (sqlite3_column_type(st.s, col) == SQLITE_NULL) continue;
+      if (!first_ms) out += ',';
+      first_ms = false;
+      out += '"';
+      out += key;
+      out += "\":";
+      out += json(sqlite3_column_double(st.s, col)).dump();
+    }
+    out += '}';
+    str("provider", 1);
+    str("route", 2);
+    str("verdict", 3);
+    out += '}';
+  }
+  if (rc != SQLITE_DONE) fail("reading history");
+  out += ']';
+}
+
+void History::transitionsJson(const HistoryQuery& q, std::string& out) {
+  // Few rows (verdict changes only): the ordinary way.
+  HistoryQuery only = q;
+  only.results = only.alerts = false;
+  only.transitions = true;
+  json arr = json::array();
+  for (const auto& t : query(only).transitions) arr.push_back(toJson(t));
+  out += arr.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+void History::alertsJson(const HistoryQuery& q, std::string& out) {
+  // Few rows (alert events only): the ordinary way.
+  HistoryQuery only = q;
+  only.results = only.transitions = false;
+  only.alerts = true;
+  json arr = json::array();
+  for (const auto& a : query(only).alerts) arr.push_back(toJson(a));
+  out += arr.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+void appendJsonString(std::string& out, std::string_view s) {
+  // Plain printable ASCII is written as is; anything else goes through
+  // nlohmann so escapes and invalid UTF-8 come out exactly as its dump().
+  bool plain = true;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\') {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    out += '"';
+    out += s;
+    out += '"';
+  } else {
+    out += json(std::string(s)).dump(-1, ' ', false, json::error_handler_t::replace);
+  }
 }
 
 std::vector<std::string> History::queryPlan(const HistoryQuery& q) {

@@ -71,6 +71,9 @@ nlohmann::json toJson(const ResultRow& r);
 nlohmann::json toJson(const TransitionRow& t);
 nlohmann::json toJson(const AlertRow& a);
 
+// `s` as a JSON string, exactly as nlohmann's dump (error_handler replace) writes it.
+void appendJsonString(std::string& out, std::string_view s);
+
 struct HistoryOptions {
   // Read-only connection (queries only): never creates, migrates or writes.
   bool read_only = false;
@@ -105,6 +108,14 @@ class History {
   void write(const HistoryBatch& batch, const std::function<void()>& before_commit = {});
 
   HistoryAnswer query(const HistoryQuery& q);
+  // The rows query(q) finds, as the JSON arrays the history command sends,
+  // byte for byte what nlohmann's dump of toJson() of each row gives, but
+  // without parsing the stored evidence: SQLite's `->` cuts it, the rest is
+  // written directly. Appends "[...]" to `out`.
+  void resultsJson(const HistoryQuery& q, std::string& out);
+  void transitionsJson(const HistoryQuery& q, std::string& out);
+  void alertsJson(const HistoryQuery& q, std::string& out);
+
   // EXPLAIN QUERY PLAN of the statements query(q) runs, one line per step
   // ("results: SEARCH results USING INDEX ..."), to check they use indexes.
   std::vector<std::string> queryPlan(const HistoryQuery& q);
@@ -139,7 +150,7 @@ class History {
 
  private:
   sqlite3_stmt* prepare(const char* sql);
-  std::string querySql(const char* table, const HistoryQuery& q) const;
+  std::string querySql(const char* table, const HistoryQuery& q, bool as_json = false) const;
   void bindQuery(sqlite3_stmt* st, const HistoryQuery& q) const;
   int64_t deleteOlderThan(int64_t cutoff_ms, int batch);
   int64_t deleteOldestWhileLarger(uint64_t max_bytes, int batch);

@@ -66,4 +66,27 @@ json historyAnswerJson(const HistoryQuery& q, const HistoryAnswer& a) {
   return out;
 }
 
+std::string historyAnswerLine(const HistoryQuery& q, History& h) {
+  // Keys in nlohmann's (sorted) order: alerts ok results since transitions.
+  std::string out = "{";
+  if (q.alerts) {
+    out += "\"alerts\":";
+    h.alertsJson(q, out);
+    out += ',';
+  }
+  out += "\"ok\":true";
+  if (q.results) {
+    out += ",\"results\":";
+    h.resultsJson(q, out);
+  }
+  out += ",\"since\":";
+  appendJsonString(out, isoFromMs(q.since_ms));
+  if (q.transitions) {
+    out += ",\"transitions\":";
+    h.transitionsJson(q, out);
+  }
+  out += '}';
+  return out;
+}
+
 }  // namespace pathwatch

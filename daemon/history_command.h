@@ -1,8 +1,9 @@
 #pragma once
 // The control socket's `history` command: the request's arguments as a
 // HistoryQuery (on the loop) and the rows as the answer (on the reader
-// thread). Pure: no I/O, the clock is passed in.
+// thread). Pure but for historyAnswerLine, which reads the database it is given.
 #include <cstdint>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -18,5 +19,10 @@ HistoryQuery parseHistoryRequest(const nlohmann::json& req, int64_t now_ms);
 // {"ok": true, "since": ISO, "results": [...], "transitions": [...], "alerts": [...]},
 // each list only when the query asked for it.
 nlohmann::json historyAnswerJson(const HistoryQuery& q, const HistoryAnswer& a);
+
+// The same answer as one line of JSON text, read from `h` (on the reader
+// thread): historyAnswerJson(q, h.query(q)).dump(), without building the
+// rows as JSON objects first (History::resultsJson).
+std::string historyAnswerLine(const HistoryQuery& q, History& h);
 
 }  // namespace pathwatch

@@ -35,13 +35,14 @@ void HistoryReader::work() {
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    json answer;
+    std::string answer;
     try {
       answer = job.work(*db_);
     } catch (const std::exception& e) {
-      answer = {{"ok", false}, {"error", std::string("history unavailable: ") + e.what()}};
+      answer = json{{"ok", false}, {"error", std::string("history unavailable: ") + e.what()}}
+                   .dump(-1, ' ', false, json::error_handler_t::replace);
     } catch (...) {
-      answer = {{"ok", false}, {"error", "history unavailable"}};
+      answer = json{{"ok", false}, {"error", "history unavailable"}}.dump();
     }
     mailbox_.post([done = std::move(job.done), answer = std::move(answer)]() mutable {
       done(std::move(answer));

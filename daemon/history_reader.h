@@ -1,8 +1,8 @@
 #pragma once
 // The history's read side, off the loop: one thread with a read-only
 // connection answers queries while the writer writes (WAL readers never wait
-// for the writer). A query's whole answer, rows turned into JSON, is built
-// on that thread; the loop only gets the finished object back.
+// for the writer). A query's whole answer, one line of JSON text, is built
+// on that thread; the loop only sends it.
 #include <uv.h>
 
 #include <condition_variable>
@@ -23,8 +23,8 @@ namespace pathwatch {
 
 class HistoryReader {
  public:
-  using Work = std::function<nlohmann::json(History&)>;
-  using Done = std::function<void(nlohmann::json)>;
+  using Work = std::function<std::string(History&)>;  // one line of JSON
+  using Done = std::function<void(std::string)>;
 
   // Opens the database read-only (the writer must have created it). Throws HistoryError.
   HistoryReader(uv_loop_t* loop, const std::string& path, std::size_t max_queued = 16);

@@ -22,23 +22,32 @@ HistoryService::HistoryService(uv_loop_t* loop, const std::string& path,
 
 HistoryService::~HistoryService() { shutdown(); }
 
-void HistoryService::answer(const json& request, std::function<void(json)> reply) {
+namespace {
+
+std::string errorLine(const std::string& message) {
+  return json{{"ok", false}, {"error", message}}.dump(-1, ' ', false,
+                                                      json::error_handler_t::replace);
+}
+
+}  // namespace
+
+void HistoryService::answer(const json& request, std::function<void(std::string)> reply) {
   HistoryQuery q;
   try {
     q = parseHistoryRequest(request, wallClockMs());
   } catch (const std::invalid_argument& e) {
-    reply({{"ok", false}, {"error", e.what()}});
+    reply(errorLine(e.what()));
     return;
   }
   if (!writer_ || !reader_) {
-    reply({{"ok", false}, {"error", "history unavailable: stopping"}});
+    reply(errorLine("history unavailable: stopping"));
     return;
   }
   recorder_->flush();
   writer_->whenWritten([this, q, reply = std::move(reply)] {
-    bool queued = reader_ && reader_->run(
-        [q](History& h) { return historyAnswerJson(q, h.query(q)); }, reply);
-    if (!queued) reply({{"ok", false}, {"error", "history busy: too many queries waiting"}});
+    bool queued =
+        reader_ && reader_->run([q](History& h) { return historyAnswerLine(q, h); }, reply);
+    if (!queued) reply(errorLine("history busy: too many queries waiting"));
   });
 }
 

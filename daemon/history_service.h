@@ -37,10 +37,11 @@ class HistoryService {
   HistoryRecorder* recorder() { return recorder_.get(); }
   HistoryWriter* writer() { return writer_.get(); }
 
-  // The `history` command. `reply` runs exactly once on the loop: at once
-  // for a bad request ({"ok": false, "error": ...}), else after what was
-  // recorded before the request is written and the reader ran the query.
-  void answer(const nlohmann::json& request, std::function<void(nlohmann::json)> reply);
+  // The `history` command. `reply` runs exactly once on the loop with the
+  // answer as one line of JSON text: at once for a bad request ({"ok":
+  // false, "error": ...}), else after what was recorded before the request
+  // is written and the reader built the answer.
+  void answer(const nlohmann::json& request, std::function<void(std::string)> reply);
 
   // For the status answer: path, write/retention counters, last error.
   nlohmann::json statusJson() const;

@@ -330,7 +330,7 @@ TEST(HistoryService, HistoryCommandSeesWhatWasRecordedBeforeIt) {
   std::optional<json> answer;
   // Asked at once: the answer must still hold the three results.
   svc.answer({{"cmd", "history"}, {"provider", "openai"}, {"transitions", true}},
-             [&](json a) { answer = std::move(a); });
+             [&](std::string a) { answer = json::parse(a); });
   EXPECT_FALSE(answer) << "answered off the loop, not inline";
   ASSERT_TRUE(lr.runUntil([&] { return answer.has_value(); }, 10s));
   EXPECT_EQ((*answer)["ok"], true) << answer->dump();
@@ -339,7 +339,7 @@ TEST(HistoryService, HistoryCommandSeesWhatWasRecordedBeforeIt) {
   EXPECT_FALSE(answer->contains("alerts"));
 
   std::optional<json> bad;
-  svc.answer({{"cmd", "history"}, {"limit", 0}}, [&](json a) { bad = std::move(a); });
+  svc.answer({{"cmd", "history"}, {"limit", 0}}, [&](std::string a) { bad = json::parse(a); });
   ASSERT_TRUE(bad) << "a bad request is answered at once";
   EXPECT_EQ((*bad)["ok"], false);
   EXPECT_EQ((*bad)["error"], "\"limit\" must be an integer from 1 to 10000");
@@ -374,7 +374,7 @@ TEST(HistoryService, RestartKeepsTheLastVerdictSoTransitionsSurviveIt) {
   cycle(svc, Verdict::RegionBlocked);
   std::optional<json> answer;
   svc.answer({{"cmd", "history"}, {"results", false}, {"transitions", true}},
-             [&](json a) { answer = std::move(a); });
+             [&](std::string a) { answer = json::parse(a); });
   ASSERT_TRUE(lr.runUntil([&] { return answer.has_value(); }, 10s));
   ASSERT_EQ((*answer)["transitions"].size(), 1u) << answer->dump();
   EXPECT_EQ((*answer)["transitions"][0]["before"], "ok");

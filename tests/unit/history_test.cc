@@ -396,6 +396,58 @@ TEST(HistoryCommand, AnswerHasOnlyTheListsAskedFor) {
   EXPECT_FALSE(j.contains("alerts"));
 }
 
+// The reader sends historyAnswerLine(); it must be byte for byte the dump of
+// the JSON answer the command always sent, for every kind of row.
+TEST(HistoryCommand, AnswerLineIsExactlyTheDumpOfTheJsonAnswer) {
+  TempDir d;
+  auto path = (d.path / "v1.db").string();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    createHistorySchemaV1(db);
+    execSql(db,
+            "INSERT INTO results (ts, provider, route, verdict, evidence) VALUES "
+            "('2026-11-01T10:00:00Z','openai','default','rate_limited','[\"429 \u00e9\"]'),"
+            "('2026-11-02T10:00:00Z','gemini','default','region_blocked','not json');",
+            "seeding v1");
+    sqlite3_close(db);
+  }
+  History h(path);
+  int64_t t0 = *msFromIso("2026-11-03T10:00:00Z");
+  HistoryBatch b;
+  b.results.push_back(resultRow(sampleResult("openai", "default", Verdict::RegionBlocked), t0));
+  auto odd = sampleResult("anthr\"opic", "r\tq\x01", Verdict::Ok);
+  odd.evidence = {"quote \" backslash \\ newline \n tab \t", "ünïcödé ✓", "bad \xff utf8",
+                  "ctl \x1f"};
+  odd.egress.reset();
+  odd.dns.status = LayerStatus::Skipped;
+  odd.tls.ms = 0.1 + 0.2;
+  odd.ms = 1e-7;
+  b.results.push_back(resultRow(odd, t0 + 1));
+  auto partial = sampleResult("openai", "vpn", Verdict::Ok);
+  partial.egress = Egress{"", "HK", "", ""};
+  b.results.push_back(resultRow(partial, t0 + 2));
+  b.transitions.push_back({t0, "openai", "default", "ok", "region_blocked", "region", "s \"q\""});
+  b.alerts.push_back({t0, {{"event", "problem"}, {"provider", "openai"}, {"evidence", {"x"}}}});
+  b.alerts.push_back({t0 + 5, {{"event", "egress_changed"}, {"provider", nullptr}}});
+  h.write(b);
+  execSql(h.raw(), "INSERT INTO alerts (ts, event) VALUES (5, 'not json')", "bad alert");
+  for (int shape = 0; shape < 16; ++shape) {
+    HistoryQuery q;
+    q.since_ms = 0;
+    q.results = shape & 1;
+    q.transitions = shape & 2;
+    q.alerts = shape & 4;
+    if (shape & 8) q.provider = "openai";
+    std::string want = historyAnswerJson(q, h.query(q))
+                           .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    EXPECT_EQ(historyAnswerLine(q, h), want) << "shape " << shape;
+  }
+  HistoryQuery all;
+  all.since_ms = 0;
+  EXPECT_EQ(nlohmann::json::parse(historyAnswerLine(all, h))["results"].size(), 5u);
+}
+
 TEST(FailureLog, FirstFailureAtOnceThenOneSummaryPerIntervalThenRecovery) {
   FailureLog log("history writes", 60000);
   EXPECT_FALSE(log.succeeded(0)) << "nothing to recover from";
