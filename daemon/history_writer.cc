@@ -239,8 +239,8 @@ void HistoryWriter::writeOne(std::unique_lock<std::mutex>& lk) {
     retry_delay_ = opt_.retry_first;
     last_write_ = now;
     wal_dirty_ = true;
+    lk.unlock();  // never a syscall under mu_: the loop may be waiting for it
     mailbox_.post([this, seq] { committed(seq); });
-    lk.unlock();
     maybeCheckpoint(SQLITE_CHECKPOINT_PASSIVE);
     lk.lock();
     return;
@@ -248,14 +248,16 @@ void HistoryWriter::writeOne(std::unique_lock<std::mutex>& lk) {
   ++stats_.write_failures;
   stats_.failing = true;
   stats_.last_error = error;
-  stats_.last_error_ms = wallClockMs();
+  stats_.last_error_ms = wallClockMs();  // vDSO, no syscall
   // Back at the front: batches stay in order, and the bounds still hold.
   queued_rows_ += q.rows;
   queue_.push_front(std::move(q));
   enforceBoundsLocked();
   retry_at_ = now + retry_delay_;
   retry_delay_ = std::min(retry_delay_ * 2, opt_.retry_max);
+  lk.unlock();
   mailbox_.post([this, error] { writeFailed(error); });
+  lk.lock();
 }
 
 void HistoryWriter::maybeCheckpoint(int mode) {
