@@ -115,7 +115,8 @@ int benchHistory(long rows) {
   // What the history command costs: the reader thread builds the answer line
   // (historyAnswerLine); for comparison, the rows as JSON objects and their
   // dump, which is what the command did on the loop before.
-  auto timed = [&](const HistoryQuery& q, std::size_t& rows_out, double& reader_ms, double& dump_ms) {
+  auto timed = [&](const HistoryQuery& q, std::size_t& rows_out, double& reader_ms,
+                   double& dump_ms) {
     auto s0 = Clock::now();
     std::string line = historyAnswerLine(q, h);
     reader_ms = ms(Clock::now() - s0);
@@ -490,8 +491,8 @@ int main(int argc, char** argv) {
     return benchStatus(argc > 2 ? std::atoi(argv[2]) : 100, argc > 3 ? std::atoi(argv[3]) : 200);
   if (mode == "soak") return benchSoak(argc > 2 ? std::atoi(argv[2]) : 60, argc > 3 ? argv[3] : "5s");
   if (mode == "lateness")
-    return benchLateness(argc > 2 ? std::atol(argv[2]) : 1000000, argc > 3 ? std::atoi(argv[3]) : 20,
-                         argc > 4 ? argv[4] : "worker");
+    return benchLateness(argc > 2 ? std::atol(argv[2]) : 1000000,
+                         argc > 3 ? std::atoi(argv[3]) : 20, argc > 4 ? argv[4] : "worker");
   std::fprintf(stderr,
                "usage: daemon_bench history [ROWS] | status [CLIENTS] [REQS] | soak [SECONDS] "
                "[INTERVAL] | lateness [ROWS] [SECONDS] [worker|loop|none]\n");

@@ -386,10 +386,9 @@ void History::resultsJson(const HistoryQuery& q, std::string& out) {
     out += '"';
     out += key;
     out += "\":";
-    const auto* t = sqlite3_column_text(st.s, col);
-    appendJsonString(out, t ? std::string_view(reinterpret_cast<const char*>(t),
-                                               static_cast<std::size_t>(sqlite3_column_bytes(st.s, col)))
-                            : std::string_view());
+    const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(st.s, col));
+    auto n = static_cast<std::size_t>(sqlite3_column_bytes(st.s, col));
+    appendJsonString(out, t ? std::string_view(t, n) : std::string_view());
   };
   auto raw = [&](const char* key, int col) {
     if (sqlite3_column_type(st.s, col) == SQLITE_NULL) return;
@@ -493,7 +492,8 @@ std::vector<std::string> History::queryPlan(const HistoryQuery& q) {
       continue;
     Stmt st{prepare(("EXPLAIN QUERY PLAN " + querySql(table, q)).c_str())};
     bindQuery(st.s, q);
-    while (sqlite3_step(st.s) == SQLITE_ROW) out.push_back(std::string(table) + ": " + colText(st.s, 3));
+    while (sqlite3_step(st.s) == SQLITE_ROW)
+      out.push_back(std::string(table) + ": " + colText(st.s, 3));
   }
   return out;
 }

@@ -133,7 +133,8 @@ void HistoryWriter::pruneStep(int64_t cutoff_ms, uint64_t max_bytes, int rows,
       done(0, "history writer busy or stopped");
       return;
     }
-    jobs_.push_back([this, cutoff_ms, max_bytes, rows, done = std::move(done)](History& db) mutable {
+    jobs_.push_back([this, cutoff_ms, max_bytes, rows,
+                     done = std::move(done)](History& db) mutable {
       int64_t n = 0;
       std::string error;
       try {

@@ -192,8 +192,8 @@ TEST(HistoryDaemon, FullDiskStopsNeitherProbingNorAnswersAndLosesNoRow) {
   {
     FILE* f = std::fopen((mnt + "/filler").c_str(), "w");
     std::string chunk(4096, 'x');
-    for (int i = 0; i < 4096 && std::fwrite(chunk.data(), 1, chunk.size(), f) == chunk.size(); ++i) {
-    }
+    for (int i = 0; i < 4096; ++i)
+      if (std::fwrite(chunk.data(), 1, chunk.size(), f) != chunk.size()) break;
     std::fclose(f);
   }
   ASSERT_TRUE(waitUntil(
@@ -233,8 +233,9 @@ TEST(HistoryDaemon, FullDiskStopsNeitherProbingNorAnswersAndLosesNoRow) {
     History check(db);
     EXPECT_EQ(check.integrityCheck(), "ok");
   }
-  int64_t on_disk = rowsIn(db, "SELECT (SELECT count(*) FROM results) + "
-                               "(SELECT count(*) FROM transitions) + (SELECT count(*) FROM alerts)");
+  int64_t on_disk = rowsIn(db,
+                           "SELECT (SELECT count(*) FROM results) + "
+                           "(SELECT count(*) FROM transitions) + (SELECT count(*) FROM alerts)");
   EXPECT_GE(on_disk, acknowledged);
   std::string log = readFile(d.log_path);
   EXPECT_NE(log.find("history: writes failing"), std::string::npos) << log;

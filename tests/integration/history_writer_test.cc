@@ -9,11 +9,13 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -85,7 +87,8 @@ RouteResult result(int i, std::size_t evidence_bytes = 100) {
 // Batch k holds results with ts k*1000 .. k*1000+n-1.
 HistoryBatch batch(int k, int n, std::size_t evidence_bytes = 100) {
   HistoryBatch b;
-  for (int i = 0; i < n; ++i) b.results.push_back(resultRow(result(i, evidence_bytes), k * 1000 + i));
+  for (int i = 0; i < n; ++i)
+    b.results.push_back(resultRow(result(i, evidence_bytes), k * 1000 + i));
   return b;
 }
 
@@ -208,6 +211,32 @@ TEST(HistoryWriter, QueueIsBoundedAndDropsTheOldestCounted) {
   EXPECT_EQ(countRows(path, "ts < 8000"), 0) << "the oldest went, the newest stayed";
 }
 
+TEST(HistoryWriter, QueueIsBoundedInBatchesToo) {
+  TempDir dir;
+  std::string path = dir.path + "/h.db";
+  LoopRunner lr;
+  HistoryWriterOptions o;
+  o.busy_timeout_ms = 20;
+  o.retry_first = 20ms;
+  o.retry_max = 50ms;
+  o.max_queued_batches = 3;
+  HistoryWriter w(&lr.loop, path, o);
+  {
+    WriteLock lock(path);
+    for (int k = 1; k <= 10; ++k) {
+      w.submit(batch(k, 1));
+      EXPECT_LE(w.stats().queued_batches, 4u) << "the bound, and the batch being written";
+    }
+    ASSERT_TRUE(lr.runUntil([&] { return w.stats().write_failures >= 2; }, 10s));
+    EXPECT_LE(w.stats().queued_batches, 3u);
+  }
+  ASSERT_TRUE(lr.runUntil([&] { return w.stats().queued_rows == 0; }, 10s));
+  EXPECT_EQ(w.stats().dropped_batches, 7u);
+  w.shutdown();
+  EXPECT_EQ(countRows(path), 3);
+  EXPECT_EQ(countRows(path, "ts < 8000"), 0);
+}
+
 // A tmpfs of 8 MiB filled by another file: SQLite gets ENOSPC (SQLITE_FULL).
 struct SmallTmpfs {
   std::string dir;
@@ -310,6 +339,37 @@ TEST(HistoryRetention, AFailedStepIsRetriedAndRetentionGoesOn) {
   EXPECT_GT(r.steps(), r.failures());
   r.stop();
   w.shutdown();
+}
+
+TEST(HistoryReader, QueueIsBoundedAndAFullQueueSaysNo) {
+  TempDir dir;
+  std::string path = dir.path + "/h.db";
+  { History h(path); }
+  LoopRunner lr;
+  HistoryReader reader(&lr.loop, path, 2);
+  std::promise<void> unblock;
+  auto blocked = unblock.get_future().share();
+  std::vector<std::string> answers;
+  auto done = [&](std::string a) { answers.push_back(std::move(a)); };
+  std::atomic<bool> started{false};
+  // The first query holds the reader thread; two more wait; a fourth is refused.
+  ASSERT_TRUE(reader.run(
+      [&, blocked](History&) {
+        started = true;
+        blocked.wait();
+        return std::string("{\"n\":1}");
+      },
+      done));
+  ASSERT_TRUE(lr.runUntil([&] { return started.load(); }, 5s));
+  ASSERT_TRUE(reader.run([](History&) { return std::string("{\"n\":2}"); }, done));
+  ASSERT_TRUE(reader.run([](History&) -> std::string { throw HistoryError("boom"); }, done));
+  EXPECT_FALSE(reader.run([](History&) { return std::string("{\"n\":4}"); }, done));
+  unblock.set_value();
+  ASSERT_TRUE(lr.runUntil([&] { return answers.size() == 3; }, 5s));
+  EXPECT_EQ(answers[0], "{\"n\":1}");
+  EXPECT_EQ(answers[1], "{\"n\":2}");
+  EXPECT_EQ(answers[2], "{\"error\":\"history unavailable: boom\",\"ok\":false}");
+  reader.shutdown();
 }
 
 TEST(HistoryService, HistoryCommandSeesWhatWasRecordedBeforeIt) {
