@@ -414,17 +414,20 @@ void ControlServer::dispatch(Client& c, std::string_view line) {
 }
 
 bool ControlServer::reply(ClientId id, const json& answer) {
+  return replyLine(id, answer.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+bool ControlServer::replyLine(ClientId id, std::string line) {
   Client* c = find(id);
   if (!c) return false;
   c->busy = false;
   c->last_active = uv_now(loop_);
-  bool ok = writeLine(*c, answer);
+  bool ok = writeText(*c, std::move(line));
   // The next request in line, unless the handler is still on the stack
   // (then drain() continues once it returns).
   if (Client* live = find(id); live && !live->in_handler) drain(id);
   return ok;
 }
-
 bool ControlServer::send(ClientId id, const json& line) {
   Client* c = find(id);
   return c && writeLine(*c, line);
@@ -447,8 +450,11 @@ void ControlServer::broadcast(const json& line) {
 }
 
 bool ControlServer::writeLine(Client& c, const json& j) {
+  return writeText(c, j.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+bool ControlServer::writeText(Client& c, std::string data) {
   if (c.draining) return false;
-  std::string data = j.dump(-1, ' ', false, json::error_handler_t::replace);
   data += '\n';
   if (data.size() > opt_.max_output) {
     // Never queue more than the cap in one go; the handler should have cut it.

@@ -99,6 +99,8 @@ class ControlServer {
 
   // The answer to a request (one line). False when the client is gone.
   bool reply(ClientId id, const nlohmann::json& answer);
+  // The same for an answer already serialised (one line, no '\n').
+  bool replyLine(ClientId id, std::string line);
   // A line that answers nothing (watch events).
   bool send(ClientId id, const nlohmann::json& line);
   // False when the watcher cap is reached (or the client is gone).
@@ -133,6 +135,7 @@ class ControlServer {
   void drain(ClientId id);
   void dispatch(Client& c, std::string_view line);
   bool writeLine(Client& c, const nlohmann::json& j);
+  bool writeText(Client& c, std::string line);  // one line, '\n' added
   void closeClient(Client& c, const char* why);  // destroys c
   void closeAfterFlush(Client& c, const char* why);
   gid_t socketGroup() const;

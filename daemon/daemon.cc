@@ -9,10 +9,9 @@
 #include <vector>
 
 #include "alerts/alerter.h"
-#include "answer_cap.h"
 #include "control_socket.h"
 #include "engine.h"
-#include "history.h"
+#include "history_service.h"
 #include "loop/uv_handle.h"
 #include "log.h"
 #include "pathwatch/classify.h"
@@ -30,68 +29,6 @@ namespace pathwatch {
 using nlohmann::json;
 
 namespace {
-
-// Results of a cycle batch go to history in one transaction; transitions are
-// computed against the last verdict stored per pair (so restarts keep them).
-class HistoryRecorder : public ResultObserver, public EventSink {
- public:
-  explicit HistoryRecorder(History* h) : history_(h) {
-    if (!history_) return;
-    try {
-      HistoryQuery q;
-      q.limit = 100000;
-      q.since_ms = wallClockMs() - 90ll * 24 * 3600 * 1000;
-      // Newest first: the first row seen per pair is its last verdict.
-      for (const auto& r : history_->query(q).results)
-        last_.try_emplace(PairKey{r.provider, r.route}, r.verdict);
-    } catch (const std::exception& e) {
-      logWarning(std::string("history: reading the last verdicts: ") + e.what());
-    }
-  }
-  void onRouteResult(const RouteResult& r) override {
-    batch_.results.push_back(resultRow(r, wallClockMs()));
-    if (batch_.results.size() >= 256) flush();
-  }
-  void onDiagnosis(const std::string& provider, const Diagnosis& d,
-                   const std::vector<RouteResult>& routes) override {
-    int64_t now = wallClockMs();
-    for (const auto& r : routes) {
-      std::string v(toString(r.verdict));
-      auto [it, fresh] = last_.try_emplace(PairKey{provider, r.route}, v);
-      if (!fresh && it->second != v) {
-        batch_.transitions.push_back({now, provider, r.route, it->second, v,
-                                      std::string(toString(causeOf(r.verdict))), d.summary});
-        it->second = v;
-      }
-    }
-    flush();
-  }
-  void onEvent(const json& event) override {
-    int64_t ts = wallClockMs();
-    if (event.is_object() && event.contains("at") && event["at"].is_string())
-      ts = msFromIso(event["at"].get<std::string>()).value_or(ts);
-    batch_.alerts.push_back({ts, event});
-    flush();
-  }
-  void onShutdown() override { flush(); }
-
-  void flush() {
-    if (!history_ || batch_.empty()) return;
-    try {
-      history_->write(batch_);
-    } catch (const std::exception& e) {
-      // Keep monitoring; the rows of this batch are lost and said so.
-      logError(std::string("history: ") + e.what() + " (" +
-               std::to_string(batch_.results.size()) + " results dropped)");
-    }
-    batch_ = HistoryBatch{};
-  }
-
- private:
-  History* history_;
-  HistoryBatch batch_;
-  std::map<PairKey, std::string> last_;
-};
 
 // The watch stream: result summaries and alert events, one a line.
 class WatchFeed : public ResultObserver, public EventSink {
@@ -141,19 +78,8 @@ class Daemon {
   void requestRun(ClientId id);
   void finishRun(const CheckReport& rep);
   void handleRequest(ClientId id, const json& req);
-  json historyAnswer(const json& req);
   void waitForHooks();
   void finishStop();
-  void retentionTick();
-  static void onRetention(uv_timer_t* t) noexcept {
-    auto* self = static_cast<Daemon*>(t->data);  // null once the timer's owner is gone
-    if (!self) return;
-    try {
-      self->retentionTick();
-    } catch (const std::exception& e) {
-      logError(std::string("history retention: ") + e.what());
-    }
-  }
   void gcEngines();
 
   uv_loop_t* loop_;
@@ -165,8 +91,7 @@ class Daemon {
   ResultBus bus_;
   std::unique_ptr<Engine> engine_;
   std::vector<std::unique_ptr<Engine>> retired_;
-  std::unique_ptr<History> history_;
-  std::unique_ptr<HistoryRecorder> recorder_;
+  std::unique_ptr<HistoryService> history_;  // writer and reader threads, recorder, retention
   std::unique_ptr<StatusSnapshot> snapshot_;
   std::unique_ptr<Alerter> alerter_;
   std::unique_ptr<Scheduler> scheduler_;
@@ -174,7 +99,7 @@ class Daemon {
   ControlServer* control_raw_ = nullptr;
   std::unique_ptr<WatchFeed> watch_;
   UvSignal sighup_, sigterm_, sigint_;
-  UvTimer watchdog_, retention_, gc_;
+  UvTimer watchdog_, gc_;
   // Bursts of reloads become one: requests before it runs (next loop turn)
   // wait for it, requests while its answer goes out get that answer.
   UvTimer reload_timer_;
@@ -253,19 +178,19 @@ int Daemon::start() {
     auto parent = fs::path(config_->history.path).parent_path();
     std::error_code ec;
     if (!parent.empty() && !fs::exists(parent, ec)) fs::create_directories(parent, ec);
-    history_ = std::make_unique<History>(config_->history.path);
+    history_ = std::make_unique<HistoryService>(loop_, config_->history.path,
+                                                [this] { return config_->history; });
   } catch (const std::exception& e) {
     logError(std::string("history: ") + e.what());
     return 1;
   }
 
   snapshot_ = std::make_unique<StatusSnapshot>(wallClockMs);
-  recorder_ = std::make_unique<HistoryRecorder>(history_.get());
   watch_ = std::make_unique<WatchFeed>(control_raw_);
   bus_.subscribe(snapshot_.get());
-  bus_.subscribe(recorder_.get());
+  bus_.subscribe(history_->recorder());
   bus_.subscribe(watch_.get());
-  bus_.subscribeEvents(recorder_.get());
+  bus_.subscribeEvents(history_->recorder());
   bus_.subscribeEvents(watch_.get());
   alerter_ = std::make_unique<Alerter>(loop_, &bus_, config_->alerts);
   bus_.subscribe(alerter_.get());
@@ -349,8 +274,6 @@ int Daemon::start() {
     logInfo("watchdog: pinging every " + std::to_string(every) + "ms");
   }
 
-  timer(retention_);
-  uv_timer_start(retention_.get(), onRetention, 5000, 0);
 
   timer(gc_);
   uv_timer_start(
@@ -372,17 +295,6 @@ int Daemon::start() {
 
 void Daemon::gcEngines() {
   std::erase_if(retired_, [](auto& e) { return e->inFlight() == 0 && e->queued() == 0; });
-}
-
-void Daemon::retentionTick() {
-  if (!history_ || stopping_) return;
-  recorder_->flush();
-  int64_t cutoff = wallClockMs() - config_->history.retention.count();
-  int64_t n = history_->pruneOlderThan(cutoff, 500);
-  n += history_->pruneToSize(config_->history.max_bytes, 500);
-  if (n > 0) logDebug("history retention: removed " + std::to_string(n) + " rows");
-  // More to do: continue soon, in small steps, so the loop never stalls.
-  uv_timer_start(retention_.get(), onRetention, n > 0 ? 200 : 60000, 0);
 }
 
 // Loads and applies the config now; the answer every requester gets.
@@ -480,62 +392,6 @@ void Daemon::finishRun(const CheckReport& rep) {
   }
 }
 
-json Daemon::historyAnswer(const json& req) {
-  HistoryQuery q;
-  q.limit = 100;
-  q.since_ms = wallClockMs() - 24ll * 3600 * 1000;
-  auto str = [&](const char* k) -> std::optional<std::string> {
-    auto it = req.find(k);
-    if (it == req.end() || it->is_null()) return std::nullopt;
-    if (!it->is_string()) throw std::invalid_argument(std::string("\"") + k + "\" must be a string");
-    return it->get<std::string>();
-  };
-  auto flag = [&](const char* k, bool def) {
-    auto it = req.find(k);
-    if (it == req.end() || it->is_null()) return def;
-    if (!it->is_boolean()) throw std::invalid_argument(std::string("\"") + k + "\" must be true or false");
-    return it->get<bool>();
-  };
-  q.provider = str("provider");
-  q.route = str("route");
-  if (auto since = str("since")) {
-    if (auto d = parseDuration(*since))
-      q.since_ms = wallClockMs() - d->count();
-    else if (auto t = msFromIso(*since))
-      q.since_ms = *t;
-    else
-      throw std::invalid_argument("\"since\" must be a duration like \"24h\" or an ISO time");
-  }
-  q.results = flag("results", true);
-  q.transitions = flag("transitions", false);
-  q.alerts = flag("alerts", false);
-  if (auto it = req.find("limit"); it != req.end() && !it->is_null()) {
-    if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > 10000)
-      throw std::invalid_argument("\"limit\" must be an integer from 1 to 10000");
-    q.limit = it->get<int>();
-  }
-  recorder_->flush();
-  auto a = history_->query(q);
-  json out = {{"ok", true}, {"since", isoFromMs(q.since_ms)}, {"truncated", false}};
-  if (q.results) {
-    out["results"] = json::array();
-    for (const auto& r : a.results) out["results"].push_back(toJson(r));
-  }
-  if (q.transitions) {
-    out["transitions"] = json::array();
-    for (const auto& t : a.transitions) out["transitions"].push_back(toJson(t));
-  }
-  if (q.alerts) {
-    out["alerts"] = json::array();
-    for (const auto& al : a.alerts) out["alerts"].push_back(toJson(al));
-  }
-  // One line within the socket's output cap (with room to spare): newest
-  // rows first, the rest cut and counted in "omitted".
-  const std::size_t cap = control_->options().max_output;
-  capAnswerArrays(out, {"transitions", "alerts", "results"}, cap - std::min<std::size_t>(cap / 8, 4096));
-  return out;
-}
-
 void Daemon::handleRequest(ClientId id, const json& req) {
   const std::string cmd = req["cmd"].get<std::string>();
   auto err = [&](const std::string& m) { control_->reply(id, {{"ok", false}, {"error", m}}); };
@@ -556,15 +412,15 @@ void Daemon::handleRequest(ClientId id, const json& req) {
                      {"history", config_->history.path},
                      {"cycles", snapshot_->cycles()},
                      {"reload_error", reload_error_.empty() ? json(nullptr) : json(reload_error_)}};
+    out["history"] = history_->statusJson();
     control_->reply(id, out);
   } else if (cmd == "history") {
-    try {
-      control_->reply(id, historyAnswer(req));
-    } catch (const std::invalid_argument& e) {
-      err(e.what());
-    } catch (const std::exception& e) {
-      err(std::string("history unavailable: ") + e.what());
-    }
+    // Answered off the loop (HistoryService), one line within the socket's
+    // output cap (with room to spare); history_ stops before control_.
+    const std::size_t cap = control_->options().max_output;
+    history_->answer(req, cap - std::min<std::size_t>(cap / 8, 4096), [this, id](std::string answer) {
+      if (control_) control_->replyLine(id, std::move(answer));
+    });
   } else if (cmd == "run") {
     requestRun(id);
   } else if (cmd == "reload") {
@@ -585,8 +441,11 @@ void Daemon::stop() {
   notifier_.stopping();
   if (scheduler_) scheduler_->stop();  // answers pending runs with what they have
   bus_.publishShutdown();              // alert commands get SIGTERM
-  if (recorder_) recorder_->flush();
-  if (history_) history_->checkpoint();
+  if (history_) {
+    bus_.unsubscribe(history_->recorder());
+    bus_.unsubscribeEvents(history_->recorder());
+    history_->shutdown();  // writes what is queued (bounded), checkpoints, joins its threads
+  }
   log_stopped_ = control_raw_ != nullptr;  // it had started
   if (control_) control_->close();
   control_raw_ = nullptr;
@@ -594,7 +453,6 @@ void Daemon::stop() {
   sigterm_.reset();
   sigint_.reset();
   watchdog_.reset();
-  retention_.reset();
   gc_.reset();
   reload_timer_.reset();
   if (alerter_ && alerter_->execRunning() > 0 && loop_) return waitForHooks();

@@ -72,12 +72,20 @@ CREATE INDEX alerts_provider_ts ON alerts (provider, ts);
 CREATE INDEX alerts_ts ON alerts (ts);
 )sql";
 
+// Added in v3 on top of v2.
+const char* const kHistorySchemaV3 = R"sql(
+CREATE INDEX results_provider_ts ON results (provider, ts);
+CREATE INDEX transitions_provider_ts ON transitions (provider, ts);
+DELETE FROM schema_version;
+INSERT INTO schema_version (version) VALUES (3);
+)sql";
+
 void execSql(sqlite3* db, const char* sql, const char* what) {
   char* err = nullptr;
   if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = std::string(what) + ": " + (err ? err : sqlite3_errmsg(db));
     sqlite3_free(err);
-    throw HistoryError(msg);
+    throw HistoryError(msg, sqlite3_extended_errcode(db));
   }
 }
 
@@ -135,12 +143,11 @@ DELETE FROM schema_version;
 INSERT INTO schema_version (version) VALUES (2);
 )sql";
 
-void createV2(sqlite3* db) {
+void createCurrent(sqlite3* db) {
   execSql(db, "BEGIN IMMEDIATE", "starting the schema transaction");
   try {
     execSql(db, kHistorySchemaV2, "creating the schema");
-    execSql(db, "DELETE FROM schema_version; INSERT INTO schema_version (version) VALUES (2);",
-            "recording the schema version");
+    execSql(db, kHistorySchemaV3, "creating the schema (v3)");
     execSql(db, "COMMIT", "committing the schema");
   } catch (...) {
     sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -163,7 +170,26 @@ void migrateV1ToV2(sqlite3* db) {
   }
 }
 
+void migrateV2ToV3(sqlite3* db) {
+  execSql(db, "BEGIN IMMEDIATE", "starting the v2->v3 migration");
+  try {
+    execSql(db, kHistorySchemaV3, "migrating v2->v3 (index)");
+    execSql(db, "COMMIT", "committing the v2->v3 migration");
+  } catch (...) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
 }  // namespace
+
+void createHistorySchemaV2(sqlite3* db) {
+  execSql(db, "BEGIN IMMEDIATE", "starting the v2 schema");
+  execSql(db, kHistorySchemaV2, "creating the v2 schema");
+  execSql(db, "DELETE FROM schema_version; INSERT INTO schema_version (version) VALUES (2);",
+          "recording the v2 schema version");
+  execSql(db, "COMMIT", "committing the v2 schema");
+}
 
 void createHistorySchemaV1(sqlite3* db) {
   execSql(db, "BEGIN IMMEDIATE", "starting the v1 schema");
@@ -178,10 +204,14 @@ void ensureHistorySchema(sqlite3* db) {
                        ", newer than this pathwatchd understands (" +
                        std::to_string(kHistorySchemaVersion) + "); refusing to touch it");
   if (v == 0) {
-    createV2(db);
+    createCurrent(db);
     return;
   }
-  if (v == 1) migrateV1ToV2(db);
+  if (v == 1) {
+    migrateV1ToV2(db);
+    v = 2;
+  }
+  if (v == 2) migrateV2ToV3(db);
 }
 
 }  // namespace pathwatch

@@ -1,14 +1,19 @@
 // History on a real SQLite file in a temp dir: writes, queries, retention by
-// age and size, the v1 -> v2 migration, and that keys never reach a row.
+// age and size, the v1 -> v2 -> v3 migrations, query plans, the last verdict
+// per pair, the history command's request and answer, the failure log's
+// rate limit, and that keys never reach a row.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string>
 
+#include "failure_log.h"
 #include "history.h"
+#include "history_command.h"
 #include "pathwatch/clock.h"
 
 namespace pathwatch {
@@ -162,7 +167,7 @@ TEST(History, MigratesVersionOneWithRowsIntact) {
     sqlite3_close(db);
   }
   History h(path);
-  EXPECT_EQ(h.schemaVersion(), 2);
+  EXPECT_EQ(h.schemaVersion(), kHistorySchemaVersion) << "v1 migrates through v2 to the current";
   EXPECT_EQ(h.countResults(), 3);
   HistoryQuery q;
   q.transitions = true;
@@ -201,6 +206,267 @@ TEST(History, UnopenablePathIsAClearError) {
   } catch (const HistoryError& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent-dir-pathwatch/x/h.db"), std::string::npos);
   }
+}
+
+
+TEST(History, MigratesVersionTwoKeepingRowsAndAddingTheProviderIndex) {
+  TempDir d;
+  auto path = (d.path / "v2.db").string();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    createHistorySchemaV2(db);
+    execSql(db,
+            "INSERT INTO results (ts, provider, route, verdict, cause, evidence) VALUES "
+            "(10, 'openai', 'default', 'ok', 'none', '{}'),"
+            "(20, 'openai', 'vpn', 'region_blocked', 'region', '{}');",
+            "seeding v2");
+    EXPECT_EQ(historySchemaVersion(db), 2);
+    sqlite3_close(db);
+  }
+  History h(path);
+  EXPECT_EQ(h.schemaVersion(), 3);
+  EXPECT_EQ(h.countResults(), 2);
+  HistoryQuery q;
+  q.provider = "openai";
+  q.since_ms = 0;
+  auto plan = h.queryPlan(q);
+  ASSERT_FALSE(plan.empty());
+  EXPECT_NE(plan[0].find("results_provider_ts"), std::string::npos) << plan[0];
+  EXPECT_EQ(h.query(q).results.size(), 2u);
+  EXPECT_EQ(h.integrityCheck(), "ok");
+}
+
+// Every shape the history command sends reads an index in order: no full
+// scan of results and no sort of a provider's whole history.
+TEST(History, QueriesUseAnIndexAndNeverSortResults) {
+  TempDir d;
+  History h((d.path / "h.db").string());
+  HistoryBatch b;
+  for (int i = 0; i < 200; ++i)
+    b.results.push_back(resultRow(
+        sampleResult("p" + std::to_string(i % 4), "r" + std::to_string(i % 3), Verdict::Ok), i));
+  h.write(b);
+  execSql(h.raw(), "ANALYZE", "analyze");
+  for (int shape = 0; shape < 4; ++shape) {
+    HistoryQuery q;
+    q.since_ms = 50;
+    q.transitions = q.alerts = true;
+    if (shape & 1) q.provider = "p1";
+    if (shape & 2) q.route = "r1";
+    std::string all;
+    for (const auto& line : h.queryPlan(q)) all += line + "\n";
+    SCOPED_TRACE(all);
+    for (const auto& line : h.queryPlan(q)) {
+      if (line.rfind("results:", 0) != 0 && line.rfind("transitions:", 0) != 0) continue;
+      EXPECT_NE(line.find("USING"), std::string::npos) << line;
+      EXPECT_EQ(line.find("TEMP B-TREE"), std::string::npos) << line;
+      EXPECT_EQ(line.find("SCAN results"), std::string::npos) << line;
+    }
+  }
+}
+
+TEST(History, LastVerdictsAreTheNewestRowOfEachPair) {
+  TempDir d;
+  History h((d.path / "h.db").string());
+  EXPECT_TRUE(h.lastVerdicts().empty());
+  HistoryBatch b;
+  // Out of order on purpose: the newest ts wins, not the last inserted.
+  b.results.push_back(resultRow(sampleResult("openai", "default", Verdict::Ok), 300));
+  b.results.push_back(resultRow(sampleResult("openai", "default", Verdict::RegionBlocked), 100));
+  b.results.push_back(resultRow(sampleResult("openai", "vpn", Verdict::RateLimited), 50));
+  b.results.push_back(resultRow(sampleResult("anthropic", "default", Verdict::Ok), 10));
+  // Same ts: the later row (higher id) wins.
+  b.results.push_back(resultRow(sampleResult("anthropic", "default", Verdict::AuthFailed), 10));
+  h.write(b);
+  std::map<std::pair<std::string, std::string>, std::string> got;
+  for (const auto& v : h.lastVerdicts()) got[{v.provider, v.route}] = v.verdict;
+  std::map<std::pair<std::string, std::string>, std::string> want = {
+      {{"openai", "default"}, "ok"},
+      {{"openai", "vpn"}, "rate_limited"},
+      {{"anthropic", "default"}, "auth_failed"}};
+  EXPECT_EQ(got, want);
+}
+
+TEST(History, PruneStepDeletesByAgeAndSizeInOneTransaction) {
+  TempDir d;
+  History h((d.path / "h.db").string());
+  HistoryBatch b;
+  for (int i = 0; i < 120; ++i)
+    b.results.push_back(resultRow(sampleResult("openai", "default", Verdict::Ok), i));
+  b.transitions.push_back({5, "openai", "default", "ok", "x", "y", ""});
+  h.write(b);
+  EXPECT_EQ(h.pruneStep(100, 0, 40), 41) << "40 results and the transition";
+  EXPECT_EQ(h.pruneStep(100, 0, 40), 40);
+  EXPECT_EQ(h.pruneStep(100, 0, 40), 20);
+  EXPECT_EQ(h.pruneStep(100, 0, 40), 0);
+  EXPECT_EQ(h.countResults(), 20);
+  EXPECT_EQ(h.pruneStep(0, 1, 5), 5) << "over the size cap: the oldest go";
+  EXPECT_EQ(h.countResults(), 15);
+}
+
+TEST(History, ReadOnlyConnectionReadsButNeverWrites) {
+  TempDir d;
+  auto path = (d.path / "h.db").string();
+  History w(path);
+  HistoryBatch b;
+  b.results.push_back(resultRow(sampleResult("openai", "default", Verdict::Ok), 1));
+  w.write(b);
+  HistoryOptions o;
+  o.read_only = true;
+  History r(path, o);
+  EXPECT_EQ(r.countResults(), 1);
+  try {
+    r.write(b);
+    FAIL() << "a read-only connection wrote";
+  } catch (const HistoryError& e) {
+    EXPECT_EQ(e.code & 0xff, SQLITE_READONLY) << e.what();
+  }
+  w.write(b);  // the writer goes on while the reader is open
+  EXPECT_EQ(r.countResults(), 2);
+}
+
+TEST(History, OwnCheckpointsLeaveTheWalAlone) {
+  TempDir d;
+  HistoryOptions o;
+  o.auto_checkpoint = false;
+  History h((d.path / "h.db").string(), o);
+  for (int k = 0; k < 60; ++k) {
+    HistoryBatch b;
+    for (int i = 0; i < 50; ++i) {
+      auto r = sampleResult("openai", "default", Verdict::Ok);
+      r.evidence.assign(4, std::string(200, 'e'));
+      b.results.push_back(resultRow(r, k * 100 + i));
+    }
+    h.write(b);
+  }
+  // SQLite's own checkpoint would have run at 1000 frames and started over.
+  EXPECT_GT(h.walFrames(), 1000);
+  auto c = h.checkpoint(SQLITE_CHECKPOINT_TRUNCATE);
+  EXPECT_EQ(c.rc, SQLITE_OK);
+  EXPECT_EQ(h.walFrames(), 0);
+  EXPECT_EQ(std::filesystem::file_size(d.path / "h.db-wal"), 0u);
+}
+
+TEST(HistoryCommand, ParsesArgumentsAndRejectsBadOnes) {
+  const int64_t now = 1'000'000'000'000;
+  auto q = parseHistoryRequest(nlohmann::json{{"cmd", "history"}}, now);
+  EXPECT_EQ(q.since_ms, now - 24ll * 3600 * 1000);
+  EXPECT_EQ(q.limit, 100);
+  EXPECT_TRUE(q.results);
+  EXPECT_FALSE(q.transitions);
+  EXPECT_FALSE(q.provider);
+  q = parseHistoryRequest({{"provider", "openai"},
+                           {"route", "vpn"},
+                           {"since", "2h"},
+                           {"transitions", true},
+                           {"results", false},
+                           {"limit", 7}},
+                          now);
+  EXPECT_EQ(*q.provider, "openai");
+  EXPECT_EQ(*q.route, "vpn");
+  EXPECT_EQ(q.since_ms, now - 2ll * 3600 * 1000);
+  EXPECT_TRUE(q.transitions);
+  EXPECT_FALSE(q.results);
+  EXPECT_EQ(q.limit, 7);
+  EXPECT_EQ(parseHistoryRequest({{"since", "2026-11-27T21:00:00Z"}}, now).since_ms,
+            *msFromIso("2026-11-27T21:00:00Z"));
+  for (nlohmann::json bad : {nlohmann::json{{"since", "yesterday"}}, {{"limit", -1}},
+                             {{"limit", 10001}}, {{"limit", "ten"}}, {{"provider", 7}},
+                             {{"transitions", "yes"}}})
+    EXPECT_THROW(parseHistoryRequest(bad, now), std::invalid_argument) << bad.dump();
+}
+
+TEST(HistoryCommand, AnswerHasOnlyTheListsAskedFor) {
+  HistoryQuery q;
+  q.since_ms = *msFromIso("2026-11-27T21:00:00Z");
+  q.transitions = true;
+  HistoryAnswer a;
+  a.results.push_back(resultRow(sampleResult("openai", "default", Verdict::RegionBlocked),
+                                *msFromIso("2026-11-27T22:00:00Z")));
+  a.transitions.push_back({q.since_ms, "openai", "default", "ok", "region_blocked", "region", "s"});
+  auto j = historyAnswerJson(q, a);
+  EXPECT_EQ(j["ok"], true);
+  EXPECT_EQ(j["since"], "2026-11-27T21:00:00Z");
+  ASSERT_EQ(j["results"].size(), 1u);
+  EXPECT_EQ(j["results"][0]["verdict"], "region_blocked");
+  EXPECT_EQ(j["results"][0]["at"], "2026-11-27T22:00:00Z");
+  EXPECT_EQ(j["results"][0]["layers"]["http"]["code"], 403);
+  EXPECT_EQ(j["transitions"][0]["after"], "region_blocked");
+  EXPECT_FALSE(j.contains("alerts"));
+}
+
+// The reader sends historyAnswerLine(); it must be byte for byte the dump of
+// the JSON answer the command always sent, for every kind of row.
+TEST(HistoryCommand, AnswerLineIsExactlyTheDumpOfTheJsonAnswer) {
+  TempDir d;
+  auto path = (d.path / "v1.db").string();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    createHistorySchemaV1(db);
+    execSql(db,
+            "INSERT INTO results (ts, provider, route, verdict, evidence) VALUES "
+            "('2026-11-01T10:00:00Z','openai','default','rate_limited','[\"429 \u00e9\"]'),"
+            "('2026-11-02T10:00:00Z','gemini','default','region_blocked','not json');",
+            "seeding v1");
+    sqlite3_close(db);
+  }
+  History h(path);
+  int64_t t0 = *msFromIso("2026-11-03T10:00:00Z");
+  HistoryBatch b;
+  b.results.push_back(resultRow(sampleResult("openai", "default", Verdict::RegionBlocked), t0));
+  auto odd = sampleResult("anthr\"opic", "r\tq\x01", Verdict::Ok);
+  odd.evidence = {"quote \" backslash \\ newline \n tab \t", "ünïcödé ✓", "bad \xff utf8",
+                  "ctl \x1f"};
+  odd.egress.reset();
+  odd.dns.status = LayerStatus::Skipped;
+  odd.tls.ms = 0.1 + 0.2;
+  odd.ms = 1e-7;
+  b.results.push_back(resultRow(odd, t0 + 1));
+  auto partial = sampleResult("openai", "vpn", Verdict::Ok);
+  partial.egress = Egress{"", "HK", "", ""};
+  b.results.push_back(resultRow(partial, t0 + 2));
+  b.transitions.push_back({t0, "openai", "default", "ok", "region_blocked", "region", "s \"q\""});
+  b.alerts.push_back({t0, {{"event", "problem"}, {"provider", "openai"}, {"evidence", {"x"}}}});
+  b.alerts.push_back({t0 + 5, {{"event", "egress_changed"}, {"provider", nullptr}}});
+  h.write(b);
+  execSql(h.raw(), "INSERT INTO alerts (ts, event) VALUES (5, 'not json')", "bad alert");
+  for (int shape = 0; shape < 16; ++shape) {
+    HistoryQuery q;
+    q.since_ms = 0;
+    q.results = shape & 1;
+    q.transitions = shape & 2;
+    q.alerts = shape & 4;
+    if (shape & 8) q.provider = "openai";
+    std::string want = historyAnswerJson(q, h.query(q))
+                           .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    EXPECT_EQ(historyAnswerLine(q, h), want) << "shape " << shape;
+  }
+  HistoryQuery all;
+  all.since_ms = 0;
+  EXPECT_EQ(nlohmann::json::parse(historyAnswerLine(all, h))["results"].size(), 5u);
+}
+
+TEST(FailureLog, FirstFailureAtOnceThenOneSummaryPerIntervalThenRecovery) {
+  FailureLog log("history writes", 60000);
+  EXPECT_FALSE(log.succeeded(0)) << "nothing to recover from";
+  auto first = log.failed(1000, "database or disk is full", "3 rows queued");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(*first, "history writes failing: database or disk is full; 3 rows queued");
+  for (int64_t t = 2000; t < 61000; t += 1000) EXPECT_FALSE(log.failed(t, "disk full")) << t;
+  auto summary = log.failed(61000, "disk full");
+  ASSERT_TRUE(summary);
+  EXPECT_NE(summary->find("60 more failures in the last 60 s (last: disk full)"),
+            std::string::npos)
+      << *summary;
+  EXPECT_FALSE(log.failed(62000, "disk full"));
+  auto back = log.succeeded(90000);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, "history writes working again after 62 failures over 89 s");
+  EXPECT_FALSE(log.failing());
+  EXPECT_EQ(log.failures(), 62u);
+  EXPECT_TRUE(log.failed(91000, "locked")) << "a new run of failures is said at once";
 }
 
 TEST(TimeUtil, IsoRoundTrip) {
