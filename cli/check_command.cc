@@ -13,10 +13,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "check.h"
+#include "pathwatch/check.h"
 #include "cli/commands.h"
 #include "cli/render_table.h"
-#include "process_hardening.h"
+#include "pathwatch/process_hardening.h"
 #include "pathwatch/report_json.h"
 
 namespace pathwatch {

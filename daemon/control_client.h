@@ -1,5 +1,5 @@
 #pragma once
-// The client side of the control socket (SPEC.md): connect to a path, send
+// The client side of the control socket (docs/socket.md): connect to a path, send
 // one JSON object per line, read answers a line at a time. Blocking I/O with
 // deadlines: it serves the CLI, the tests and the benchmarks, never the
 // daemon's loop.

@@ -1,5 +1,5 @@
 #pragma once
-// The control socket of SPEC.md: a Unix stream socket, mode 0660, one JSON
+// The control socket of docs/socket.md: a Unix stream socket, mode 0660, one JSON
 // object per line each way. This class is the transport only (framing, caps,
 // who is asking, slow and hostile clients); what a command means is the
 // daemon's handler.
@@ -38,7 +38,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "loop/uv_handle.h"
+#include "pathwatch/uv_handle.h"
 #include "pathwatch/duration.h"
 
 namespace pathwatch {

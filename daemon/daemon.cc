@@ -10,9 +10,9 @@
 
 #include "alerts/alerter.h"
 #include "control_socket.h"
-#include "engine.h"
+#include "pathwatch/engine.h"
 #include "history_service.h"
-#include "loop/uv_handle.h"
+#include "pathwatch/uv_handle.h"
 #include "log.h"
 #include "pathwatch/classify.h"
 #include "pathwatch/config.h"

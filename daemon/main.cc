@@ -4,7 +4,7 @@
 #include <string>
 
 #include "daemon.h"
-#include "process_hardening.h"
+#include "pathwatch/process_hardening.h"
 
 namespace {
 

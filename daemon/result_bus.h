@@ -1,7 +1,7 @@
 #pragma once
 // How results leave the scheduler: every completed RouteResult, and each
 // provider's Diagnosis after each cycle, go to a list of observers (alerts,
-// the status snapshot, history). Alert events (SPEC.md "Alerts": one JSON
+// the status snapshot, history). Alert events (docs/alerts.md: one JSON
 // object, the same on every sink) go the other way through publishEvent() to
 // the event sinks: the history's alerts table and every `watch` client.
 //
@@ -43,7 +43,7 @@ class ResultObserver {
 class EventSink {
  public:
   virtual ~EventSink() = default;
-  // An alert event as SPEC.md shows it ({"event": "problem", "at": ..., ...}).
+  // An alert event as docs/alerts.md shows it ({"event": "problem", "at": ..., ...}).
   virtual void onEvent(const nlohmann::json& event) = 0;
 };
 

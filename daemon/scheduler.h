@@ -23,8 +23,8 @@
 #include "pathwatch/config.h"
 #include "pathwatch/duration.h"
 #include "pathwatch/key.h"
-#include "engine.h"
-#include "loop/uv_handle.h"
+#include "pathwatch/engine.h"
+#include "pathwatch/uv_handle.h"
 #include "pathwatch/report.h"
 #include "pathwatch/result.h"
 

@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "echo/echo_server.h"
-#include "loop/uv_handle.h"
+#include "pathwatch/uv_handle.h"
 #include "pathwatch/duration.h"
 
 namespace pathwatch {

@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "echo/http_request_parser.h"
-#include "loop/uv_handle.h"
-#include "ssl_ptr.h"
+#include "pathwatch/uv_handle.h"
+#include "pathwatch/ssl_ptr.h"
 
 namespace pathwatch {
 

@@ -1,11 +1,11 @@
-#include "check.h"
+#include "pathwatch/check.h"
 
 #include <cassert>
 #include <memory>
 #include <optional>
 
-#include "engine.h"
-#include "loop/uv_handle.h"
+#include "pathwatch/engine.h"
+#include "pathwatch/uv_handle.h"
 #include "pathwatch/clock.h"
 #include "pathwatch/key.h"
 #include "pathwatch/report.h"

@@ -1,5 +1,5 @@
 // Who wrote an answer, what it means, and the one verdict of a route
-// (SPEC.md "Verdicts"). Pure: no I/O. The signatures are tables under
+// (docs/verdicts.md). Pure: no I/O. The signatures are tables under
 // probes/providers/; this file only matches them and applies the precedence.
 #include "pathwatch/classify.h"
 

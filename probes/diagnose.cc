@@ -1,4 +1,4 @@
-// A provider's routes compared, each the other's control (SPEC.md "The
+// A provider's routes compared, each the other's control (docs/verdicts.md "The
 // diagnosis compares routes"): a failure on some routes while another reaches
 // the provider is the path; the same provider-authored refusal on every route
 // is the key or the account. Pure: no I/O.

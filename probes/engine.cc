@@ -1,4 +1,4 @@
-#include "engine.h"
+#include "pathwatch/engine.h"
 
 #include <algorithm>
 #include <deque>
@@ -9,9 +9,9 @@
 #include "dns_probe.h"
 #include "echo.h"
 #include "egress.h"
-#include "fetch.h"
+#include "pathwatch/fetch.h"
 #include "loop/uv_ares.h"
-#include "loop/uv_handle.h"
+#include "pathwatch/uv_handle.h"
 #include "pathwatch/clock.h"
 #include "pathwatch/error_names.h"
 #include "pathwatch/text.h"

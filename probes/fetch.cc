@@ -1,7 +1,7 @@
 // HttpClient: one curl easy handle per fetch on the shared multi (uv_curl),
 // with the evidence a diagnosis needs: which layer failed and how, the TLS
 // chain as presented, the final answer's headers in order, a capped body.
-#include "fetch.h"
+#include "pathwatch/fetch.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -21,7 +21,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "loop/uv_curl.h"
-#include "loop/uv_handle.h"
+#include "pathwatch/uv_handle.h"
 #include "pathwatch/key.h"
 #include "route_binding.h"
 #include "tls_verify.h"

@@ -1,4 +1,4 @@
-#include "fetch_outcome.h"
+#include "pathwatch/fetch_outcome.h"
 
 #include <algorithm>
 #include <cerrno>

@@ -1,5 +1,5 @@
 // API keys: read from where the config says, inspected for the paste
-// mistakes seen in the wild (PROVIDERS.md "Keys: formats and paste
+// mistakes seen in the wild (docs/providers.md "Keys: formats and paste
 // mistakes"), shown only as a fingerprint. A damaged key is never sent: the
 // provider's answer to it would blame the key for what is a storage problem.
 #include "pathwatch/key.h"

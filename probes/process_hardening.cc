@@ -1,4 +1,4 @@
-#include "process_hardening.h"
+#include "pathwatch/process_hardening.h"
 
 #include <sys/prctl.h>
 #include <sys/resource.h>

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "loop/uv_handle.h"
+#include "pathwatch/uv_handle.h"
 #include "pathwatch/config.h"
 #include "pathwatch/duration.h"
 #include "pathwatch/result.h"

@@ -11,7 +11,7 @@
 
 #include <openssl/x509.h>
 
-#include "ssl_ptr.h"
+#include "pathwatch/ssl_ptr.h"
 
 namespace pathwatch {
 

@@ -12,7 +12,7 @@ struct VerdictRow {
   Cause cause;
 };
 
-// SPEC.md's verdict table, in its order.
+// docs/verdicts.md's verdict table, in its order.
 constexpr std::array kVerdicts{
     VerdictRow{Verdict::Ok, "ok", Cause::None},
     VerdictRow{Verdict::KeyMissing, "key_missing", Cause::Key},

@@ -1,5 +1,5 @@
 #pragma once
-// One alert, exactly as SPEC.md "Alerts" describes it: the same JSON object on
+// One alert, exactly as docs/alerts.md describes it: the same JSON object on
 // every sink (webhook body, exec stdin, a `watch` line, a history row).
 // Pure: building the event and its sentence does no I/O.
 #include <chrono>
@@ -35,7 +35,7 @@ struct AlertEvent {
   std::vector<std::string> evidence;
 };
 
-// The JSON object of SPEC.md: {"event","at","provider","route","before",
+// The JSON object of docs/alerts.md: {"event","at","provider","route","before",
 // "after","cause","summary","evidence"}.
 nlohmann::json toJson(const AlertEvent& e);
 

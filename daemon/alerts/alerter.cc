@@ -4,7 +4,7 @@
 
 #include "alerts/log_sink.h"
 #include "alerts/verdict_alert.h"
-#include "fetch.h"
+#include "pathwatch/fetch.h"
 #include "log.h"
 
 namespace pathwatch {

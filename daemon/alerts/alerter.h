@@ -28,7 +28,7 @@
 #include "alerts/exec_sink.h"
 #include "alerts/hysteresis.h"
 #include "alerts/webhook_sink.h"
-#include "loop/uv_handle.h"
+#include "pathwatch/uv_handle.h"
 #include "pathwatch/config.h"
 #include "result_bus.h"
 

@@ -4,7 +4,7 @@
 #include <cstdlib>
 
 #include "log.h"
-#include "loop/uv_handle.h"
+#include "pathwatch/uv_handle.h"
 
 namespace pathwatch {
 

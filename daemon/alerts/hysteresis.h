@@ -4,7 +4,7 @@
 // reminders while a problem lasts, and flap suppression. Pure: time is passed
 // in, no loop, no I/O.
 //
-// The rules (SPEC.md "Alerts"; where it is silent, what an operator expects):
+// The rules (docs/alerts.md "Events"; where it is silent, what an operator expects):
 // - The first result after start applies at once. An initial `ok` says
 //   nothing; an initial problem is raised at once as `problem` with before =
 //   null, because a daemon restarted in the middle of an outage must still

@@ -1,6 +1,6 @@
 #pragma once
 // Turns a hysteresis decision into the alert a person reads: the event of
-// SPEC.md with a sentence that says what broke, where, and what to do.
+// docs/alerts.md with a sentence that says what broke, where, and what to do.
 // Pure.
 #include "alerts/alert_event.h"
 #include "alerts/hysteresis.h"

@@ -14,8 +14,8 @@
 #include <nlohmann/json.hpp>
 #include <uv.h>
 
-#include "fetch.h"
-#include "loop/uv_handle.h"
+#include "pathwatch/fetch.h"
+#include "pathwatch/uv_handle.h"
 #include "pathwatch/config.h"
 #include "pathwatch/redact.h"  // redactUrl: logs show a webhook as scheme://host/…
 

@@ -1,5 +1,5 @@
 #pragma once
-// The configuration of SPEC.md, parsed and validated. Pure: no I/O except
+// The configuration of docs/configuration.md, parsed and validated. Pure: no I/O except
 // loadConfigFile reading the one file (probes/config_file.cc). The parser is
 // split by concern: config_reader (strict JSON, typed values, key paths),
 // config_providers, config_routes, config_alerts, and config.cc (top level).

@@ -1,5 +1,5 @@
 #pragma once
-// The JSON document of SPEC.md (`pathwatch check --json`, socket answers,
+// The JSON document of docs/json.md (`pathwatch check --json`, socket answers,
 // history evidence). Keys are part of the contract: add, never rename.
 #include <optional>
 

@@ -2,7 +2,7 @@
 // What one probe of one provider over one route found, layer by layer, and the
 // report of a whole check. Plain data: the engine fills the layers, classify()
 // sets the verdict and evidence, diagnose() the per-provider diagnosis.
-// JSON shape (SPEC.md) lives in report_json.h.
+// JSON shape (docs/json.md) lives in report_json.h.
 #include <cstdint>
 #include <map>
 #include <optional>

@@ -1,5 +1,5 @@
 #pragma once
-// The verdict vocabulary of SPEC.md. Names are part of the public contract:
+// The verdict vocabulary of docs/verdicts.md. Names are part of the public contract:
 // add, never rename.
 #include <optional>
 #include <string_view>
@@ -35,7 +35,7 @@ std::string_view toString(Cause c);
 std::optional<Verdict> verdictFromString(std::string_view s);
 std::optional<Cause> causeFromString(std::string_view s);
 
-// The cause column of SPEC.md's verdict table.
+// The cause column of docs/verdicts.md's table.
 Cause causeOf(Verdict v);
 
 }  // namespace pathwatch

@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-#include "loop/uv_handle.h"
+#include "pathwatch/uv_handle.h"
 #include "pathwatch/config.h"
 #include "pathwatch/duration.h"
 
@@ -69,7 +69,7 @@ class AresChannel {
   bool destroying_ = false;
 };
 
-// Maps an ARES_* status to the fixed error strings of SPEC.md ("nxdomain",
+// Maps an ARES_* status to the fixed error strings of docs/json.md ("nxdomain",
 // "servfail", "refused", "nodata", "timeout", "connection_refused", ...).
 std::string aresErrorString(int status);
 

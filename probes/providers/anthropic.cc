@@ -1,4 +1,4 @@
-// Anthropic's answers (PROVIDERS.md "Anthropic"): envelope
+// Anthropic's answers (docs/providers.md "Anthropic"): envelope
 // {"type":"error","error":{"type","message"},"request_id"?} plus request-id.
 // Its Cloudflare edge answers a regional refusal in a different shape.
 #include "providers/provider_def.h"

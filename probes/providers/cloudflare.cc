@@ -1,4 +1,4 @@
-// Cloudflare answering instead of the origin (PROVIDERS.md "Answers that did
+// Cloudflare answering instead of the origin (docs/providers.md "Answers that did
 // not come from the provider"). OpenAI, Anthropic and Discord all sit behind
 // Cloudflare, so server: cloudflare / cf-ray alone prove nothing; these rows
 // need Cloudflare's own page and the absence of the provider's marker header.

@@ -1,4 +1,4 @@
-// Discord's answers (PROVIDERS.md "Discord"): {"message","code"} with
+// Discord's answers (docs/providers.md "Discord"): {"message","code"} with
 // x-ratelimit-* on most answers; its Cloudflare edge bans an IP after too many
 // invalid requests ("error code: 1015" HTML or a static JSON "You are being
 // blocked", both without rate-limit headers).

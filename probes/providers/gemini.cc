@@ -1,4 +1,4 @@
-// Gemini's answers (PROVIDERS.md "Gemini"): the google.rpc error shape
+// Gemini's answers (docs/providers.md "Gemini"): the google.rpc error shape
 // {"error":{"code","message","status","details":[{"@type":"...google.rpc.ErrorInfo",
 // "reason","domain":"googleapis.com"}]}}. No marker header is known, so the
 // envelope alone (canonical status + numeric code) identifies it.

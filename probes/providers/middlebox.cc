@@ -1,5 +1,5 @@
 // Boxes between pathwatch and the provider: forward proxies, secure web
-// gateways, firewalls' block pages, captive portals (PROVIDERS.md "Answers
+// gateways, firewalls' block pages, captive portals (docs/providers.md "Answers
 // that did not come from the provider"), and the names TLS-inspecting
 // products put in their certificates.
 #include "providers/signature.h"

@@ -1,4 +1,4 @@
-// OpenAI's answers (PROVIDERS.md "OpenAI"): envelope
+// OpenAI's answers (docs/providers.md "OpenAI"): envelope
 // {"error":{"message","type","param","code"}} plus x-request-id: req_...
 #include "providers/provider_def.h"
 

@@ -71,7 +71,7 @@ struct BlockRule {
 
 // What a provider-authored answer means. First matching row wins.
 struct AnswerRule {
-  std::string_view name;  // the case, as PROVIDERS.md names it
+  std::string_view name;  // the case, as docs/providers.md names it
   int status_lo = 0, status_hi = 999;
   std::string_view types = {};    // error_type equals one of these
   std::string_view codes = {};    // error_code equals one of these

@@ -30,7 +30,7 @@
 #include "alerts/alerter.h"
 #include "alerts/exec_sink.h"
 #include "alerts/webhook_sink.h"
-#include "fetch.h"
+#include "pathwatch/fetch.h"
 #include "result_bus.h"
 
 namespace pathwatch {

@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "echo.h"
-#include "ssl_ptr.h"
+#include "pathwatch/ssl_ptr.h"
 #include "support/test_pki.h"
 
 namespace pathwatch {

@@ -2,7 +2,7 @@
 // loopback, every layer in order, verdicts from classifyRoute, the
 // concurrency cap, cancellation, and a whole check.
 #include "providers/provider_def.h"
-#include "engine.h"
+#include "pathwatch/engine.h"
 #include "pathwatch/report.h"
 
 #include <gtest/gtest.h>
@@ -11,7 +11,7 @@
 #include <optional>
 #include <regex>
 
-#include "check.h"
+#include "pathwatch/check.h"
 #include "echo/echo_server.h"
 #include "integration/support/engine_fake_http.h"
 #include "integration/support/engine_loop.h"
@@ -28,7 +28,7 @@ using testing::TestLoop;
 
 const char* kHost = "api.pathwatch.test";
 
-// OpenAI's own "no key" answer (PROVIDERS.md): envelope and x-request-id.
+// OpenAI's own "no key" answer (docs/providers.md): envelope and x-request-id.
 EngineFakeHttp::Response openAiNoKey() {
   return {401,
           {{"Content-Type", "application/json"}, {"x-request-id", "req_3f1c9a7d2b"}},

@@ -13,7 +13,7 @@
 
 #include <gtest/gtest.h>
 
-#include "fetch.h"
+#include "pathwatch/fetch.h"
 #include "integration/support/engine_loop.h"
 #include "integration/support/fake_connect_proxy.h"
 #include "integration/support/fake_tls_server.h"

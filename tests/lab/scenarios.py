@@ -403,7 +403,7 @@ def region(lab):
                                                                       d.get("cause")))
         lab.expect("default" in (d.get("working_routes") or []),
                    "%s working_routes %r, want 'default' named" % (p, d.get("working_routes")))
-    # Each provider's own refusal (PROVIDERS.md), not just the verdict:
+    # Each provider's own refusal (docs/providers.md), not just the verdict:
     # OpenAI's 403 unsupported_country_region_territory from the API, Anthropic's
     # Cloudflare edge 403 "Request not allowed" (no request-id), Gemini's 400
     # FAILED_PRECONDITION "User location is not supported".

@@ -421,7 +421,7 @@ table inet lab {
             keymap("gemini_case", "x_goog_api_key", "gemini"),
             keymap("discord_case", "authorization", "discord", "Bot "),
         ])
-        # Who refuses which region (PROVIDERS.md): OpenAI, Anthropic's edge and
+        # Who refuses which region (docs/providers.md): OpenAI, Anthropic's edge and
         # Gemini refuse HK; Discord serves it.
         blocked = {"openai": True, "anthropic": True, "gemini": True, "discord": False}
 

@@ -1,4 +1,4 @@
-// The alert event: SPEC.md's JSON shape and sentences a person can act on.
+// The alert event: docs/alerts.md's JSON shape and sentences a person can act on.
 #include <gtest/gtest.h>
 
 #include "alerts/verdict_alert.h"

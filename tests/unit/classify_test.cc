@@ -1,4 +1,4 @@
-// classifyRoute's precedence (SPEC.md "Verdicts"): the lowest failing layer
+// classifyRoute's precedence (docs/verdicts.md): the lowest failing layer
 // first, headers_rewritten over what an altered request produced,
 // tls_intercepted only when nothing worse happened; and analyzeAnswer's
 // robustness against garbage.
@@ -503,7 +503,7 @@ TEST(AnalyzeAnswerRobustness, GarbageBodiesNeverThrowAndStayBounded) {
 
 // ---------------------------------------------------------------- coverage
 
-// Each SPEC.md verdict is reachable from some layers (diagnose adds nothing new).
+// Each verdict of docs/verdicts.md is reachable from some layers (diagnose adds nothing new).
 TEST(ClassifyCoverage, EverySpecVerdictCanBeProduced) {
   const std::vector<std::string> spec_names = {
       "ok", "key_missing", "key_malformed", "auth_failed", "permission_denied", "quota_exhausted",

@@ -1,4 +1,4 @@
-// The keys added after SPEC.md: metrics.listen, alerts.flapping,
+// The keys added to the original contract: metrics.listen, alerts.flapping,
 // alerts.webhook_retry, alerts.exec_timeout. Absent, each keeps the behaviour
 // the daemon had before it existed; present, each is validated strictly.
 #include <gtest/gtest.h>

@@ -14,7 +14,7 @@ namespace {
 
 const char* kFile = "/etc/pathwatch/config.json";
 
-// SPEC.md's example configuration, verbatim.
+// docs/configuration.md's example configuration, verbatim.
 const char* kSpecExample = R"({
   "interval": "60s",
   "timeout": "10s",

@@ -1,4 +1,4 @@
-// Every row of PROVIDERS.md's tables as a captured answer (status, headers,
+// Every row of docs/providers.md's tables as a captured answer (status, headers,
 // body), named after its case: who wrote it, what was extracted, the verdict.
 #include <gtest/gtest.h>
 

@@ -15,7 +15,7 @@ using nlohmann::json;
 // A made-up key shaped like a real one; it must never appear in the document.
 const std::string kFakeKey = "sk-proj-Q3vLr8TnWm2XbK9dYp4ZcJ7hFs1GtA6eNu0MxYA";
 
-// The SPEC.md example, as result structs.
+// The docs/json.md example, as result structs.
 CheckReport specExample() {
   CheckReport c;
   c.started_at = "2026-11-27T21:00:00Z";

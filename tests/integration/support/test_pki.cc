@@ -14,7 +14,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "ssl_ptr.h"
+#include "pathwatch/ssl_ptr.h"
 
 namespace pathwatch::fetchtest {
 

@@ -13,7 +13,7 @@
 
 #include "pathwatch/config.h"
 #include "pathwatch/duration.h"
-#include "fetch_outcome.h"
+#include "pathwatch/fetch_outcome.h"
 #include "pathwatch/result.h"
 
 namespace pathwatch {
