@@ -99,8 +99,9 @@ bool RouteConfig::proxyResolvesRemotely() const {
 Config defaultConfig() {
   Config c;
   c.source = "<defaults>";
+  // The opt-in built-ins (docs/configuration.md) join only when a file names them.
   for (const auto& spec : builtinProviders())
-    c.providers.push_back(ProviderConfig{spec, spec.def->default_enabled, {}, {}});
+    if (spec.def->default_enabled) c.providers.push_back(ProviderConfig{spec, true, {}, {}});
   RouteConfig route;
   route.name = "default";
   c.routes.push_back(route);

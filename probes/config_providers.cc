@@ -45,8 +45,11 @@ std::vector<ProviderConfig> parseProviders(const ConfigReader& r, const json& ar
   const std::string base = "providers";
   r.array(arr, base);
   std::vector<ProviderConfig> builtins;
-  for (const auto& spec : builtinProviders())
+  std::vector<bool> listed;  // default-enabled, or named in the file (the opt-in ones)
+  for (const auto& spec : builtinProviders()) {
     builtins.push_back(ProviderConfig{spec, spec.def->default_enabled, {}, {}});
+    listed.push_back(spec.def->default_enabled);
+  }
   std::vector<ProviderConfig> custom;
   std::map<std::string, std::size_t> seen;  // name -> index in the file
 
@@ -91,7 +94,13 @@ std::vector<ProviderConfig> parseProviders(const ConfigReader& r, const json& ar
     const std::string url_path = ConfigReader::join(path, "base_url");
     if (entry.contains("base_url")) base_url = r.endpointUrl(entry["base_url"], url_path);
 
-    if (const auto builtin = findBuiltin(name)) {
+    const auto builtin = findBuiltin(name);
+    // Before the opt-in built-ins existed, "groq" and the like could only be
+    // custom entries ("kind": "openai" + "base_url"): such an entry stays the
+    // custom provider it was.
+    const bool custom_under_builtin_name = builtin && !builtin->def->default_enabled && kind &&
+                                           kind != builtin->def && base_url;
+    if (builtin && !custom_under_builtin_name) {
       // An entry with a built-in name overrides that built-in (and enables it
       // unless it says otherwise).
       if (kind && kind != builtin->def)
@@ -107,8 +116,11 @@ std::vector<ProviderConfig> parseProviders(const ConfigReader& r, const json& ar
         spec->builtin = spec->host == builtin->host;
         pc.spec = *spec;
       }
-      for (auto& b : builtins)
-        if (b.spec.name == name) b = pc;
+      for (std::size_t b = 0; b < builtins.size(); ++b)
+        if (builtins[b].spec.name == name) {
+          builtins[b] = pc;
+          listed[b] = true;
+        }
       continue;
     }
     if (!kind || !base_url)
@@ -119,8 +131,11 @@ std::vector<ProviderConfig> parseProviders(const ConfigReader& r, const json& ar
     pc.spec = *spec;
     custom.push_back(pc);
   }
-  builtins.insert(builtins.end(), custom.begin(), custom.end());
-  return builtins;
+  std::vector<ProviderConfig> out;
+  for (std::size_t b = 0; b < builtins.size(); ++b)
+    if (listed[b]) out.push_back(builtins[b]);
+  out.insert(out.end(), custom.begin(), custom.end());
+  return out;
 }
 
 }  // namespace pathwatch
