@@ -18,7 +18,8 @@ std::string_view trim(std::string_view s) {
 }
 
 bool isIpAddress(std::string_view s) {
-  if (s.empty() || s.size() > 45) return false;
+  // inet_pton reads up to a NUL: an address followed by NUL and more is not one.
+  if (s.empty() || s.size() > 45 || s.find('\0') != std::string_view::npos) return false;
   const std::string text(s);
   unsigned char buf[16];
   return inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1;
