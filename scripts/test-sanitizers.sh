@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds pathwatch with AddressSanitizer (+ LeakSanitizer) and UndefinedBehaviorSanitizer
+# into ./build-asan and runs the unit and integration tests there. Any finding aborts the
+# test that hit it, so a green run means zero findings. Extra arguments go to ctest.
+#
+# The programs the integration tests start (pathwatchd, pathwatch) are built the same way
+# and inherit the options below. Not run here: the lab (label lab: real servers in
+# network namespaces, covered by scripts/test.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_dir=${PATHWATCH_ASAN_BUILD_DIR:-build-asan}
+launcher=()
+if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+
+cmake -S . -B "$build_dir" -G Ninja "${launcher[@]}" \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPATHWATCH_WERROR=ON \
+  -DPATHWATCH_SANITIZE=address,undefined >/dev/null
+cmake --build "$build_dir" -j "$(nproc)"
+
+# detect_leaks: LeakSanitizer at exit of every test binary and every program they start.
+# abort_on_error / halt_on_error: the first finding fails the test (no log to read later).
+# strict_string_checks, detect_stack_use_after_return: cheap here, catch more.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+ctest --test-dir "$build_dir" -L "unit|integration" --output-on-failure -j 2 "$@"
