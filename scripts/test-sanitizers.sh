@@ -27,4 +27,10 @@ cmake --build "$build_dir" -j "$(nproc)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-ctest --test-dir "$build_dir" -L "unit|integration" --output-on-failure -j 2 "$@"
+# Left out: the tests that bound the daemon's RSS. ASan keeps freed memory in quarantine
+# (256 MB) and adds redzones and shadow memory, so RSS growth says nothing about the
+# code there; they run in the normal suite. (gtest-discovered tests carry only their
+# directory's label, hence by name.)
+rss_tests='^ControlSocket\.(TenMegabyteLineIsRefusedAndMemoryStaysBounded|ClientThatNeverReadsIsDroppedWithoutBlockingOthers)$'
+
+ctest --test-dir "$build_dir" -L "unit|integration" -E "$rss_tests" --output-on-failure -j 2 "$@"
