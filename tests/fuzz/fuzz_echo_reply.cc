@@ -151,7 +151,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case LayerStatus::Fail:
       FUZZ_CHECK(!out.error.empty() && !any_list && out.client_address.empty());
       FUZZ_CHECK(!out.evidence.empty());
-      if (status < 200 || status > 299) FUZZ_CHECK(out.error == "echo_http_" + std::to_string(status));
+      if (status < 200 || status > 299) {
+        FUZZ_CHECK(out.error == "echo_http_" + std::to_string(status));
+      }
       return 0;
     case LayerStatus::Ok: FUZZ_CHECK(out.error.empty() && !any_list); break;
     case LayerStatus::Altered: FUZZ_CHECK(out.error.empty() && any_list); break;
@@ -188,8 +190,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(lower(out.client_address).find(canary) == std::string::npos);
   }
   if (!out.client_address.empty()) {
+    const std::string address = lower(out.client_address);
     bool from_body = false;
-    for (const auto& s : body_strings) from_body |= s.find(lower(out.client_address)) != std::string::npos;
+    for (const auto& s : body_strings) from_body |= s.find(address) != std::string::npos;
     FUZZ_CHECK(from_body);
   }
 
