@@ -28,13 +28,13 @@
 #include <vector>
 
 #include "echo.h"
+#include "providers/provider_def.h"
 #include "fuzz_check.h"
 
 using pathwatch::EchoLayer;
 using pathwatch::EchoRequest;
 using pathwatch::HeaderList;
 using pathwatch::LayerStatus;
-using pathwatch::ProviderKind;
 
 namespace {
 
@@ -46,12 +46,16 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+// One provider's shape alone, or all four at once (as a route's echo carries them).
 const EchoRequest& sentRequest(int kind) {
+  using namespace pathwatch::providers;
   static const EchoRequest requests[] = {
-      pathwatch::buildEchoRequest("http://198.18.0.10:8080/echo", ProviderKind::OpenAI, 7),
-      pathwatch::buildEchoRequest("http://198.18.0.10:8080/echo", ProviderKind::Anthropic, 7),
-      pathwatch::buildEchoRequest("http://198.18.0.10:8080/echo", ProviderKind::Gemini, 7),
-      pathwatch::buildEchoRequest("http://198.18.0.10:8080/echo", ProviderKind::Discord, 7),
+      pathwatch::buildEchoRequest("http://198.18.0.10:8080/echo", {&openai_provider}, 7),
+      pathwatch::buildEchoRequest("http://198.18.0.10:8080/echo", {&anthropic_provider}, 7),
+      pathwatch::buildEchoRequest("http://198.18.0.10:8080/echo", {&gemini_provider}, 7),
+      pathwatch::buildEchoRequest(
+          "http://198.18.0.10:8080/echo",
+          {&openai_provider, &anthropic_provider, &gemini_provider, &discord_provider}, 7),
   };
   return requests[kind & 3];
 }
@@ -179,10 +183,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& name : out.added) FUZZ_CHECK(!pathwatch::isEchoNoiseHeader(name));
   for (const auto& name : out.removed) FUZZ_CHECK(!pathwatch::isEchoNoiseHeader(name));
 
-  const std::string canary = lower(sent.canary);
-  bool body_has_canary = false;
-  for (const auto& s : body_strings) body_has_canary |= s.find(canary) != std::string::npos;
-  if (!body_has_canary) {
+  for (const auto& sent_canary : sent.canaries) {
+    const std::string canary = lower(sent_canary);
+    bool body_has_canary = false;
+    for (const auto& s : body_strings) body_has_canary |= s.find(canary) != std::string::npos;
+    if (body_has_canary) continue;
     for (const auto* list : {&out.added, &out.removed, &out.changed, &out.case_changed,
                              &out.evidence}) {
       for (const auto& s : *list) FUZZ_CHECK(lower(s).find(canary) == std::string::npos);
