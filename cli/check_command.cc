@@ -129,11 +129,6 @@ Config resolveCheckConfig(const CheckArgs& args, const std::string& default_path
         found = true;
         p.enabled = true;  // named on the command line: the operator wants it checked
       }
-    // An opt-in built-in (groq, xai, ...) the config does not name: asked for, so probed.
-    if (auto builtin = findBuiltin(name); !found && builtin) {
-      config.providers.push_back(ProviderConfig{std::move(*builtin), true, {}, {}});
-      found = true;
-    }
     if (!found) unknown += (unknown.empty() ? "" : ", ") + name;
   }
   if (!unknown.empty()) {

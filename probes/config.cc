@@ -99,9 +99,10 @@ bool RouteConfig::proxyResolvesRemotely() const {
 Config defaultConfig() {
   Config c;
   c.source = "<defaults>";
-  // The opt-in built-ins (docs/configuration.md) join only when a file names them.
+  // Every built-in is known (`pathwatch check -p groq` finds it); the opt-in
+  // ones (docs/configuration.md) are probed only when named.
   for (const auto& spec : builtinProviders())
-    if (spec.def->default_enabled) c.providers.push_back(ProviderConfig{spec, true, {}, {}});
+    c.providers.push_back(ProviderConfig{spec, spec.def->default_enabled, {}, {}});
   RouteConfig route;
   route.name = "default";
   c.routes.push_back(route);

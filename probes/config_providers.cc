@@ -45,11 +45,8 @@ std::vector<ProviderConfig> parseProviders(const ConfigReader& r, const json& ar
   const std::string base = "providers";
   r.array(arr, base);
   std::vector<ProviderConfig> builtins;
-  std::vector<bool> listed;  // default-enabled, or named in the file (the opt-in ones)
-  for (const auto& spec : builtinProviders()) {
+  for (const auto& spec : builtinProviders())
     builtins.push_back(ProviderConfig{spec, spec.def->default_enabled, {}, {}});
-    listed.push_back(spec.def->default_enabled);
-  }
   std::vector<ProviderConfig> custom;
   std::map<std::string, std::size_t> seen;  // name -> index in the file
 
@@ -116,11 +113,8 @@ std::vector<ProviderConfig> parseProviders(const ConfigReader& r, const json& ar
         spec->builtin = spec->host == builtin->host;
         pc.spec = *spec;
       }
-      for (std::size_t b = 0; b < builtins.size(); ++b)
-        if (builtins[b].spec.name == name) {
-          builtins[b] = pc;
-          listed[b] = true;
-        }
+      for (auto& b : builtins)
+        if (b.spec.name == name) b = pc;
       continue;
     }
     if (!kind || !base_url)
@@ -130,12 +124,12 @@ std::vector<ProviderConfig> parseProviders(const ConfigReader& r, const json& ar
     if (!spec) r.fail(url_path, "is not a usable base URL");
     pc.spec = *spec;
     custom.push_back(pc);
+    // The custom entry takes the name: the opt-in built-in it shadows goes.
+    if (custom_under_builtin_name)
+      std::erase_if(builtins, [&](const ProviderConfig& b) { return b.spec.name == name; });
   }
-  std::vector<ProviderConfig> out;
-  for (std::size_t b = 0; b < builtins.size(); ++b)
-    if (listed[b]) out.push_back(builtins[b]);
-  out.insert(out.end(), custom.begin(), custom.end());
-  return out;
+  builtins.insert(builtins.end(), custom.begin(), custom.end());
+  return builtins;
 }
 
 }  // namespace pathwatch
