@@ -70,6 +70,32 @@ std::size_t utf8Length(std::string_view s, std::size_t i) {
   return n;
 }
 
+// A label value per the format: backslash, quote and newline escaped, invalid
+// UTF-8 replaced.
+void appendEscaped(std::string& out, std::string_view v) {
+  for (std::size_t i = 0; i < v.size();) {
+    const char c = v[i];
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      const std::size_t n = utf8Length(v, i);
+      if (n == 0) {
+        out += "\xEF\xBF\xBD";  // U+FFFD for a byte that is not UTF-8
+        ++i;
+        continue;
+      }
+      out.append(v.substr(i, n));
+      i += n;
+      continue;
+    }
+    ++i;
+  }
+}
+
 // One family at a time: HELP and TYPE, then samples with their labels.
 class Writer {
  public:
@@ -112,7 +138,7 @@ class Writer {
         first = false;
         out_ += k;
         out_ += "=\"";
-        out_ += escapeLabelValue(v);
+        appendEscaped(out_, v);
         out_ += '"';
       }
       out_ += '}';
@@ -157,27 +183,7 @@ const LayerBase& layerOf(const RouteResult& r, std::string_view name) {
 std::string escapeLabelValue(std::string_view v) {
   std::string out;
   out.reserve(v.size());
-  for (std::size_t i = 0; i < v.size();) {
-    const char c = v[i];
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      const std::size_t n = utf8Length(v, i);
-      if (n == 0) {
-        out += "\xEF\xBF\xBD";  // U+FFFD for a byte that is not UTF-8
-        ++i;
-        continue;
-      }
-      out.append(v.substr(i, n));
-      i += n;
-      continue;
-    }
-    ++i;
-  }
+  appendEscaped(out, v);
   return out;
 }
 
