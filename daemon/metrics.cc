@@ -277,7 +277,7 @@ std::string renderMetrics(const MetricsState& s) {
       w.count({{"provider", p.provider}, {"route", p.route}, {"verdict", toString(v)}}, n);
 
   w.family("pathwatch_egress_info", "gauge",
-           "1 for the route's current egress identity as the providers' edge sees it.");
+           "1 for the route's current egress identity (address, country, colo).");
   for (const auto& [route, e] : s.egress)
     if (auto l = labelableEgress(e))
       w.sample({{"route", route}, {"ip", l->ip}, {"country", l->country}, {"colo", l->colo}}, 1);
@@ -292,8 +292,8 @@ std::string renderMetrics(const MetricsState& s) {
   for (const auto& [event, n] : s.alerts) w.count({{"event", event}}, n);
 
   w.family("pathwatch_alert_sink_failures_total", "counter",
-           "Alerts a sink did not deliver (gave up after its tries, or dropped from a full "
-           "queue).");
+           "Alerts a sink did not deliver (gave up after its tries, dropped from a full queue, "
+           "or removed by a reload).");
   for (const auto& f : s.sink_failures) w.count({{"sink", f.label}}, f.count);
   return out;
 }

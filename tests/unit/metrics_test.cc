@@ -431,8 +431,8 @@ TEST(MetricsRender, ExactTextOfASmallState) {
       "# TYPE pathwatch_check_failures_total counter\n"
       "pathwatch_check_failures_total{provider=\"openai\",route=\"default\",verdict="
       "\"region_blocked\"} 2\n"
-      "# HELP pathwatch_egress_info 1 for the route's current egress identity as the "
-      "providers' edge sees it.\n"
+      "# HELP pathwatch_egress_info 1 for the route's current egress identity (address, "
+      "country, colo).\n"
       "# TYPE pathwatch_egress_info gauge\n"
       "pathwatch_egress_info{route=\"default\",ip=\"203.0.113.7\",country=\"HK\",colo=\"HKG\"} 1\n"
       "# HELP pathwatch_rate_limit_remaining What the provider's rate-limit headers said "
@@ -444,7 +444,7 @@ TEST(MetricsRender, ExactTextOfASmallState) {
       "# TYPE pathwatch_alerts_total counter\n"
       "pathwatch_alerts_total{event=\"problem\"} 1\n"
       "# HELP pathwatch_alert_sink_failures_total Alerts a sink did not deliver (gave up "
-      "after its tries, or dropped from a full queue).\n"
+      "after its tries, dropped from a full queue, or removed by a reload).\n"
       "# TYPE pathwatch_alert_sink_failures_total counter\n"
       "pathwatch_alert_sink_failures_total{sink=\"webhook[0]\"} 0\n");
 }
