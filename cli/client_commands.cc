@@ -1,4 +1,4 @@
-// pathwatch status | history | watch | run | reload: talk to pathwatchd over
+// pathwatch status | history | watch | run | reload | metrics: talk to pathwatchd over
 // its control socket (blocking IO is fine in a one-shot client).
 //
 // Exit codes: 0 done (status/run: every provider ok), 1 the daemon reports a
@@ -295,6 +295,25 @@ int runReloadCommand(int argc, char** argv) {
     std::cout << j->dump() << "\n";
   else
     std::cout << "pathwatchd reloaded " << str(*j, "config") << "\n";
+  return 0;
+}
+
+int runMetricsCommand(int argc, char** argv) {
+  ClientArgs a;
+  if (int rc = parseArgs(argc, argv, a)) return rc;
+  ControlClient c;
+  int rc = 0;
+  auto j = request(a, {{"cmd", "metrics"}}, rc, c, std::chrono::seconds(30));
+  if (!j) return rc;
+  auto text = j->find("metrics");
+  if (text == j->end() || !text->is_string()) {
+    std::cerr << "pathwatch: pathwatchd's answer has no metrics text\n";
+    return 1;
+  }
+  if (a.json_out)
+    std::cout << j->dump() << "\n";
+  else
+    std::cout << text->get_ref<const std::string&>();  // ends with its own newline
   return 0;
 }
 

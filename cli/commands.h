@@ -25,6 +25,7 @@ int runHistoryCommand(int argc, char** argv);
 int runWatchCommand(int argc, char** argv);
 int runRunCommand(int argc, char** argv);
 int runReloadCommand(int argc, char** argv);
+int runMetricsCommand(int argc, char** argv);  // the Prometheus text
 
 // pathwatch echo-server --listen ADDR:PORT [--tls-cert F --tls-key F] [--max-clients N]
 // (echo/echo_command.cc)

@@ -22,6 +22,7 @@ constexpr CommandEntry kCommands[] = {
     {"watch", runWatchCommand, "follow pathwatchd's results and alerts as they happen"},
     {"run", runRunCommand, "ask pathwatchd to check everything now and print the report"},
     {"reload", runReloadCommand, "make pathwatchd re-read its config"},
+    {"metrics", runMetricsCommand, "pathwatchd's metrics in Prometheus text format"},
     {"echo-server", runEchoServerCommand, "the header-echo helper, to run on a host you trust"},
 };
 
