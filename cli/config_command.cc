@@ -101,7 +101,8 @@ int runConfigCheckCommand(int argc, char** argv) {
 
   std::string report = "pathwatch config check: " + config.source +
                        (config.source == "<defaults>" ? " (no config file): valid\n" : ": valid\n");
-  report += "Keys as this user reads them now (pathwatch status compares them with pathwatchd's):\n";
+  report +=
+      "Keys as this user reads them now (pathwatch status compares them with pathwatchd's):\n";
   std::vector<KeyLayer> keys;
   std::size_t width = 0;
   for (const auto& p : config.providers) {

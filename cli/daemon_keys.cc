@@ -83,7 +83,8 @@ std::optional<ProviderConfig> providerForLocalRead(const json& p, const KeyView&
   }
   if (auto b = p.find("builtin"); b != p.end() && b->is_boolean()) pc.spec.builtin = b->get<bool>();
   if (daemon.configured && startsWith(daemon.source, "env:")) pc.key_env = daemon.source.substr(4);
-  if (daemon.configured && startsWith(daemon.source, "file:")) pc.key_file = daemon.source.substr(5);
+  if (daemon.configured && startsWith(daemon.source, "file:"))
+    pc.key_file = daemon.source.substr(5);
   return pc;
 }
 

@@ -4,11 +4,10 @@
 // for the daemon's providers. The daemon's side comes from its status answer
 // (providers[].key: source, status, fingerprint; docs/socket.md).
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cli/key_compare.h"
 #include "pathwatch/result.h"

@@ -42,9 +42,8 @@ ordered_json routeJson(const RouteConfig& r) {
 ordered_json alertsJson(const AlertsConfig& a) {
   ordered_json webhooks = ordered_json::array();
   for (const auto& w : a.webhooks)
-    webhooks.push_back({{"url", redactUrl(w.url)},
-                        {"format", w.format},
-                        {"timeout", formatDuration(w.timeout)}});
+    webhooks.push_back(
+        {{"url", redactUrl(w.url)}, {"format", w.format}, {"timeout", formatDuration(w.timeout)}});
   ordered_json exec = ordered_json::array();
   for (const auto& argv : a.exec) exec.push_back(argv);
   ordered_json flapping = {{"changes", a.flapping.changes}, {"window", a.flapping.window}};
@@ -52,14 +51,15 @@ ordered_json alertsJson(const AlertsConfig& a) {
   if (a.flapping.settle > 0) flapping["settle"] = a.flapping.settle;
   ordered_json backoff = ordered_json::array();
   for (const auto& d : a.webhook_retry.backoff) backoff.push_back(formatDuration(d));
-  return {{"fail_threshold", a.fail_threshold},
-          {"resolve_threshold", a.resolve_threshold},
-          {"reminder", formatDuration(a.reminder)},
-          {"webhooks", std::move(webhooks)},
-          {"exec", std::move(exec)},
-          {"flapping", std::move(flapping)},
-          {"webhook_retry", {{"attempts", a.webhook_retry.attempts}, {"backoff", std::move(backoff)}}},
-          {"exec_timeout", formatDuration(a.exec_timeout)}};
+  return {
+      {"fail_threshold", a.fail_threshold},
+      {"resolve_threshold", a.resolve_threshold},
+      {"reminder", formatDuration(a.reminder)},
+      {"webhooks", std::move(webhooks)},
+      {"exec", std::move(exec)},
+      {"flapping", std::move(flapping)},
+      {"webhook_retry", {{"attempts", a.webhook_retry.attempts}, {"backoff", std::move(backoff)}}},
+      {"exec_timeout", formatDuration(a.exec_timeout)}};
 }
 
 }  // namespace
@@ -73,22 +73,21 @@ ordered_json effectiveConfigJson(const Config& c) {
   for (const auto& r : c.resolvers) resolvers.push_back(r.spec);
   ordered_json ranges = ordered_json::array();
   for (const auto& r : c.allowed_ranges) ranges.push_back(r.text);
-  ordered_json out = {
-      {"interval", formatDuration(c.interval)},
-      {"timeout", formatDuration(c.timeout)},
-      {"concurrency", c.concurrency},
-      {"providers", std::move(providers)},
-      {"routes", std::move(routes)},
-      {"resolvers", std::move(resolvers)},
-      {"allowed_ranges", std::move(ranges)},
-      {"echo", c.echo},
-      {"tls", {{"ca_file", c.tls.ca_file}, {"public_roots", c.tls.public_roots}}},
-      {"socket", c.socket},
-      {"history",
-       {{"path", c.history.path},
-        {"retention", formatDuration(c.history.retention)},
-        {"max_size", formatSize(c.history.max_bytes)}}},
-      {"alerts", alertsJson(c.alerts)}};
+  ordered_json out = {{"interval", formatDuration(c.interval)},
+                      {"timeout", formatDuration(c.timeout)},
+                      {"concurrency", c.concurrency},
+                      {"providers", std::move(providers)},
+                      {"routes", std::move(routes)},
+                      {"resolvers", std::move(resolvers)},
+                      {"allowed_ranges", std::move(ranges)},
+                      {"echo", c.echo},
+                      {"tls", {{"ca_file", c.tls.ca_file}, {"public_roots", c.tls.public_roots}}},
+                      {"socket", c.socket},
+                      {"history",
+                       {{"path", c.history.path},
+                        {"retention", formatDuration(c.history.retention)},
+                        {"max_size", formatSize(c.history.max_bytes)}}},
+                      {"alerts", alertsJson(c.alerts)}};
   // Absent means off: there is no value that says so.
   if (c.metrics) out["metrics"] = {{"listen", c.metrics->listen}};
   return out;

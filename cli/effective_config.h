@@ -7,9 +7,8 @@
 // redactUrl gives them (scheme://host/…), so a config with webhooks does not
 // round-trip verbatim. Pure.
 #include <cstdint>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "pathwatch/config.h"
 

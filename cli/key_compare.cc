@@ -44,8 +44,11 @@ KeyView keyViewFromJson(const json& j) {
 }
 
 json toJson(const KeyView& v) {
-  json j = {{"source", v.source},  {"configured", v.configured}, {"read", v.read},
-            {"status", v.status},  {"problems", v.problems}};
+  json j = {{"source", v.source},
+            {"configured", v.configured},
+            {"read", v.read},
+            {"status", v.status},
+            {"problems", v.problems}};
   if (!v.error.empty()) j["error"] = v.error;
   if (!v.fingerprint.empty()) j["fingerprint"] = v.fingerprint;
   return j;
@@ -139,9 +142,10 @@ void renderLacks(std::string& out, const KeyComparison& c, const KeyTextContext&
                  const std::string& usual_variable) {
   const bool check = ctx.perspective == KeyPerspective::Check;
   const bool from_shell = startsWith(c.local.source, "env:");
-  out += "  ! " + c.provider + ": " + (check ? "this check read a key from " : "you have a key in ") +
-         describeKey(c.local) + ", but pathwatchd has none (" +
-         describeLack(c.daemon, usual_variable, "its environment") + ").\n";
+  out += "  ! " + c.provider + ": " +
+         (check ? "this check read a key from " : "you have a key in ") + describeKey(c.local) +
+         ", but pathwatchd has none (" + describeLack(c.daemon, usual_variable, "its environment") +
+         ").\n";
   for (const auto& problem : c.daemon.problems) {
     if (problem == "env_unset" || problem == "env_empty") continue;  // said just below
     if (const auto advice = keyProblemAdvice(problem); !advice.empty())
@@ -149,23 +153,23 @@ void renderLacks(std::string& out, const KeyComparison& c, const KeyTextContext&
   }
   if (from_shell) out += "    A variable set in your shell is not in the service's environment.\n";
   const ServiceKeyFix fix = serviceKeyFix(c.provider, c.local, c.daemon);
-  const std::string config =
-      ctx.daemon_config.empty() || ctx.daemon_config == "<defaults>" ? "/etc/pathwatch/config.json"
-                                                                     : ctx.daemon_config;
+  const std::string config = ctx.daemon_config.empty() || ctx.daemon_config == "<defaults>"
+                                 ? "/etc/pathwatch/config.json"
+                                 : ctx.daemon_config;
   const bool names_env = c.daemon.configured && startsWith(c.daemon.source, "env:");
-  out += "    Hand the key to the service, either as a credential (systemctl edit pathwatchd):\n"
-         "        [Service]\n"
-         "        " + fix.load_credential + "\n"
-         "      with the key in /etc/pathwatch/keys/" + c.provider + " (mode 0600), and in " + config +
-         ", provider \"" + c.provider + "\":\n"
-         "        \"key_file\": \"" + fix.key_file + "\"" +
-         (names_env ? "   (in place of \"key_env\")" : "") + "\n";
+  out += "    Hand the key to the service, either as a credential (systemctl edit pathwatchd):\n";
+  out += "        [Service]\n";
+  out += "        " + fix.load_credential + "\n";
+  out += "      with the key in /etc/pathwatch/keys/" + c.provider + " (mode 0600), and in " +
+         config + ", provider \"" + c.provider + "\":\n";
+  out += "        \"key_file\": \"" + fix.key_file + "\"";
+  out += names_env ? "   (in place of \"key_env\")\n" : "\n";
   if (!fix.environment_variable.empty()) {
-    out += "    or as an environment file (systemctl edit pathwatchd):\n"
-           "        [Service]\n"
-           "        " + fix.environment_file + "\n"
-           "      with the line " + fix.environment_variable + "=<the key> in " + kServiceKeysEnvFile +
-           " (mode 0600)";
+    out += "    or as an environment file (systemctl edit pathwatchd):\n";
+    out += "        [Service]\n";
+    out += "        " + fix.environment_file + "\n";
+    out += "      with the line " + fix.environment_variable + "=<the key> in " +
+           kServiceKeysEnvFile + " (mode 0600)";
     // The service reads the variable only if its config names it (or it is the usual one).
     const bool named = envName(c.daemon) == fix.environment_variable ||
                        (c.daemon.source == "none" && usual_variable == fix.environment_variable);
@@ -187,16 +191,16 @@ std::string renderKeyComparisons(const std::vector<KeyComparison>& comparisons,
     std::string usual;
     if (const auto builtin = findBuiltin(c.provider)) usual = builtin->default_key_env;
     switch (c.finding) {
-      case KeyFinding::DaemonLacksKey:
-        renderLacks(body, c, ctx, usual);
-        break;
+      case KeyFinding::DaemonLacksKey: renderLacks(body, c, ctx, usual); break;
       case KeyFinding::DifferentKey: {
-        body += "  ! " + c.provider + ": pathwatchd uses a different key: " + describeKey(c.daemon) +
-                "; " + (check ? "this check read " : "yours is ") + describeKey(c.local) + ".\n";
+        body += "  ! " + c.provider +
+                ": pathwatchd uses a different key: " + describeKey(c.daemon) + "; " +
+                (check ? "this check read " : "yours is ") + describeKey(c.local) + ".\n";
         body += "    Put the key you mean where pathwatchd reads it, then ";
-        body += startsWith(c.daemon.source, "file:")
-                    ? "pathwatch reload (it reads its keys again).\n"
-                    : "systemctl restart pathwatchd (a service's environment is set at its start).\n";
+        body +=
+            startsWith(c.daemon.source, "file:")
+                ? "pathwatch reload (it reads its keys again).\n"
+                : "systemctl restart pathwatchd (a service's environment is set at its start).\n";
         break;
       }
       case KeyFinding::OnlyDaemonHasKey:
@@ -209,8 +213,7 @@ std::string renderKeyComparisons(const std::vector<KeyComparison>& comparisons,
                   "); pathwatchd has one: " + describeKey(c.daemon) + ".\n";
         break;
       case KeyFinding::SameKey:
-      case KeyFinding::NeitherHasKey:
-        break;
+      case KeyFinding::NeitherHasKey: break;
     }
   }
   if (body.empty()) return "";

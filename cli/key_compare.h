@@ -4,10 +4,9 @@
 // `pathwatch check` and `pathwatch status` say so and show the systemd fix
 // (docs/json.md "daemon_keys", docs/socket.md). Pure: views in, findings and
 // text out; only sources, statuses and fingerprints ever enter, never a key.
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "pathwatch/result.h"
 
@@ -15,13 +14,13 @@ namespace pathwatch {
 
 // What one side's key source gave.
 struct KeyView {
-  std::string source;  // "env:OPENAI_API_KEY", "file:/run/...", "none"
-  bool configured = false;  // the config named the source
-  bool read = false;        // a key came out of it (ok or malformed)
-  std::string status;       // "ok", "fail", "skipped"
-  std::string error;        // "key_missing", "key_malformed", ""
+  std::string source;                 // "env:OPENAI_API_KEY", "file:/run/...", "none"
+  bool configured = false;            // the config named the source
+  bool read = false;                  // a key came out of it (ok or malformed)
+  std::string status;                 // "ok", "fail", "skipped"
+  std::string error;                  // "key_missing", "key_malformed", ""
   std::vector<std::string> problems;  // "env_unset", "file_not_found", ...
-  std::string fingerprint;  // "sk-proj…MxYA"; "" when none was read or it is short
+  std::string fingerprint;            // "sk-proj…MxYA"; "" when none was read or it is short
 };
 
 KeyView keyViewOf(const KeyLayer& layer);
@@ -43,9 +42,9 @@ KeyFinding compareKeys(const KeyView& local, const KeyView& daemon);
 // How to hand a key to the service: the unit's lines (as systemd/pathwatchd.service
 // shows them, commented) and the config key that names the credential.
 struct ServiceKeyFix {
-  std::string load_credential;   // "LoadCredential=openai:/etc/pathwatch/keys/openai"
-  std::string key_file;          // "/run/credentials/pathwatchd.service/openai"
-  std::string environment_file;  // "EnvironmentFile=-/etc/pathwatch/keys.env"
+  std::string load_credential;       // "LoadCredential=openai:/etc/pathwatch/keys/openai"
+  std::string key_file;              // "/run/credentials/pathwatchd.service/openai"
+  std::string environment_file;      // "EnvironmentFile=-/etc/pathwatch/keys.env"
   std::string environment_variable;  // "OPENAI_API_KEY"; "" when no variable is involved
 };
 inline constexpr const char* kServiceKeysEnvFile = "/etc/pathwatch/keys.env";

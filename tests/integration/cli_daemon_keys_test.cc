@@ -4,17 +4,15 @@
 // keys pathwatchd lacks or holds differently, with the systemd fix, and no
 // key may appear in any output, the status answer or the daemon's log. A
 // daemon that is absent or silent must not hold the check up.
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <cstdlib>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "support/cli_run.h"
 #include "support/daemon_harness.h"
@@ -23,8 +21,8 @@ namespace pathwatch::daemon_test {
 namespace {
 
 using nlohmann::json;
-using test::RunResult;
 using test::runProgram;
+using test::RunResult;
 
 const std::string kBinary = PATHWATCH_BINARY_DIR "/pathwatch";
 const char* kVar = "PATHWATCH_TEST_FAKE_KEY";  // the harness config's key_env
@@ -141,7 +139,8 @@ TEST_F(DaemonKeys, TheVariableTheServiceCannotSee) {
   EXPECT_EQ(dk["providers"][0]["finding"], "daemon_lacks_key");
   EXPECT_EQ(dk["providers"][0]["local"]["fingerprint"], fp);
   EXPECT_EQ(dk["providers"][0]["daemon"]["problems"], json::array({"env_unset"}));
-  EXPECT_EQ(dk["providers"][0]["fix"]["load_credential"], "LoadCredential=fake:/etc/pathwatch/keys/fake");
+  EXPECT_EQ(dk["providers"][0]["fix"]["load_credential"],
+            "LoadCredential=fake:/etc/pathwatch/keys/fake");
   EXPECT_EQ(dk["providers"][0]["fix"]["environment_variable"], kVar);
 
   // status, the other way round: it reads the key here, from the daemon's source.
@@ -189,7 +188,8 @@ TEST_F(DaemonKeys, TheDaemonUsesADifferentKey) {
   // This check without a key while the daemon has one: a note.
   r = pathwatch({"check", "-c", config_}, "");
   EXPECT_NE(r.out.find("- fake: this check read no key (env:PATHWATCH_TEST_FAKE_KEY: env_unset); "
-                       "pathwatchd has one: env:PATHWATCH_TEST_FAKE_KEY (" + fp_a + ")."),
+                       "pathwatchd has one: env:PATHWATCH_TEST_FAKE_KEY (" +
+                       fp_a + ")."),
             std::string::npos)
       << r.out;
 }

@@ -4,15 +4,13 @@
 // names); a usage error is one line on stderr, exit 2, pointing at --help;
 // the man pages name the same commands and options. `config check` prints a
 // valid config and what each key source gives, never a key.
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
-#include <nlohmann/json.hpp>
-
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
@@ -23,8 +21,8 @@
 
 namespace {
 
-using pathwatch::test::RunResult;
 using pathwatch::test::runProgram;
+using pathwatch::test::RunResult;
 
 const std::string kBinary = PATHWATCH_BINARY_DIR "/pathwatch";
 const std::string kDaemon = PATHWATCH_BINARY_DIR "/pathwatchd";
@@ -95,7 +93,8 @@ std::string readSourceFile(const std::string& rel) {
 TEST(CliHelp, TheListIsTheTable) {
   const auto listed = listedCommands();
   ASSERT_FALSE(listed.empty());
-  for (const auto& name : listed) EXPECT_TRUE(kOptions.count(name)) << name << ": say what it accepts";
+  for (const auto& name : listed)
+    EXPECT_TRUE(kOptions.count(name)) << name << ": say what it accepts";
   for (const auto& [name, options] : kOptions) {
     if (kMayBeAbsent.count(name)) continue;
     EXPECT_NE(std::find(listed.begin(), listed.end(), name), listed.end()) << name << " not listed";
@@ -151,8 +150,8 @@ TEST(CliHelp, ThePartsAcceptWhatTheHelpNames) {
       {"run", "--json", "--socket", nowhere},
       {"reload", "--socket", nowhere, "--json"},
       {"watch", "--socket", nowhere, "--json"},
-      {"history", "--socket", nowhere, "--json", "-p", "openai", "--provider", "openai", "-r", "vpn",
-       "--route=vpn", "--since", "1h", "--transitions", "--alerts", "--limit", "5"},
+      {"history", "--socket", nowhere, "--json", "-p", "openai", "--provider", "openai", "-r",
+       "vpn", "--route=vpn", "--since", "1h", "--transitions", "--alerts", "--limit", "5"},
   };
   for (const auto& c : daemon_cases) {
     std::vector<std::string> argv = {kBinary};
@@ -168,9 +167,10 @@ TEST(CliHelp, ThePartsAcceptWhatTheHelpNames) {
   EXPECT_EQ(c.exit_code, 2);
   EXPECT_NE(c.err.find("/nonexistent.json"), std::string::npos) << c.err;
   EXPECT_EQ(c.err.find("--help"), std::string::npos) << "not a usage error: " << c.err;
-  for (const auto& form : std::vector<std::vector<std::string>>{
-           {"-c", "/nonexistent.json"}, {"--config", "/nonexistent.json"},
-           {"--config=/nonexistent.json"}, {"-c/nonexistent.json"}}) {
+  for (const auto& form : std::vector<std::vector<std::string>>{{"-c", "/nonexistent.json"},
+                                                                {"--config", "/nonexistent.json"},
+                                                                {"--config=/nonexistent.json"},
+                                                                {"-c/nonexistent.json"}}) {
     const RunResult r = runProgram(argvFor("config check", form));
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("/nonexistent.json"), std::string::npos) << r.err;
@@ -236,8 +236,8 @@ TEST(CliHelp, ManPagesNameEveryCommandAndOption) {
   };
   for (const auto& [name, options] : kOptions) {
     SCOPED_TRACE(name);
-    const std::string section = name.find(' ') != std::string::npos ? ".SS \"" + name + "\""
-                                                                     : ".SS " + roff(name);
+    const std::string section =
+        name.find(' ') != std::string::npos ? ".SS \"" + name + "\"" : ".SS " + roff(name);
     EXPECT_NE(man.find(section + "\n"), std::string::npos) << section;
     for (const auto& opt : options) EXPECT_NE(man.find(roff(opt)), std::string::npos) << opt;
   }
@@ -272,15 +272,17 @@ class ConfigCommand : public ::testing::Test {
 const std::string kKey = "sk-proj-Hq3Zt8wQ2mXv9Lr4Kp7Nc1Hd6Fy3Bj0Gs5MxYAe4Wq";
 
 TEST_F(ConfigCommand, ErrorIsCheckOwnAndNeverTheValue) {
-  const auto path = write("c.json", R"({"providers": [{"name": "openai", "key_env": ")" + kKey +
-                                        R"("}], "routes": [{"name": "a"}, {"name": "b", "interfase": "x"}]})");
+  const auto path =
+      write("c.json", R"({"providers": [{"name": "openai", "key_env": ")" + kKey +
+                          R"("}], "routes": [{"name": "a"}, {"name": "b", "interfase": "x"}]})");
   const RunResult config = runProgram({kBinary, "config", "check", "-c", path});
   const RunResult check = runProgram({kBinary, "check", "-c", path});
   EXPECT_EQ(config.exit_code, 2);
   EXPECT_EQ(config.out, "");
   const std::string prefix = "pathwatch config check: ";
   ASSERT_EQ(config.err.rfind(prefix, 0), 0u) << config.err;
-  EXPECT_EQ(config.err.substr(prefix.size()), check.err.substr(std::string("pathwatch check: ").size()));
+  EXPECT_EQ(config.err.substr(prefix.size()),
+            check.err.substr(std::string("pathwatch check: ").size()));
   EXPECT_NE(config.err.find(path + ": providers[0].key_env: "), std::string::npos) << config.err;
   EXPECT_EQ(config.err.find("Hq3Zt8wQ"), std::string::npos) << "the value is never quoted";
 }
@@ -291,13 +293,14 @@ TEST_F(ConfigCommand, PrintsAValidConfigAndWhatEachKeyGives) {
     "interval": "90s",
     "providers": [
       {"name": "openai", "key_env": "PW_TEST_OPENAI"},
-      {"name": "anthropic", "key_file": ")" + dir_ + R"(/no-such-key"},
-      {"name": "gemini", "key_file": ")" + quoted + R"("},
+      {"name": "anthropic", "key_file": ")" +
+                                        dir_ + R"(/no-such-key"},
+      {"name": "gemini", "key_file": ")" +
+                                        quoted + R"("},
       {"name": "discord", "enabled": false}],
     "alerts": {"webhooks": [{"url": "https://hooks.slack.com/services/T0/B0/SECRETPATHPART"}]}})");
-  const RunResult r =
-      runProgram({kBinary, "config", "check", "-c", path}, std::chrono::seconds(10),
-                 {{"PW_TEST_OPENAI", kKey}, {"DISCORD_BOT_TOKEN", ""}});
+  const RunResult r = runProgram({kBinary, "config", "check", "-c", path}, std::chrono::seconds(10),
+                                 {{"PW_TEST_OPENAI", kKey}, {"DISCORD_BOT_TOKEN", ""}});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // stdout is a config: parse it back.
   pathwatch::Config c;
@@ -312,7 +315,8 @@ TEST_F(ConfigCommand, PrintsAValidConfigAndWhatEachKeyGives) {
   EXPECT_NE(r.err.find(path + ": valid"), std::string::npos) << r.err;
   auto lineOf = [&](const std::string& name) {
     const auto at = r.err.find("\n  " + name + " ");
-    return at == std::string::npos ? std::string() : r.err.substr(at + 1, r.err.find('\n', at + 1) - at - 1);
+    return at == std::string::npos ? std::string()
+                                   : r.err.substr(at + 1, r.err.find('\n', at + 1) - at - 1);
   };
   EXPECT_NE(lineOf("openai").find("env:PW_TEST_OPENAI"), std::string::npos) << r.err;
   EXPECT_NE(lineOf("openai").find(" ok sk-proj…e4Wq"), std::string::npos) << r.err;

@@ -1,13 +1,14 @@
 // The key a person has against the key pathwatchd has: the rules, the words,
 // the systemd lines quoted from the unit, and the status answer's key entry
 // (source, status, fingerprint; never the key).
+#include "cli/key_compare.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
 #include <string>
 
-#include "cli/key_compare.h"
 #include "pathwatch/config.h"
 #include "pathwatch/key.h"
 #include "status_snapshot.h"
@@ -156,7 +157,8 @@ TEST(KeyCompare, DifferentKeyAndQuietCases) {
   EXPECT_NE(text.find("this check read env:OPENAI_API_KEY (sk-proj…u7Io)"), std::string::npos)
       << text;
   EXPECT_NE(text.find("then pathwatch reload"), std::string::npos) << text;  // a file: re-read
-  for (const std::string& key : {kKeyA, kKeyB}) EXPECT_EQ(text.find(key.substr(8, 20)), std::string::npos);
+  for (const std::string& key : {kKeyA, kKeyB})
+    EXPECT_EQ(text.find(key.substr(8, 20)), std::string::npos);
 
   // The same key, or none on either side: nothing to say.
   c.daemon = withKey(kKeyA, "file:/x");
@@ -166,17 +168,21 @@ TEST(KeyCompare, DifferentKeyAndQuietCases) {
   c.local = missing("env:OPENAI_API_KEY", "env_unset");
   c.finding = compareKeys(c.local, c.daemon);
   text = renderKeyComparisons({c}, ctx);
-  EXPECT_NE(text.find("- openai: this check read no key (env:OPENAI_API_KEY: env_unset); pathwatchd "
-                      "has one: file:/x (sk-proj…u7Io)."),
-            std::string::npos)
+  EXPECT_NE(
+      text.find("- openai: this check read no key (env:OPENAI_API_KEY: env_unset); pathwatchd "
+                "has one: file:/x (sk-proj…u7Io)."),
+      std::string::npos)
       << text;
   ctx.perspective = KeyPerspective::Status;
   EXPECT_EQ(renderKeyComparisons({c}, ctx), "");
 }
 
 TEST(KeyCompare, StatusAnswerKeyReadsBackSafely) {
-  nlohmann::json j = {{"source", "env:X\x1b[31m"}, {"read", true}, {"status", "ok"},
-                      {"fingerprint", "sk-proj…u7Io"}, {"problems", {"a", 3}}};
+  nlohmann::json j = {{"source", "env:X\x1b[31m"},
+                      {"read", true},
+                      {"status", "ok"},
+                      {"fingerprint", "sk-proj…u7Io"},
+                      {"problems", {"a", 3}}};
   const KeyView v = keyViewFromJson(j);
   EXPECT_EQ(v.source.find('\x1b'), std::string::npos);  // made fit for a terminal
   EXPECT_TRUE(v.read);
