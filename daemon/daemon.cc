@@ -230,7 +230,12 @@ int Daemon::start() {
                                std::function<void(RouteObservation)> done) {
     engine_->observeRoute(r, std::move(what), std::move(done));
   };
-  hooks.read_key = [](const ProviderConfig& p) { return readKey(p); };
+  // The status answer shows what each key source gave (never the key).
+  hooks.read_key = [this](const ProviderConfig& p) {
+    KeyInspection k = readKey(p);
+    snapshot_->onKey(p.spec.name, k.layer);
+    return k;
+  };
   hooks.cancel_all = [this] {
     if (engine_) engine_->cancelAll();
     for (auto& e : retired_) e->cancelAll();
