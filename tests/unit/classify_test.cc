@@ -362,6 +362,182 @@ TEST(ClassifyPrecedence, TlsInterceptedOnlyWhenNothingWorseHappened) {
   EXPECT_TRUE(hasEvidence(r, "ca_file but not with the public roots")) << dump(r);
 }
 
+TEST(ClassifyPrecedence, StalledHandshakeThatWorksWithASmallMssIsAnMtuBlackHole) {
+  RouteResult r = healthyRoute(spec("openai"), true);
+  r.tls.status = LayerStatus::Fail;
+  r.tls.error = "timeout";
+  r.tls.public_root.reset();
+  r.tls.ca_file_ok.reset();
+  r.tls.small_mss = "works";
+  r.http = {};
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::TlsFailed) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "tls: a handshake with a small MSS (536) works: a path MTU black hole (large packets "
+                             "are dropped)"))
+      << dump(r);
+}
+
+TEST(ClassifyPrecedence, StalledHandshakeThatStallsWithASmallMssTooMakesNoMtuClaim) {
+  RouteResult r = healthyRoute(spec("openai"), true);
+  r.tls.status = LayerStatus::Fail;
+  r.tls.error = "timeout";
+  r.tls.small_mss = "fails";
+  r.http = {};
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::TlsFailed) << dump(r);
+  EXPECT_FALSE(hasEvidence(r, "black hole")) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "not a path MTU problem")) << dump(r);
+}
+
+// ---------------------------------------------------------------- address families
+
+// The name has IPv4 and IPv6 addresses; the IPv4 attempt carried the request,
+// the IPv6 ones (a handshake check) ended with `v6_errors` (empty: worked).
+void dualStack(RouteResult& r, std::vector<std::string> v6_errors, std::string ipv6_route = "ok") {
+  r.dns.answers[0].addresses = {"198.18.0.10", "fd00:18::10", "fd00:18::11"};
+  r.dns.addresses = r.dns.answers[0].addresses;
+  r.tcp.attempts = {TcpAttempt{"198.18.0.10:443", LayerStatus::Ok, "", 3.0, "ipv4"}};
+  const char* addrs[] = {"[fd00:18::10]:443", "[fd00:18::11]:443"};
+  for (std::size_t i = 0; i < v6_errors.size() && i < 2; ++i)
+    r.tcp.attempts.push_back(TcpAttempt{addrs[i], v6_errors[i].empty() ? LayerStatus::Ok : LayerStatus::Fail,
+                                        v6_errors[i], 1000.0, "ipv6"});
+  r.tcp.ipv6_route = std::move(ipv6_route);
+}
+
+TEST(ClassifyFamilies, IPv6DroppedWhileIPv4WorksIsIpv6Broken) {
+  RouteResult r = openaiAnswer(200, kModels);
+  dualStack(r, {"timeout", "timeout"});
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::Ipv6Broken) << dump(r);
+  EXPECT_EQ(causeOf(r.verdict), Cause::Network);
+  EXPECT_TRUE(hasEvidence(r, "tcp: [fd00:18::10]:443 timeout")) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "every IPv6 attempt fails (timeout) while IPv4 works")) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "clients that try IPv6 first stall")) << dump(r);
+}
+
+TEST(ClassifyFamilies, IPv6RefusedOrItsHandshakeFailingIsIpv6Broken) {
+  RouteResult refused = openaiAnswer(200, kModels);
+  dualStack(refused, {"connection_refused", "connection_reset"});
+  classifyRoute(spec("openai"), refused);
+  EXPECT_EQ(refused.verdict, Verdict::Ipv6Broken) << dump(refused);
+  EXPECT_TRUE(hasEvidence(refused, "connection_refused, connection_reset")) << dump(refused);
+
+  RouteResult stalled = openaiAnswer(401, kNoKey, false);
+  dualStack(stalled, {"tls_timeout"});
+  classifyRoute(spec("openai"), stalled);
+  EXPECT_EQ(stalled.verdict, Verdict::Ipv6Broken) << dump(stalled);
+  EXPECT_TRUE(hasEvidence(stalled, "tls: [fd00:18::10]:443 tls_timeout")) << dump(stalled);
+}
+
+TEST(ClassifyFamilies, BothFamiliesWorkingIsOk) {
+  RouteResult r = openaiAnswer(200, kModels);
+  dualStack(r, {""});
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::Ok) << dump(r);
+  EXPECT_FALSE(hasEvidence(r, "IPv6")) << dump(r);
+}
+
+TEST(ClassifyFamilies, OneIPv6AddressWorkingIsNotBroken) {
+  RouteResult r = openaiAnswer(200, kModels);
+  dualStack(r, {"timeout", ""});
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::Ok) << dump(r);
+}
+
+TEST(ClassifyFamilies, AHostWithoutAnIPv6RouteIsNotBroken) {
+  // The kernel has no IPv6 route (or no IPv6 source address) here: clients
+  // get the error at once and use IPv4. Not the path's fault.
+  RouteResult r = openaiAnswer(200, kModels);
+  dualStack(r, {"network_unreachable", "network_unreachable"}, "network_unreachable");
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::Ok) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "this host has no IPv6 route to api.openai.com on route default "
+                             "(network_unreachable): IPv6 is unused here, not broken"))
+      << dump(r);
+
+  // A route bound to an IPv4 source address has no IPv6 either.
+  RouteResult bound = openaiAnswer(200, kModels);
+  dualStack(bound, {"address_family_mismatch"}, "address_family_mismatch");
+  classifyRoute(spec("openai"), bound);
+  EXPECT_EQ(bound.verdict, Verdict::Ok) << dump(bound);
+
+  // Without the kernel's word (an older result), the errors themselves tell.
+  RouteResult old = openaiAnswer(200, kModels);
+  dualStack(old, {"address_not_available"}, "");
+  classifyRoute(spec("openai"), old);
+  EXPECT_EQ(old.verdict, Verdict::Ok) << dump(old);
+  RouteResult old_timeout = openaiAnswer(200, kModels);
+  dualStack(old_timeout, {"timeout"}, "");
+  classifyRoute(spec("openai"), old_timeout);
+  EXPECT_EQ(old_timeout.verdict, Verdict::Ipv6Broken) << dump(old_timeout);
+}
+
+TEST(ClassifyFamilies, UnreachableFromAfarWithAnIPv6RouteHereIsBroken) {
+  // A router on the path answers "no route" (ENETUNREACH from afar): this
+  // host has IPv6, the path does not carry it.
+  RouteResult r = openaiAnswer(200, kModels);
+  dualStack(r, {"network_unreachable"}, "ok");
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::Ipv6Broken) << dump(r);
+}
+
+TEST(ClassifyFamilies, AProviderRefusalOverIPv4StillWins) {
+  RouteResult r = openaiAnswer(401, kInvalidKey);
+  dualStack(r, {"timeout", "timeout"});
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::AuthFailed) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "every IPv6 attempt fails")) << "the finding stays in evidence\n" << dump(r);
+}
+
+TEST(ClassifyFamilies, BrokenIPv6IsWorseThanInterception) {
+  RouteResult r = openaiAnswer(200, kModels);
+  r.tls.issuer = "CN=Corp Inspection CA";
+  r.tls.public_root = false;
+  dualStack(r, {"timeout"});
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::Ipv6Broken) << dump(r);
+  EXPECT_TRUE(hasEvidence(r, "ca_file but not with the public roots")) << dump(r);
+}
+
+TEST(ClassifyFamilies, OnlyIPv6AddressesAllFailingIsConnectFailed) {
+  RouteResult r = healthyRoute(spec("openai"), true);
+  r.dns.answers[0].addresses = {"fd00:18::10"};
+  r.dns.addresses = {"fd00:18::10"};
+  r.tcp = {};
+  r.tcp.status = LayerStatus::Fail;
+  r.tcp.error = "timeout";
+  r.tcp.ipv6_route = "ok";
+  r.tcp.attempts = {TcpAttempt{"[fd00:18::10]:443", LayerStatus::Fail, "timeout", 1500.0, "ipv6"}};
+  r.tls = {};
+  r.http = {};
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::ConnectFailed) << dump(r);
+}
+
+TEST(ClassifyFamilies, OnlyIPv6AddressesWorkingIsOk) {
+  RouteResult r = openaiAnswer(200, kModels);
+  r.dns.answers[0].addresses = {"fd00:18::10"};
+  r.dns.addresses = {"fd00:18::10"};
+  r.tcp.address = "[fd00:18::10]:443";
+  r.tcp.ipv6_route = "ok";
+  r.tcp.attempts = {TcpAttempt{"[fd00:18::10]:443", LayerStatus::Ok, "", 2.0, "ipv6"}};
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::Ok) << dump(r);
+}
+
+TEST(ClassifyFamilies, IPv4BrokenToo) {
+  // Neither family reaches the provider: the lowest layer, not ipv6_broken.
+  RouteResult r = healthyRoute(spec("openai"), true);
+  dualStack(r, {"timeout"});
+  r.tcp.attempts[0] = TcpAttempt{"198.18.0.10:443", LayerStatus::Fail, "timeout", 1500.0, "ipv4"};
+  r.tcp.status = LayerStatus::Fail;
+  r.tcp.error = "timeout";
+  r.tls = {};
+  r.http = {};
+  classifyRoute(spec("openai"), r);
+  EXPECT_EQ(r.verdict, Verdict::ConnectFailed) << dump(r);
+}
+
 // ---------------------------------------------------------------- http
 
 TEST(ClassifyPrecedence, BrokenExchangeIsHttpFailed) {
@@ -509,7 +685,7 @@ TEST(ClassifyCoverage, EverySpecVerdictCanBeProduced) {
       "ok", "key_missing", "key_malformed", "auth_failed", "permission_denied", "quota_exhausted",
       "rate_limited", "region_blocked", "middlebox_blocked", "headers_rewritten", "tls_intercepted",
       "dns_failed", "dns_tampered", "connect_failed", "tls_failed", "http_failed", "proxy_failed",
-      "provider_error", "unexpected"};
+      "provider_error", "unexpected", "ipv6_broken"};
   std::set<Verdict> seen;
   auto run = [&](RouteResult r, const char* provider = "openai") {
     classifyRoute(spec(provider), r);
@@ -580,6 +756,11 @@ TEST(ClassifyCoverage, EverySpecVerdictCanBeProduced) {
   {
     RouteResult r = openaiAnswer(200, "<html>hello</html>");
     r.http.headers = {{"content-type", "text/html"}};
+    run(r);
+  }
+  {
+    RouteResult r = openaiAnswer(200, kModels);
+    dualStack(r, {"timeout"});
     run(r);
   }
   for (const auto& name : spec_names) {
