@@ -147,3 +147,39 @@ def clock_right(lab):
     lab.expect(isinstance(off, (int, float)) and abs(off) < 5,
                "host.clock_offset_s = %r, want about 0" % off)
     expect_diagnosis(lab, run, "openai", "ok", "none", [])
+
+
+# ------------------------------------------------------------------ path MTU black hole
+MTU_NFT = """
+table inet lab_mtu {
+  chain output {
+    type filter hook output priority 0; policy accept;
+    ip daddr %s tcp sport 443 ip length > 600 drop
+  }
+}
+"""
+
+
+@scenario("network/mtu_black_hole_small_mss_works")
+def mtu_black_hole(lab):
+    # The servers' large packets towards egress B vanish (no ICMP "too big"):
+    # TCP connects, the ClientHello leaves, the certificate never arrives.
+    # With an MSS of 536 every segment fits (<= 576 bytes).
+    w = lab.w
+    path = w.path("mtu.nft")
+    with open(path, "w") as f:
+        f.write(MTU_NFT % W.LINKS["eth-b"][0])
+    w.ns(w.inet_ns, "nft", "-f", path)
+    try:
+        run = lab.check(["discord"], ["iface-b", "default"], keys={"discord": "valid"},
+                        timeout="6s")
+    finally:
+        w.ns(w.inet_ns, "nft", "delete", "table", "inet", "lab_mtu", check=False)
+    lab.require_json(run)
+    lab.expect_rc(run, 1)
+    r = lab.expect_verdict(run, "discord", "iface-b", "tls_failed")
+    lab.expect_field(r, "layers.tcp.status", lambda v: v == "ok", "ok (TCP connects)")
+    lab.expect_field(r, "layers.tls.small_mss", lambda v: v == "works", "works")
+    lab.expect_verdict(run, "discord", "default", "ok")
+    expect_diagnosis(lab, run, "discord", "tls_failed", "network",
+                     ["MTU", "clamp the TCP MSS", "iface-b"])
