@@ -48,7 +48,7 @@ std::size_t scrape(const sockaddr_in& to) {
   timeval tv{5, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   std::size_t got = 0;
-  static const char req[] = "GET /metrics HTTP/1.1\r\nHost: bench\r\nAccept: text/plain\r\n\r\n";
+  static const char req[] = "GET /metrics HTTP/1.1\r\nHost: bench\r\nAccept: text/plain\r\nConnection: close\r\n\r\n";
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0 &&
       ::send(fd, req, sizeof req - 1, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof req - 1)) {
     char buf[65536];
