@@ -6,6 +6,7 @@
 #include "log.h"
 #include "pathwatch/classify.h"
 #include "pathwatch/clock.h"
+#include "pathwatch/host.h"
 
 namespace pathwatch {
 
@@ -303,7 +304,13 @@ void Scheduler::record(const PairKey& k, RouteResult raw) {
       if (it != latest_.end()) routes.push_back(it->second);
       pending.insert(rc.name);
     }
-    Diagnosis d = diagnoseProvider(prov->spec, routes);
+    // This machine's clock from every latest answer (all providers, every
+    // route's own probe), as `pathwatch check` judges it (report.h).
+    std::vector<const RouteResult*> all;
+    for (const auto& [key, result] : latest_) all.push_back(&result);
+    std::vector<const RouteObservation*> observed;
+    for (const auto& o : observations_) observed.push_back(&o);
+    Diagnosis d = diagnoseProvider(prov->spec, routes, judgeHost(all, observed));
     if (hooks_.on_diagnosis) hooks_.on_diagnosis(k.provider, d, routes);
   }
 }

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "pathwatch/clock.h"
+
 namespace pathwatch {
 namespace {
 
@@ -298,6 +300,7 @@ struct EchoServer::Connection {
   void respond(int status, const std::string& body) {
     answered = true;
     std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reasonPhrase(status) +
+                      "\r\nDate: " + httpDateFromMs(wallClockMs()) +  // a reference clock (docs/echo.md)
                       "\r\nContent-Type: application/json\r\nContent-Length: " +
                       std::to_string(body.size()) +
                       "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n" + body;

@@ -81,6 +81,43 @@ bool oddAnswerFailedTls(std::string_view e, const TlsLayer& used) {
   return tlsIdentityError(e) || startsWith(e, "tls_");
 }
 
+// The TCP (+ TLS) attempts per address family (docs/verdicts.md ipv6_broken).
+struct Families {
+  int v4_ok = 0, v6_ok = 0, v6_failed = 0;
+  std::vector<std::string> v6_errors;  // distinct, in order
+  bool v6_unused_here = false;  // every IPv6 failure says this host has no IPv6 route
+};
+
+bool isV6Attempt(const TcpAttempt& a) {
+  if (!a.family.empty()) return a.family == "ipv6";
+  return !a.address.empty() && a.address.front() == '[';
+}
+
+// Errors a connect gets at once from this host's own stack when it has no
+// IPv6 (no route, no source address, an IPv4-bound route): not the path.
+bool localNoRouteError(std::string_view e) {
+  return e == err::kNetworkUnreachable || e == err::kAddressNotAvailable || e == "address_family_mismatch";
+}
+
+Families familiesOf(const TcpLayer& tcp) {
+  Families f;
+  bool all_local = true;
+  for (const auto& a : tcp.attempts) {
+    const bool v6 = isV6Attempt(a);
+    if (a.status == LayerStatus::Ok) {
+      ++(v6 ? f.v6_ok : f.v4_ok);
+    } else if (v6) {
+      ++f.v6_failed;
+      all_local = all_local && localNoRouteError(a.error);
+      if (!contains(f.v6_errors, a.error)) f.v6_errors.push_back(a.error);
+    }
+  }
+  // The engine asked the kernel for a route; older results are judged by
+  // the errors themselves.
+  f.v6_unused_here = tcp.ipv6_route.empty() ? (f.v6_failed > 0 && all_local) : tcp.ipv6_route != "ok";
+  return f;
+}
+
 std::string keyWho(const KeyLayer& k) {
   std::string s = k.fingerprint.empty() ? std::string("the key") : "key " + k.fingerprint;
   if (!k.source.empty() && k.source != "none") s += " from " + cleanText(k.source, 120);
@@ -222,6 +259,12 @@ void classifyRoute(const ProviderSpec& spec, RouteResult& r, const RouteObservat
     ev.push_back(line);
     decide(intercept_product || local_ca ? Verdict::TlsIntercepted : Verdict::TlsFailed);
   }
+  // A stalled handshake was retried with a small MSS (engine.cc): the
+  // certificate's large packets are what the path loses.
+  if (tls.small_mss == "works")
+    ev.push_back("tls: a handshake with a small MSS (536) works: a path MTU black hole (large packets are dropped)");
+  else if (tls.small_mss == "fails")
+    ev.push_back("tls: a handshake with a small MSS (536) stalls too: not a path MTU problem");
   const bool intercepted = tls.status == LayerStatus::Ok &&
                            (local_ca || intercept_product ||
                             (tls.public_root.has_value() && !*tls.public_root));
@@ -347,6 +390,27 @@ void classifyRoute(const ProviderSpec& spec, RouteResult& r, const RouteObservat
     ev.push_back("key: none configured" +
                  (key.reason.empty() ? std::string() : " (" + cleanText(key.reason, 160) + ")") +
                  "; probed without a key");
+
+  // ---- IPv4 and IPv6 apart: the call works over IPv4, so a broken IPv6
+  // only replaces `ok` (a provider's refusal over IPv4 is the operator's
+  // first problem); it is worse than interception, since clients that try
+  // IPv6 first stall or fail.
+  const Families fam = familiesOf(tcp);
+  bool ipv6_broken = false;
+  if (!tcp.via_proxy && fam.v6_failed > 0 && fam.v6_ok == 0) {
+    if (fam.v6_unused_here) {
+      ev.push_back("tcp: this host has no IPv6 route to " + cleanText(spec.host, 120) + " on route " +
+                   cleanText(r.route, 60) +
+                   (tcp.ipv6_route.empty() || tcp.ipv6_route == "ok" ? std::string()
+                                                                       : " (" + cleanText(tcp.ipv6_route, 40) + ")") +
+                   ": IPv6 is unused here, not broken (clients fall back to IPv4 at once)");
+    } else if (fam.v4_ok > 0) {
+      ev.push_back("tcp: every IPv6 attempt fails (" + join(fam.v6_errors) +
+                   ") while IPv4 works: clients that try IPv6 first stall for their connect timeout or fail");
+      ipv6_broken = true;
+    }
+  }
+  if (ipv6_broken && verdict == Verdict::Ok) verdict = Verdict::Ipv6Broken;
 
   // ---- tls_intercepted: reported when nothing worse happened
   if (intercepted && verdict == Verdict::Ok) verdict = Verdict::TlsIntercepted;

@@ -8,6 +8,8 @@
 #include <cstdio>
 
 #include "pathwatch/classify.h"
+#include "pathwatch/error_names.h"
+#include "pathwatch/host.h"
 #include "providers/signature.h"
 
 namespace pathwatch {
@@ -16,14 +18,16 @@ namespace {
 // Most actionable first: a key or account problem blocks every route; a path
 // problem has a fix on that path; transient provider states and unexplained
 // answers come last; interception (the call works) after every failure.
+// A broken IPv6 (the call works over IPv4) comes after the path failures
+// that stop every call and before the provider's transient states.
 constexpr std::array kPriority{
     Verdict::KeyMissing,     Verdict::KeyMalformed,     Verdict::AuthFailed,
     Verdict::PermissionDenied, Verdict::QuotaExhausted, Verdict::RegionBlocked,
     Verdict::HeadersRewritten, Verdict::MiddleboxBlocked, Verdict::DnsTampered,
     Verdict::ProxyFailed,    Verdict::DnsFailed,        Verdict::ConnectFailed,
-    Verdict::TlsFailed,      Verdict::HttpFailed,       Verdict::RateLimited,
-    Verdict::ProviderError,  Verdict::Unexpected,       Verdict::TlsIntercepted,
-    Verdict::Ok,
+    Verdict::TlsFailed,      Verdict::HttpFailed,       Verdict::Ipv6Broken,
+    Verdict::RateLimited,    Verdict::ProviderError,    Verdict::Unexpected,
+    Verdict::TlsIntercepted, Verdict::Ok,
 };
 
 int rank(Verdict v) {
@@ -35,7 +39,8 @@ int rank(Verdict v) {
 // Verdicts where the provider itself answered: the route reaches it.
 bool reachesProvider(Verdict v) {
   return v == Verdict::Ok || v == Verdict::AuthFailed || v == Verdict::PermissionDenied ||
-         v == Verdict::QuotaExhausted || v == Verdict::RateLimited || v == Verdict::ProviderError;
+         v == Verdict::QuotaExhausted || v == Verdict::RateLimited || v == Verdict::ProviderError ||
+         v == Verdict::Ipv6Broken;  // over IPv4
 }
 
 std::string listRoutes(const std::vector<std::string>& names) {
@@ -109,8 +114,22 @@ std::string firstLayerError(const RouteResult& r, Verdict v) {
       if (!r.echo.removed.empty()) return "removed " + r.echo.removed.front();
       if (!r.echo.changed.empty()) return "changed " + r.echo.changed.front();
       return detailOf(r);
+    case Verdict::Ipv6Broken:
+      for (const auto& a : r.tcp.attempts)
+        if (a.family == "ipv6" && a.status == LayerStatus::Fail) return a.error;
+      return {};
     default: return detailOf(r);
   }
+}
+
+bool tlsTimeError(std::string_view e) { return e == err::kTlsExpired || e == err::kTlsNotYetValid; }
+
+// The certificate was refused on time (expired / not yet valid) on this route.
+std::string tlsTimeErrorOf(const RouteResult& r) {
+  if (tlsTimeError(r.tls.error)) return r.tls.error;
+  for (const auto& a : r.tcp.attempts)
+    if (tlsTimeError(a.error)) return a.error;
+  return {};
 }
 
 std::string paren(const std::vector<std::string>& parts) {
@@ -123,6 +142,11 @@ std::string paren(const std::vector<std::string>& parts) {
 }  // namespace
 
 Diagnosis diagnoseProvider(const ProviderSpec& spec, const std::vector<RouteResult>& routes) {
+  return diagnoseProvider(spec, routes, HostReport{});
+}
+
+Diagnosis diagnoseProvider(const ProviderSpec& spec, const std::vector<RouteResult>& routes,
+                           const HostReport& host_report) {
   Diagnosis d;
   const std::string P = displayName(spec);
   if (routes.empty()) {
@@ -139,12 +163,20 @@ Diagnosis diagnoseProvider(const ProviderSpec& spec, const std::vector<RouteResu
     else if (!worst || rank(r.verdict) < rank(worst->verdict)) worst = &r;
   }
   d.working_routes = ok_routes;
+  const std::string clock = clockSentence(host_report);
   if (!worst) {
     d.verdict = Verdict::Ok;
     d.cause = Cause::None;
-    d.summary = P + " answers as expected on " +
-                (routes.size() == 1 ? listRoutes(all_names) : "every route (" + listRoutes(all_names) + ")") +
-                ": nothing to do.";
+    const std::string everywhere_ok =
+        routes.size() == 1 ? listRoutes(all_names) : "every route (" + listRoutes(all_names) + ")";
+    d.summary = P + " answers as expected on " + everywhere_ok + ": nothing to do.";
+    if (!clock.empty()) {
+      // Nothing fails, but this machine is wrong: certificates and signed
+      // requests are the next thing a clock this far off breaks.
+      d.cause = Cause::Host;
+      d.summary = P + " answers as expected on " + everywhere_ok + ", but " + clock +
+                  ": fix time sync (timedatectl, NTP).";
+    }
     return d;
   }
   const Verdict v = worst->verdict;
@@ -241,8 +273,22 @@ Diagnosis diagnoseProvider(const ProviderSpec& spec, const std::vector<RouteResu
                   (ok_routes.empty() ? ": check the firewall and routing of this host." : ".");
       break;
     case Verdict::TlsFailed:
+      if (worst->tls.small_mss == "works") {
+        d.summary = "The TLS handshake with " + host + " stalls on " + where +
+                    " (a path MTU black hole: large packets are dropped, a handshake with a small MSS "
+                    "works): clamp the TCP MSS on that route's router (iptables -t mangle -A FORWARD -p tcp "
+                    "--tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu) or lower the MTU of its interface" +
+                    works + ".";
+        break;
+      }
       d.summary = "The TLS handshake with " + host + " fails on " + where + paren({detail}) + works +
                   (ok_routes.empty() ? ": check for a filtering box, the clock and the CA store." : ".");
+      break;
+    case Verdict::Ipv6Broken:
+      d.summary = "IPv6 to " + host + " fails on " + where + paren({detail}) +
+                  " while IPv4 works: clients that try IPv6 first stall for their connect timeout or fail; "
+                  "fix IPv6 on " + (same.size() == 1 ? "that route" : "those routes") +
+                  ", or make this host prefer IPv4 (/etc/gai.conf: precedence ::ffff:0:0/96 100)" + works + ".";
       break;
     case Verdict::HttpFailed:
       d.summary = "The HTTP exchange with " + P + " breaks on " + where + paren({detail}) + works +
@@ -258,6 +304,19 @@ Diagnosis diagnoseProvider(const ProviderSpec& spec, const std::vector<RouteResu
                   (ok_routes.empty() ? ": read the evidence of that route." : ".");
       break;
   }
+  // The certificate refused on time while this machine's clock is off: the
+  // machine, not the path (the route's verdict stays what TLS saw).
+  if (!clock.empty()) {
+    std::string time_error = tlsTimeErrorOf(*worst);
+    for (const auto& r : routes)
+      if (time_error.empty() && r.verdict == v) time_error = tlsTimeErrorOf(r);
+    if (!time_error.empty()) {
+      d.cause = Cause::Host;
+      d.summary = "TLS to " + host + " fails on " + where + " (" + time_error + ") because " + clock +
+                  ": fix time sync (timedatectl, NTP), then check again.";
+      return d;
+    }
+  }
   // Other routes that reached the provider with a different refusal: say so,
   // still in the same sentence.
   if (!reaching_other.empty() && d.summary.size() > 1 && d.summary.back() == '.') {
@@ -267,6 +326,10 @@ Diagnosis diagnoseProvider(const ProviderSpec& spec, const std::vector<RouteResu
     d.summary.pop_back();
     d.summary += "; " + listRoutes(reaching_other) + " reaches " + P + " but gets " +
                  std::string(toString(other->verdict)) + ".";
+  }
+  if (!clock.empty() && d.summary.size() > 1 && d.summary.back() == '.') {
+    d.summary.pop_back();
+    d.summary += "; also, " + clock + ": fix time sync.";
   }
   return d;
 }

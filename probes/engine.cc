@@ -14,6 +14,7 @@
 #include "pathwatch/uv_handle.h"
 #include "pathwatch/clock.h"
 #include "pathwatch/error_names.h"
+#include "pathwatch/host.h"
 #include "pathwatch/text.h"
 #include "providers/provider_def.h"
 #include "route_binding.h"
@@ -211,12 +212,26 @@ struct Engine::Impl::Session : Task {
   }
 
   // A fetch owned by this session; `cb` runs unless the session goes first.
+  // Every answer's Date (and a certificate refused on time) is noted for the
+  // host's clock (host.h), whoever sent it: provider, proxy, echo, edge.
   void fetch(FetchRequest req, std::function<void(FetchResult)> cb) {
     ++pending;
-    fetches.push_back(engine->http->fetch(std::move(req), [this, cb = std::move(cb)](FetchResult f) {
-      cb(std::move(f));
-      taskDone();
-    }));
+    const int64_t sent_ms = wallClockMs();
+    const auto url = parseUrl(req.url);
+    std::string server = url ? url->host : std::string();
+    fetches.push_back(engine->http->fetch(
+        std::move(req), [this, sent_ms, server = std::move(server), cb = std::move(cb)](FetchResult f) {
+          noteClock(server, sent_ms, f);
+          cb(std::move(f));
+          taskDone();
+        }));
+  }
+
+  void noteClock(const std::string& server, int64_t sent_ms, const FetchResult& f) {
+    const HeaderList& headers = f.http.headers.empty() ? f.proxy_headers : f.http.headers;
+    const std::string& tls_error = f.tls.status == LayerStatus::Fail ? f.tls.error : std::string();
+    if (auto s = clockSighting(server, sent_ms, wallClockMs(), headers, tls_error, f.tls))
+      clock.push_back(std::move(*s));
   }
 
   // A lookup owned by this session on the route's resolvers.
@@ -291,6 +306,7 @@ struct Engine::Impl::Session : Task {
   std::string proxy_ip;  // the route's proxy address when its host is a name
   std::vector<std::unique_ptr<DnsProbe>> lookups;
   std::vector<FetchHandle> fetches;
+  std::vector<ClockSighting> clock;  // what the answers said about this host's clock
 };
 
 // ---------------------------------------------------------------- PairSession
@@ -407,11 +423,14 @@ struct Engine::Impl::PairSession : Session {
     });
   }
 
-  // The connection attempts. Direct: the addresses of the family listed
-  // first carry the real request, one after another until one connects; the
-  // other family, when the name has one, gets a handshake check on its own
-  // addresses at the same time, so a broken IPv6 (or IPv4) shows even when
-  // the other family works. Through a proxy: the proxy's address.
+  // The connection attempts (docs/json.md layers.tcp). Direct: IPv4 carries
+  // the real request when the name has IPv4 addresses, IPv6 when it has only
+  // IPv6 ones, one address after another until one connects; the other
+  // family gets a TLS handshake check (no key sent) on its own addresses at
+  // the same time. So the provider's answer never depends on whether IPv6
+  // happens to work here, and a broken IPv6 (ipv6_broken) still shows, which
+  // matters because clients on a host with IPv6 try it first. Through a
+  // proxy: the proxy's address.
   void connect() {
     stage = Stage::Connect;
     if (route.kind == RouteKind::Proxy) {
@@ -420,9 +439,17 @@ struct Engine::Impl::PairSession : Session {
       main_chain.max_attempts = 1;
       return attempt(main_chain);
     }
-    std::vector<std::string> first, second;
-    for (const auto& a : r.dns.addresses)
-      (r.dns.addresses.empty() || isV6(a) == isV6(r.dns.addresses.front()) ? first : second).push_back(a);
+    std::vector<std::string> v4, v6;
+    for (const auto& a : r.dns.addresses) (isV6(a) ? v6 : v4).push_back(a);
+    // Whether this host can send IPv6 there at all: without a route or a
+    // source address, IPv6 is unused here, not broken.
+    if (!v6.empty()) {
+      const std::string why = localRouteError(route, v6.front());
+      r.tcp.ipv6_route = why.empty() ? std::string("ok") : why;
+    }
+    const bool v4_first = !v4.empty();
+    std::vector<std::string> first = v4_first ? std::move(v4) : std::move(v6);
+    std::vector<std::string> second = v4_first ? std::move(v6) : std::vector<std::string>{};
     main_chain.addresses = std::move(first);
     if (!second.empty()) {
       main_chain.max_attempts = 2;
@@ -613,7 +640,10 @@ struct Engine::Impl::PairSession : Session {
     r.deadline_ms = engine->config->timeout.count();
   }
 
-  void complete() override { r.ms = msSince(start_ns); }
+  void complete() override {
+    r.ms = msSince(start_ns);
+    r.clock = std::move(clock);
+  }
 
   void deliver() override {
     RouteResult result = std::move(r);
@@ -771,7 +801,10 @@ struct Engine::Impl::RouteSession : Session {
     chooseEcho();
   }
 
-  void complete() override { obs.observed_ms = static_cast<int64_t>(uv_now(engine->loop)); }
+  void complete() override {
+    obs.observed_ms = static_cast<int64_t>(uv_now(engine->loop));
+    obs.clock = std::move(clock);
+  }
 
   void deliver() override {
     RouteObservation result = std::move(obs);

@@ -2,6 +2,7 @@
 
 #include "echo.h"
 #include "pathwatch/classify.h"
+#include "pathwatch/host.h"
 
 namespace pathwatch {
 
@@ -36,6 +37,15 @@ RouteResult finishPair(const ProviderSpec& spec, RouteResult r, const RouteObser
   return r;
 }
 
+HostReport hostOf(const std::map<std::pair<std::string, std::string>, RouteResult>& pairs,
+                  const std::vector<RouteObservation>& observations) {
+  std::vector<const RouteResult*> results;
+  for (const auto& [key, r] : pairs) results.push_back(&r);
+  std::vector<const RouteObservation*> routes;
+  for (const auto& o : observations) routes.push_back(&o);
+  return judgeHost(results, routes);
+}
+
 CheckReport buildReport(const ReportInput& in) {
   CheckReport report;
   report.started_at = in.started_at;
@@ -45,6 +55,10 @@ CheckReport buildReport(const ReportInput& in) {
     auto it = views.find(route);
     return it == views.end() ? nullptr : &it->second;
   };
+  // This machine's clock, from every answer of the check (every provider,
+  // every route's own probes): a judgement no single pair can make.
+  const HostReport host = hostOf(in.raw, in.observations);
+  if (host.clock_samples > 0 || !host.tls_time_servers.empty()) report.host = host;
   for (const auto& p : in.providers) {
     ProviderReport pr;
     pr.name = p.spec.name;
@@ -53,7 +67,7 @@ CheckReport buildReport(const ReportInput& in) {
       if (it == in.raw.end()) continue;
       pr.routes.push_back(finishPair(p.spec, it->second, viewOf(route)));
     }
-    pr.diagnosis = diagnoseProvider(p.spec, pr.routes);
+    pr.diagnosis = diagnoseProvider(p.spec, pr.routes, host);
     report.providers.push_back(std::move(pr));
   }
   for (const auto& route : in.routes) {

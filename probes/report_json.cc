@@ -118,6 +118,7 @@ json tcpJson(const TcpLayer& t) {
   putBase(j, t);
   putIf(j, "address", t.address);
   putIf(j, "local_address", t.local_address);
+  putIf(j, "ipv6_route", t.ipv6_route);
   j["via_proxy"] = t.via_proxy;
   json attempts = json::array();
   for (const auto& a : t.attempts) {
@@ -304,6 +305,7 @@ bool readLayers(const json& layers, RouteResult& r) {
   r.tcp.address = getStr(t, "address");
   r.tcp.local_address = getStr(t, "local_address");
   r.tcp.via_proxy = getBool(t, "via_proxy");
+  r.tcp.ipv6_route = getStr(t, "ipv6_route");
   if (auto it = t.find("attempts"); it != t.end() && it->is_array()) {
     for (const auto& aj : *it) {
       if (!aj.is_object()) continue;
@@ -425,6 +427,13 @@ json toJson(const CheckReport& c) {
   json providers = json::array();
   for (const auto& p : c.providers) providers.push_back(toJson(p));
   j["providers"] = std::move(providers);
+  if (c.host) {
+    json h = json::object();
+    if (c.host->clock_offset_s) h["clock_offset_s"] = *c.host->clock_offset_s;
+    h["clock_samples"] = c.host->clock_samples;
+    if (!c.host->tls_time_servers.empty()) h["tls_time_servers"] = strings(c.host->tls_time_servers);
+    j["host"] = std::move(h);
+  }
   return j;
 }
 
@@ -498,6 +507,13 @@ std::optional<CheckReport> checkReportFromJson(const json& j) {
     auto p = providerReportFromJson(pj);
     if (!p) return std::nullopt;
     c.providers.push_back(std::move(*p));
+  }
+  if (auto it = j.find("host"); it != j.end() && it->is_object()) {
+    HostReport h;
+    if (auto o = it->find("clock_offset_s"); o != it->end() && o->is_number()) h.clock_offset_s = o->get<double>();
+    h.clock_samples = static_cast<int>(getInt(*it, "clock_samples"));
+    h.tls_time_servers = getStrings(*it, "tls_time_servers");
+    c.host = std::move(h);
   }
   return c;
 }

@@ -9,6 +9,8 @@
 
 #include <cstring>
 
+#include "pathwatch/error_names.h"
+
 namespace pathwatch {
 
 namespace {
@@ -88,6 +90,49 @@ std::string checkRouteBinding(const RouteConfig& route) {
     return "route " + route.name + ": cannot bind to source address " + route.source_ip +
            " (bind_source_failed; is the address configured on this host?)";
   return "route " + route.name + ": " + err;
+}
+
+std::string localRouteError(const RouteConfig& route, const std::string& ip) {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  int family = AF_INET;
+  auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (inet_pton(AF_INET, ip.c_str(), &sin->sin_addr) == 1) {
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(443);
+    len = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, ip.c_str(), &sin6->sin6_addr) == 1) {
+    family = AF_INET6;
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(443);
+    len = sizeof(sockaddr_in6);
+  } else {
+    return "bad_address";
+  }
+  const int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::string(err::kAddressNotAvailable);  // the family is off on this host
+  std::string out = route.kind == RouteKind::Proxy ? std::string() : applyRouteBinding(fd, family, route);
+  if (out.empty() && connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    switch (errno) {
+      case ENETUNREACH: out = err::kNetworkUnreachable; break;
+      case EHOSTUNREACH: out = err::kHostUnreachable; break;
+      case EADDRNOTAVAIL:
+      case EAFNOSUPPORT: out = err::kAddressNotAvailable; break;
+      default: out = "no_route"; break;  // a prohibit / blackhole route, ...
+    }
+  }
+  if (out.empty() && family == AF_INET6) {
+    // A link-local source cannot reach a global address: no IPv6 here.
+    sockaddr_in6 local{};
+    socklen_t local_len = sizeof local;
+    const bool dst_link_local = IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0 ||
+        (IN6_IS_ADDR_LINKLOCAL(&local.sin6_addr) && !dst_link_local) || IN6_IS_ADDR_UNSPECIFIED(&local.sin6_addr))
+      out = err::kAddressNotAvailable;
+  }
+  close(fd);
+  return out;
 }
 
 }  // namespace pathwatch

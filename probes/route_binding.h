@@ -17,4 +17,11 @@ std::string applyRouteBinding(int fd, int family, const RouteConfig& route);
 // needs CAP_NET_RAW): "" or an explanation a person can act on.
 std::string checkRouteBinding(const RouteConfig& route);
 
+// Does this host have a route and a usable source address to `ip` on this
+// route's binding? A routing lookup only (a UDP socket connected, nothing
+// sent), so it never blocks. "" when it does, else a fixed error string:
+// "network_unreachable", "host_unreachable", "address_not_available" (no
+// source address of that family, or only a link-local one), a binding error.
+std::string localRouteError(const RouteConfig& route, const std::string& ip);
+
 }  // namespace pathwatch

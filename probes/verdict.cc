@@ -33,9 +33,10 @@ constexpr std::array kVerdicts{
     VerdictRow{Verdict::ProxyFailed, "proxy_failed", Cause::Route},
     VerdictRow{Verdict::ProviderError, "provider_error", Cause::Provider},
     VerdictRow{Verdict::Unexpected, "unexpected", Cause::Unknown},
+    VerdictRow{Verdict::Ipv6Broken, "ipv6_broken", Cause::Network},
 };
 
-constexpr std::array<std::pair<Cause, std::string_view>, 10> kCauses{{
+constexpr std::array<std::pair<Cause, std::string_view>, 11> kCauses{{
     {Cause::None, "none"},
     {Cause::Key, "key"},
     {Cause::Account, "account"},
@@ -46,6 +47,7 @@ constexpr std::array<std::pair<Cause, std::string_view>, 10> kCauses{{
     {Cause::Route, "route"},
     {Cause::Provider, "provider"},
     {Cause::Unknown, "unknown"},
+    {Cause::Host, "host"},
 }};
 
 }  // namespace

@@ -76,6 +76,7 @@ std::string_view causeAdvice(Cause c) {
     case Cause::Route: return "the route's proxy is unreachable or refuses";
     case Cause::Provider: return "the provider itself reports errors; check its status page";
     case Cause::Unknown: return "an answer that fits no known signature; see the evidence";
+    case Cause::Host: return "this machine itself (its clock or CA store) is at fault";
   }
   return "see the evidence";
 }

@@ -25,5 +25,11 @@ void classifyRoute(const ProviderSpec& spec, RouteResult& r, const RouteObservat
 
 // Compares routes as each other's control vantage point.
 Diagnosis diagnoseProvider(const ProviderSpec& spec, const std::vector<RouteResult>& routes);
+// The same, knowing what the whole check says about this machine (host.h):
+// a clock more than 5 minutes off makes the cause `host` when the routes'
+// certificates were refused on time, or when everything works; otherwise
+// the summary names it too.
+Diagnosis diagnoseProvider(const ProviderSpec& spec, const std::vector<RouteResult>& routes,
+                           const HostReport& host);
 
 }  // namespace pathwatch

@@ -13,5 +13,10 @@ int64_t wallClockMs();
 std::string isoFromMs(int64_t ms);
 // Parses "YYYY-MM-DDTHH:MM:SS[.fff]Z"; nullopt on anything else.
 std::optional<int64_t> msFromIso(std::string_view iso);
+// An HTTP Date (RFC 9110 section 5.6.7: IMF-fixdate, or the obsolete RFC 850 and
+// asctime forms) -> Unix milliseconds; nullopt on anything else.
+std::optional<int64_t> msFromHttpDate(std::string_view date);
+// IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT" (what a server sends in Date).
+std::string httpDateFromMs(int64_t ms);
 
 }  // namespace pathwatch

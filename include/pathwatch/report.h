@@ -34,6 +34,13 @@ struct ReportInput {
   std::vector<RouteObservation> observations;                      // one per route
 };
 
+// This machine's clock as every pair and every route's own probe saw it
+// (host.h); the daemon judges its latest results the same way.
+HostReport hostOf(const std::map<std::pair<std::string, std::string>, RouteResult>& pairs,
+                  const std::vector<RouteObservation>& observations);
+
+// Classifies every pair, judges the host, diagnoses every provider (with the
+// host's judgement) and lists the routes.
 CheckReport buildReport(const ReportInput& in);
 
 }  // namespace pathwatch

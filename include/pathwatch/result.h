@@ -69,6 +69,11 @@ struct TcpLayer : LayerBase {
   std::vector<TcpAttempt> attempts;
   bool via_proxy = false;  // the connect went to the route's proxy
   std::string local_address;  // our source address of that connection (no port); "" unknown
+  // Whether this host itself can send IPv6 to the provider on this route (a
+  // routing lookup, nothing sent), asked when the name has IPv6 addresses:
+  // "ok", or why not ("network_unreachable", "address_not_available", ...).
+  // "" when not asked. A route without IPv6 is not a broken IPv6.
+  std::string ipv6_route;
 };
 
 struct TlsLayer : LayerBase {
@@ -110,6 +115,19 @@ struct EchoLayer : LayerBase {
   std::vector<std::string> evidence;  // what compareEcho could not judge or found odd
 };
 
+// What one answer says about this host's clock (docs/json.md `host`): the
+// server's Date and the wall-clock window in which the server wrote it, or
+// the server's certificate refused as expired / not yet valid. Kept in
+// memory only; the report carries the judgement (HostReport).
+struct ClockSighting {
+  std::string server;              // the name (or address) asked
+  int64_t sent_ms = 0;             // wall clock when the request started
+  int64_t answered_ms = 0;         // wall clock when the answer was in
+  std::optional<int64_t> date_ms;  // the answer's Date header
+  std::string tls_time_error;      // tls_expired | tls_not_yet_valid
+  std::string certificate;         // that leaf's subject and expiry: tells servers apart
+};
+
 struct Egress {
   std::string ip, country, colo, seen_by;  // seen_by: provider (cdn-cgi/trace) or "echo"
   bool empty() const { return ip.empty() && country.empty() && colo.empty(); }
@@ -130,6 +148,7 @@ struct RouteResult {
   std::string started_at;  // ISO 8601 UTC
   double ms = 0;           // whole probe
   int64_t deadline_ms = 0;  // the probe hit its deadline of this many ms (0: it did not)
+  std::vector<ClockSighting> clock;  // every answer's Date and TLS time errors (not in JSON)
 };
 
 // What a route's own probes saw in one cycle, shared by every provider on
@@ -143,6 +162,7 @@ struct RouteObservation {
   EchoLayer echo;                  // skipped when no echo endpoint is configured
   std::optional<Egress> egress;    // cdn-cgi/trace, else the echo's view of our address
   int64_t observed_ms = 0;         // loop clock when it finished (freshness)
+  std::vector<ClockSighting> clock;  // the echo's and the trace's answers
 };
 
 struct Diagnosis {
@@ -164,12 +184,26 @@ struct RouteReport {
   std::string binding_error;  // e.g. SO_BINDTODEVICE refused: said loudly, never ignored
 };
 
+// This machine as the answers of a check saw it (docs/verdicts.md, cause host).
+struct HostReport {
+  // This host's clock minus the servers' (positive: this host is ahead), in
+  // seconds: the median over every answer that carried a Date header.
+  std::optional<double> clock_offset_s;
+  int clock_samples = 0;  // answers with a Date header
+  // Distinct server certificates refused as expired or not yet valid.
+  std::vector<std::string> tls_time_servers;
+  // More than 5 minutes off by the Date headers; without any Date, the
+  // certificates of two or more unrelated servers out of their time.
+  bool clockWrong() const;
+};
+
 struct CheckReport {
   int version = 1;
   std::string started_at;
   int64_t duration_ms = 0;
   std::vector<RouteReport> routes;
   std::vector<ProviderReport> providers;
+  std::optional<HostReport> host;  // when any answer said something about the clock
   bool allOk() const;
 };
 

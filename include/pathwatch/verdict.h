@@ -26,9 +26,22 @@ enum class Verdict {
   ProxyFailed,
   ProviderError,
   Unexpected,
+  Ipv6Broken,  // added: IPv6 fails on a route whose IPv4 works
 };
 
-enum class Cause { None, Key, Account, Usage, Region, Middlebox, Network, Route, Provider, Unknown };
+enum class Cause {
+  None,
+  Key,
+  Account,
+  Usage,
+  Region,
+  Middlebox,
+  Network,
+  Route,
+  Provider,
+  Unknown,
+  Host,  // added: this machine itself (its clock, its CA store)
+};
 
 std::string_view toString(Verdict v);
 std::string_view toString(Cause c);

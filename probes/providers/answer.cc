@@ -229,12 +229,18 @@ Analysis analyze(const ProviderSpec& spec, HttpLayer& http) {
   };
   const bool marker_required = spec.builtin && s.marker_required;
   const bool is_2xx = v.code >= 200 && v.code < 300;
+  // A body cut at the capture cap no longer parses: a 2xx that starts as
+  // JSON is then judged by its status and the marker (docs/verdicts.md).
+  const auto lead = v.body.find_first_not_of(" \t\r\n");
+  const bool capped_json = (http.body_truncated || http.body.size() > v.body.size()) && !v.html &&
+                           lead != std::string_view::npos && (v.body[lead] == '{' || v.body[lead] == '[');
+  const bool json_body = v.hasJson() || capped_json;
   if (tryRules(s.edge) || tryRules(cloudflareRules()) || tryRules(middleboxRules())) {
     // an edge or a box answered
   } else if (v.envelope && (v.marker || !marker_required)) {
     a.author = Author::Provider;
-  } else if (is_2xx && (v.success_shape || (v.marker && v.hasJson()) ||
-                        (!spec.builtin && v.hasJson() && !v.html))) {
+  } else if (is_2xx && (v.success_shape || (v.marker && json_body) ||
+                        (!spec.builtin && json_body && !v.html))) {
     a.author = Author::Provider;
   } else if (tryRules(proxyMarkRules())) {
     // a proxy answered

@@ -29,6 +29,7 @@
 #include "support/loopback_client.h"
 
 #include "echo.h"
+#include "pathwatch/clock.h"
 #include "pathwatch/ssl_ptr.h"
 #include "support/test_pki.h"
 
@@ -118,6 +119,13 @@ TEST_F(EchoServerTest, EchoesEveryHeaderWithCaseAndOrder) {
   const Response resp = parseResponse(read.data);
   ASSERT_EQ(resp.status, 200) << read.data;
   EXPECT_NE(resp.head.find("Content-Type: application/json"), std::string::npos);
+  // A Date from the server's clock: one reading of the client's clock offset (docs/echo.md).
+  const auto date_at = resp.head.find("\r\nDate: ");
+  ASSERT_NE(date_at, std::string::npos) << resp.head;
+  const auto date_end = resp.head.find("\r\n", date_at + 2);
+  const auto date = msFromHttpDate(resp.head.substr(date_at + 8, date_end - date_at - 8));
+  ASSERT_TRUE(date.has_value()) << resp.head;
+  EXPECT_LT(std::llabs(*date - wallClockMs()), 5000);
 
   const auto j = nlohmann::json::parse(resp.body);
   EXPECT_EQ(j["request_line"], "GET /echo?probe=1 HTTP/1.1");

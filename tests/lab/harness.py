@@ -102,7 +102,7 @@ class Lab:
             "providers": providers if providers is not None else [{"name": p} for p in ALL],
             "routes": [dict({"name": r}, **ROUTES[r]) for r in routes],
             "resolvers": resolvers or ["system"],
-            "allowed_ranges": ["198.18.0.0/15"],
+            "allowed_ranges": ["198.18.0.0/15", "fd00:18::/32"],  # the lab's ULA too
             "tls": {"ca_file": self.w.ca_bundle, "public_roots": self.w.public_roots},
             "socket": os.path.join(self.workdir, "pathwatch.sock"),
             "history": {"path": os.path.join(self.workdir, "history.db")},
@@ -119,8 +119,9 @@ class Lab:
         return d
 
     def check(self, providers, routes, keys=None, resolvers=None, cfg=None, env=None,
-              json_out=True, timeout="3s", limit=60.0, extra_args=()):
-        """keys: {provider: case name in world.CASES, or ("raw", value)}; env wins."""
+              json_out=True, timeout="3s", limit=60.0, extra_args=(), wrapper=()):
+        """keys: {provider: case name in world.CASES, or ("raw", value)}; env wins.
+        wrapper: a command pathwatch runs under (e.g. faketime with its offset)."""
         cfg = cfg or self.config(routes, resolvers, timeout=timeout)
         path = os.path.join(self.workdir, "config.json")
         with open(path, "w") as f:
@@ -130,7 +131,8 @@ class Lab:
         for prov, k in (keys or {}).items():
             e[ENV_VARS[prov]] = k[1] if isinstance(k, tuple) else self.key(prov, k)
         e.update(env or {})
-        cmd = ["ip", "netns", "exec", self.w.host_ns, self.pathwatch, "check", "-c", path]
+        cmd = (["ip", "netns", "exec", self.w.host_ns] + list(wrapper) +
+               [self.pathwatch, "check", "-c", path])
         if json_out:
             cmd.append("--json")
         for p in providers:

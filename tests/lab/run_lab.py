@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import daemon_scenarios  # noqa: E402
 import harness  # noqa: E402
+import network_scenarios  # noqa: E402
 import scenarios  # noqa: E402
 import scenarios_agree  # noqa: E402
 import scenarios_metrics  # noqa: E402
@@ -48,7 +49,7 @@ def main():
     args = ap.parse_args()
 
     chosen = [(n, fn) for n, fn in (scenarios.SCENARIOS + scenarios_agree.SCENARIOS +
-                                    scenarios_providers.SCENARIOS +
+                                    scenarios_providers.SCENARIOS + network_scenarios.SCENARIOS +
                                     daemon_scenarios.SCENARIOS + scenarios_metrics.SCENARIOS)
               if not args.only or any(o in n for o in args.only)]
     if args.list:

@@ -26,6 +26,12 @@ LINKS = {  # host-side interface -> (host address, inet address, routing table)
     "eth-b": ("198.18.2.2", "198.18.2.1", 102),
     "eth-c": ("198.18.3.2", "198.18.3.1", 103),
 }
+# IPv6 (ULA, fd00::/8): eth-a and eth-c carry it, eth-b is IPv4 only (a route
+# without IPv6 is not a broken IPv6).
+LINKS6 = {  # host-side interface -> (host address, inet address)
+    "eth-a": ("fd00:18:1::2", "fd00:18:1::1"),
+    "eth-c": ("fd00:18:3::2", "fd00:18:3::1"),
+}
 PROVIDER_HOSTS = {
     "openai": "api.openai.com",
     "anthropic": "api.anthropic.com",
@@ -44,6 +50,10 @@ TLSRESET_ADDR = "198.18.100.64"   # RST after the ClientHello (SNI-filtering DPI
 DROP_ADDR = "198.18.100.70"       # nft drop: connect times out
 RESET_ADDR = "198.18.100.71"      # nft reject with tcp reset
 CLOSED_ADDR = "198.18.100.72"     # nothing listens: the kernel resets
+GENUINE6 = {"openai": "fd00:18:100::1", "anthropic": "fd00:18:100::2",
+            "gemini": "fd00:18:100::3", "discord": "fd00:18:100::4"}
+DROP6_ADDR = "fd00:18:100::70"    # nft drop on :443 (IPv6 connect times out)
+RESET6_ADDR = "fd00:18:100::71"   # nft reject with tcp reset on :443
 
 RESOLVERS = {  # name -> address, and what each one answers
     "honest": "198.18.53.1",
@@ -54,7 +64,12 @@ RESOLVERS = {  # name -> address, and what each one answers
     "faults": "198.18.53.6",
     "faults2": "198.18.53.7",
     "geo": "198.18.53.8",       # honest, but another front for api.openai.com
+    "dual": "198.18.53.9",      # honest on both families: A and AAAA genuine
+    "v6drop": "198.18.53.10",   # A genuine, AAAA dropped
+    "v6reset": "198.18.53.11",  # A genuine, AAAA reset
+    "v6only": "198.18.53.12",   # AAAA genuine only
 }
+DUAL_RESOLVER6 = "fd00:18:53::9"  # the dual resolver, asked over IPv6
 PROXY_PLAIN = "198.18.31.1"   # squid forward proxy, adds Via / X-Forwarded-For
 SOCKS = "198.18.31.2"         # microsocks
 PROXY_STRIP = "198.18.31.3"   # squid ssl-bump (corporate CA), strips Authorization
@@ -75,6 +90,7 @@ BRIDGE_ADDRS = (list(GENUINE.values()) +
                  PROXY_DROPPED, PROXY_DEAD,
                  ECHO_ADDR])
 BRIDGE_ADDRS += WP.addresses()  # the OpenAI-compatible providers (world_providers.py)
+BRIDGE_ADDRS6 = list(GENUINE6.values()) + [DROP6_ADDR, RESET6_ADDR, DUAL_RESOLVER6]
 
 # 198.18.1.128/25 is egress A's upper half: no one uses it until the egress-change
 # scenario moves the default route's source there (a new address and country).
@@ -193,8 +209,8 @@ class World:
         self.start_servers()
         self.log("world up in %.1fs" % (time.monotonic() - t0))
 
-    def ip_batch(self, ns, lines):
-        cmd = ["ip"] + (["-n", ns] if ns else []) + ["-batch", "-"]
+    def ip_batch(self, ns, lines, family=None):
+        cmd = ["ip"] + ([family] if family else []) + (["-n", ns] if ns else []) + ["-batch", "-"]
         p = subprocess.run(cmd, input="\n".join(lines) + "\n", stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, timeout=30)
         if p.returncode != 0:
@@ -219,18 +235,36 @@ class World:
             il += ["addr add %s/24 dev %s" % (iaddr, peer), "link set %s up" % peer]
         hl.append("route add default via %s dev eth-a src %s" % (LINKS["eth-a"][1],
                                                                  LINKS["eth-a"][0]))
+        # IPv6 (nodad: usable at once, servers bind to it right away).
+        hl6, il6 = [], []
+        for ifname, (haddr, iaddr) in LINKS6.items():
+            table = LINKS[ifname][2]
+            hl6 += ["addr add %s/64 dev %s nodad" % (haddr, ifname),
+                    "route add default via %s dev %s src %s table %d" % (iaddr, ifname, haddr,
+                                                                        table),
+                    "rule add from %s table %d pref %d" % (haddr, table, 1000 + table),
+                    "rule add oif %s table %d pref %d" % (ifname, table, 1100 + table)]
+            il6.append("addr add %s/64 dev v%s nodad" % (iaddr, ifname[-1]))
+        hl6.append("route add default via %s dev eth-a src %s" % (LINKS6["eth-a"][1],
+                                                                  LINKS6["eth-a"][0]))
+        # An interface route without IPv6 gets no IPv6 route at all (not the main one).
+        hl6 += ["route add unreachable default table %d" % LINKS["eth-b"][2],
+                "rule add oif eth-b table %d pref %d" % (LINKS["eth-b"][2], 1100 + LINKS["eth-b"][2])]
         # The servers' addresses live on an empty bridge (no dummy driver here).
         il.append("link add srv0 type bridge")
         il += ["addr add %s/32 dev srv0" % addr for addr in BRIDGE_ADDRS]
         il.append("link set srv0 up")
+        il6 += ["addr add %s/128 dev srv0 nodad" % addr for addr in BRIDGE_ADDRS6]
         self.ip_batch(None, root)
         self.ip_batch(h, hl)
         self.ip_batch(i, il)
+        self.ip_batch(h, hl6, family="-6")
+        self.ip_batch(i, il6, family="-6")
         # Replies to egress B/C arrive on their own links: no strict reverse-path filter.
         sysctls = ["net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"]
         self.ns(h, "sysctl", "-qw", *(sysctls + ["net.ipv4.conf.%s.rp_filter=0" % n
                                                   for n in LINKS]))
-        self.ns(i, "sysctl", "-qw", *sysctls)
+        self.ns(i, "sysctl", "-qw", *(sysctls + ["net.ipv6.conf.all.forwarding=1"]))
         # /etc/netns/<ns>/resolv.conf: what "system" means inside each namespace.
         for ns in (h, i):
             d = os.path.join("/etc/netns", ns)
@@ -252,9 +286,13 @@ table inet lab {
     ip daddr %s tcp dport 443 reject with tcp reset
     ip daddr %s drop
     ip daddr %s drop
+    ip6 saddr %s/64 drop
+    ip6 daddr %s tcp dport 443 drop
+    ip6 daddr %s tcp dport 443 reject with tcp reset
   }
 }
-""" % (DROP_ADDR, RESET_ADDR, PROXY_DROPPED, RESOLVERS["dropped"])
+""" % (DROP_ADDR, RESET_ADDR, PROXY_DROPPED, RESOLVERS["dropped"], "fd00:18:3::",
+       DROP6_ADDR, RESET6_ADDR)
         with open(self.path("lab.nft"), "w") as f:
             f.write(nft)
         self.ns(i, "nft", "-f", self.path("lab.nft"))
@@ -396,6 +434,11 @@ table inet lab {
             "geo": dict({H[p]: g[p] for p in H}, **{H["openai"]: GEO_OPENAI}),
             "faults2": {H["openai"]: RESET_ADDR, H["anthropic"]: CLOSED_ADDR,
                         H["gemini"]: STALL_ADDR, H["discord"]: TLSRESET_ADDR},
+            # Both families: "v4,v6" (dnsmasq host-record takes both).
+            "dual": {H[p]: g[p] + "," + GENUINE6[p] for p in H},
+            "v6drop": {H[p]: g[p] + "," + DROP6_ADDR for p in H},
+            "v6reset": {H[p]: g[p] + "," + RESET6_ADDR for p in H},
+            "v6only": {H[p]: GENUINE6[p] for p in H},
         }
 
     def start_dnsmasq(self):
@@ -404,6 +447,7 @@ table inet lab {
             cmd = ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll",
                    "--conf-file=/dev/null", "--bind-interfaces", "--listen-address=" + addr,
                    "--port=53", "--local=/#/", "--pid-file=", "--cache-size=0",
+                   ] + (["--listen-address=" + DUAL_RESOLVER6] if name == "dual" else []) + [
                    "--log-facility=" + self.path("dnsmasq-%s.log" % name)]
             for host, ip in records.items():
                 cmd.append("--host-record=%s,%s" % (host, ip))
@@ -434,14 +478,14 @@ table inet lab {
         # Gemini refuse HK; Discord serves it.
         blocked = {"openai": True, "anthropic": True, "gemini": True, "discord": False}
 
-        def server(prov, listen, cert, server_name):
+        def server(prov, listen, cert, server_name, listen6=None):
             key, chain = cert
             region_case = ('    if ($lab_region = HK) { set $case region; }\n'
                            if blocked[prov] else "")
             return """
   server {
     listen %(listen)s:443 ssl;
-    server_name %(name)s;
+%(listen6)s    server_name %(name)s;
     ssl_certificate %(chain)s;
     ssl_certificate_key %(key)s;
     location / {
@@ -462,11 +506,12 @@ table inet lab {
     }
   }
 """ % {"listen": listen, "name": server_name, "chain": chain, "key": key, "prov": prov,
-       "region_case": region_case, "backend": BACKEND}
+       "region_case": region_case, "backend": BACKEND,
+       "listen6": "    listen [%s]:443 ssl;\n" % listen6 if listen6 else ""}
 
         servers = []
         for prov, host in PROVIDER_HOSTS.items():
-            servers.append(server(prov, GENUINE[prov], self.leaves[prov], host))
+            servers.append(server(prov, GENUINE[prov], self.leaves[prov], host, GENUINE6[prov]))
             if prov == "openai":
                 servers.append(server(prov, GEO_OPENAI, self.leaves[prov], host))
             servers.append(server(prov, INTERCEPT_ADDR, self.leaves["corp"], host))

@@ -257,6 +257,69 @@ TEST(ReportJson, RoundTrips) {
   EXPECT_FALSE(back->allOk());
 }
 
+TEST(ReportJson, HostClockAndAddressFamiliesRoundTrip) {
+  CheckReport c = specExample();
+  EXPECT_FALSE(toJson(c).contains("host")) << "no answer said anything about the clock";
+  HostReport h;
+  h.clock_offset_s = 7380.5;
+  h.clock_samples = 6;
+  h.tls_time_servers = {"CN=api.openai.com until 2027-01-01T00:00:00Z"};
+  c.host = h;
+  RouteResult& r = c.providers[0].routes[0];
+  r.verdict = Verdict::Ipv6Broken;
+  r.tcp.ipv6_route = "ok";
+  r.tcp.attempts.push_back(TcpAttempt{"[fd00:18:100::1]:443", LayerStatus::Fail, "timeout", 1500.0, "ipv6"});
+  r.tcp.attempts.front().family = "ipv4";
+  const json j = toJson(c);
+  EXPECT_EQ(j["host"]["clock_offset_s"], 7380.5);
+  EXPECT_EQ(j["host"]["clock_samples"], 6);
+  EXPECT_EQ(j["host"]["tls_time_servers"][0], "CN=api.openai.com until 2027-01-01T00:00:00Z");
+  const json& route = j["providers"][0]["routes"][0];
+  EXPECT_EQ(route["verdict"], "ipv6_broken");
+  EXPECT_EQ(route["cause"], "network");
+  EXPECT_EQ(route["layers"]["tcp"]["ipv6_route"], "ok");
+  EXPECT_EQ(route["layers"]["tcp"]["attempts"][1]["family"], "ipv6");
+  EXPECT_EQ(route["layers"]["tcp"]["attempts"][1]["error"], "timeout");
+
+  auto back = checkReportFromJson(json::parse(j.dump()));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(toJson(*back), j);
+  ASSERT_TRUE(back->host.has_value());
+  ASSERT_TRUE(back->host->clock_offset_s.has_value());
+  EXPECT_DOUBLE_EQ(*back->host->clock_offset_s, 7380.5);
+  EXPECT_EQ(back->host->clock_samples, 6);
+  EXPECT_TRUE(back->host->clockWrong());
+  EXPECT_EQ(back->providers[0].routes[0].verdict, Verdict::Ipv6Broken);
+  EXPECT_EQ(back->providers[0].routes[0].tcp.ipv6_route, "ok");
+  EXPECT_EQ(back->providers[0].routes[0].tcp.attempts[1].family, "ipv6");
+
+  // Certificates only, no Date: the host object without an offset.
+  c.host = HostReport{};
+  c.host->tls_time_servers = {"a", "b"};
+  const json k = toJson(c);
+  EXPECT_FALSE(k["host"].contains("clock_offset_s"));
+  auto back2 = checkReportFromJson(json::parse(k.dump()));
+  ASSERT_TRUE(back2 && back2->host);
+  EXPECT_FALSE(back2->host->clock_offset_s.has_value());
+  EXPECT_TRUE(back2->host->clockWrong()) << "two unrelated certificates out of their time";
+}
+
+TEST(ReportJson, NewVerdictAndCauseNamesReadBack) {
+  EXPECT_EQ(toString(Verdict::Ipv6Broken), "ipv6_broken");
+  EXPECT_EQ(verdictFromString("ipv6_broken"), Verdict::Ipv6Broken);
+  EXPECT_EQ(causeOf(Verdict::Ipv6Broken), Cause::Network);
+  EXPECT_EQ(toString(Cause::Host), "host");
+  EXPECT_EQ(causeFromString("host"), Cause::Host);
+  Diagnosis d;
+  d.verdict = Verdict::TlsFailed;
+  d.cause = Cause::Host;
+  d.summary = "TLS to api.openai.com fails on every route (tls_not_yet_valid) because this machine's clock is 2 h behind";
+  auto back = diagnosisFromJson(toJson(d));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->cause, Cause::Host);
+  EXPECT_EQ(back->verdict, Verdict::TlsFailed);
+}
+
 TEST(ReportJson, OddDnsAnswersCarryTheirTlsCheck) {
   CheckReport c = specExample();
   auto& answers = c.providers[0].routes[0].dns.answers;
