@@ -30,6 +30,8 @@ class StatusSnapshot : public ResultObserver {
   // One line for systemd's STATUS=: "3 providers: 2 ok, 1 problem (openai region_blocked)".
   std::string summaryLine() const;
   uint64_t cycles() const { return cycles_; }
+  // Changes whenever toJson() or cycles() could (a result, a diagnosis, a config).
+  uint64_t version() const { return version_; }
 
  private:
   struct RouteState {
@@ -48,6 +50,7 @@ class StatusSnapshot : public ResultObserver {
   std::vector<std::string> route_order_;
   std::map<std::string, ProviderState> providers_;
   uint64_t cycles_ = 0;
+  uint64_t version_ = 0;
 };
 
 }  // namespace pathwatch
