@@ -8,9 +8,7 @@ namespace pathwatch {
 HistoryRetention::HistoryRetention(uv_loop_t* loop, HistoryWriter* writer,
                                    std::function<HistoryConfig()> config, RetentionOptions options)
     : loop_(loop), writer_(writer), config_(std::move(config)), opt_(options) {
-  timer_ = new uv_timer_t;
-  uv_timer_init(loop_, timer_);
-  timer_->data = this;
+  timer_.init([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }, this);
   arm(opt_.first);
 }
 
@@ -19,17 +17,10 @@ HistoryRetention::~HistoryRetention() {
   *alive_ = false;
 }
 
-void HistoryRetention::stop() {
-  if (!timer_) return;
-  timer_->data = nullptr;
-  uv_timer_stop(timer_);
-  uv_close(reinterpret_cast<uv_handle_t*>(timer_),
-           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-  timer_ = nullptr;
-}
+void HistoryRetention::stop() { timer_.reset(); }
 
 void HistoryRetention::arm(Millis in) {
-  if (timer_) uv_timer_start(timer_, onTimer, static_cast<uint64_t>(in.count()), 0);
+  if (timer_) uv_timer_start(timer_.get(), onTimer, static_cast<uint64_t>(in.count()), 0);
 }
 
 void HistoryRetention::onTimer(uv_timer_t* t) noexcept {

@@ -17,6 +17,7 @@
 
 #include "failure_log.h"
 #include "history_writer.h"
+#include "pathwatch/uv_handle.h"
 #include "pathwatch/config.h"
 
 namespace pathwatch {
@@ -54,7 +55,7 @@ class HistoryRetention {
   HistoryWriter* writer_;
   std::function<HistoryConfig()> config_;
   RetentionOptions opt_;
-  uv_timer_t* timer_ = nullptr;
+  UvTimer timer_;
   bool in_flight_ = false;
   uint64_t steps_ = 0;
   int64_t pruned_ = 0;

@@ -112,27 +112,6 @@ std::string joinNames(const std::vector<std::string>& v) {
   return out;
 }
 
-// Rejects JSON nested deeper than `limit` before parsing it (a hostile echo
-// must not exhaust the stack through the parser or the destructor).
-bool nestingWithin(std::string_view body, int limit) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : body) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > limit) return false;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return true;
-}
-
 void failEcho(EchoLayer& out, std::string error, std::string evidence) {
   out.status = LayerStatus::Fail;
   out.error = std::move(error);
@@ -214,7 +193,7 @@ void compareEcho(const EchoRequest& sent, int status, const HeaderList& /*respon
              "echo endpoint answered HTTP " + std::to_string(status) + ", not an echo");
     return;
   }
-  if (!nestingWithin(body, 32)) {
+  if (!jsonNestingWithin(body, 32)) {
     failEcho(out, "echo_bad_response", "echo answer is not an echo (JSON nested too deep)");
     return;
   }

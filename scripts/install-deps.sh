@@ -7,6 +7,10 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libcurl4-openssl-dev libc-ares-dev libuv1-dev nlohmann-json3-dev libsqlite3-dev libssl-dev
   libgtest-dev libgmock-dev
+  # fuzz targets (scripts/fuzz-smoke.sh): clang, and libFuzzer with clang's sanitizer
+  # runtimes (only recommended by clang, so named here). gcc's ASan/UBSan runtimes for
+  # scripts/test-sanitizers.sh come with build-essential.
+  clang libclang-rt-14-dev
   # tests: the lab's real servers and tools
   python3 openssl curl iproute2 nftables util-linux procps
   nginx-light dnsmasq-base squid-openssl microsocks

@@ -16,4 +16,8 @@ bool iequals(std::string_view a, std::string_view b);
 // capped at `cap` bytes on a UTF-8 boundary, invalid UTF-8 replaced by '?'.
 std::string cleanText(std::string_view raw, std::size_t cap = 300);
 
+// Whether JSON text nests no deeper than `limit` (checked before parsing a
+// hostile body, so neither the parser nor a destructor can exhaust the stack).
+bool jsonNestingWithin(std::string_view body, int limit);
+
 }  // namespace pathwatch

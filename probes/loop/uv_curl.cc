@@ -13,24 +13,21 @@ void globalInitOnce() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-void deleteTimer(uv_handle_t* h) noexcept { delete reinterpret_cast<uv_timer_t*>(h); }
-
 }  // namespace
 
-// One per socket curl asked us to watch; lives until its poll's close callback.
+// One per socket curl asked us to watch. Destroying it closes the poll (its
+// memory goes in the close callback; no poll callback runs afterwards).
 struct UvCurlMulti::SocketContext {
-  uv_poll_t poll;
+  UvPoll poll;
   curl_socket_t fd;
-  UvCurlMulti* owner;  // cleared when the poll is closing
+  UvCurlMulti* owner;
 };
 
 UvCurlMulti::UvCurlMulti(uv_loop_t* loop, OnDone on_done)
     : loop_(loop), on_done_(std::move(on_done)) {
   globalInitOnce();
   multi_ = curl_multi_init();
-  timer_ = new uv_timer_t;
-  uv_timer_init(loop_, timer_);
-  timer_->data = this;
+  timer_.init([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }, this);
   curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &UvCurlMulti::onSocket);
   curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &UvCurlMulti::onTimer);
@@ -45,12 +42,8 @@ UvCurlMulti::~UvCurlMulti() {
   // are closed there; whatever it leaves is closed below.
   curl_multi_cleanup(multi_);
   multi_ = nullptr;
-  std::vector<SocketContext*> left(sockets_.begin(), sockets_.end());
-  for (SocketContext* ctx : left) closeContext(ctx);
-  uv_timer_stop(timer_);
-  timer_->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(timer_), deleteTimer);
-  timer_ = nullptr;
+  sockets_.clear();
+  timer_.reset();
 }
 
 bool UvCurlMulti::add(CURL* easy) {
@@ -64,14 +57,6 @@ void UvCurlMulti::remove(CURL* easy) {
   curl_multi_remove_handle(multi_, easy);
 }
 
-void UvCurlMulti::closeContext(SocketContext* ctx) {
-  sockets_.erase(ctx);
-  ctx->owner = nullptr;
-  uv_poll_stop(&ctx->poll);
-  uv_close(reinterpret_cast<uv_handle_t*>(&ctx->poll), [](uv_handle_t* h) noexcept {
-    delete static_cast<SocketContext*>(h->data);
-  });
-}
 
 int UvCurlMulti::onSocket(CURL* /*easy*/, curl_socket_t fd, int what, void* userp,
                           void* socketp) noexcept {
@@ -80,32 +65,32 @@ int UvCurlMulti::onSocket(CURL* /*easy*/, curl_socket_t fd, int what, void* user
   try {
     if (what == CURL_POLL_REMOVE) {
       if (ctx) {
-        self->closeContext(ctx);
+        self->sockets_.erase(ctx);  // closes its poll
         curl_multi_assign(self->multi_, fd, nullptr);
       }
       return 0;
     }
     if (!ctx) {
-      // A closed fd number may be reused at once: the old poll was stopped
+      // A closed fd number may be reused at once: the old poll was closed
       // (which takes it out of epoll) when curl said REMOVE, so this is safe.
-      ctx = new SocketContext;
-      ctx->fd = fd;
-      ctx->owner = self;
-      ctx->poll.data = ctx;
-      int rc = uv_poll_init_socket(self->loop_, &ctx->poll, fd);
+      auto owned = std::make_unique<SocketContext>();
+      owned->fd = fd;
+      owned->owner = self;
+      uv_loop_t* l = self->loop_;
+      const int rc = owned->poll.init([l, fd](uv_poll_t* p) { return uv_poll_init_socket(l, p, fd); },
+                                      owned.get());
       if (rc != 0) {
-        std::fprintf(stderr, "<3>uv_curl: uv_poll_init_socket(%d) failed: %s\n", fd,
-                     uv_strerror(rc));
-        delete ctx;
+        std::fprintf(stderr, "<3>uv_curl: uv_poll_init_socket(%d) failed: %s\n", fd, uv_strerror(rc));
         return -1;  // curl fails this transfer
       }
-      self->sockets_.insert(ctx);
+      ctx = owned.get();
+      self->sockets_.emplace(ctx, std::move(owned));
       curl_multi_assign(self->multi_, fd, ctx);
     }
     int events = 0;
     if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= UV_READABLE;
     if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= UV_WRITABLE;
-    uv_poll_start(&ctx->poll, events, &UvCurlMulti::onPoll);
+    uv_poll_start(ctx->poll.get(), events, &UvCurlMulti::onPoll);
     return 0;
   } catch (...) {
     return -1;
@@ -116,13 +101,13 @@ int UvCurlMulti::onTimer(CURLM* /*multi*/, long timeout_ms, void* userp) noexcep
   auto* self = static_cast<UvCurlMulti*>(userp);
   if (!self->timer_) return 0;
   if (timeout_ms < 0) {
-    uv_timer_stop(self->timer_);
+    uv_timer_stop(self->timer_.get());
     return 0;
   }
   // 0 means "as soon as possible": never act from inside curl's callback, let
   // the loop come round (libuv 1.44 may run a 0 ms timer in the same turn).
   uint64_t ms = timeout_ms == 0 ? 1 : static_cast<uint64_t>(timeout_ms);
-  uv_timer_start(self->timer_, &UvCurlMulti::onTimeout, ms, 0);
+  uv_timer_start(self->timer_.get(), &UvCurlMulti::onTimeout, ms, 0);
   return 0;
 }
 
@@ -137,8 +122,8 @@ void UvCurlMulti::onTimeout(uv_timer_t* handle) noexcept {
 
 void UvCurlMulti::onPoll(uv_poll_t* handle, int status, int events) noexcept {
   auto* ctx = static_cast<SocketContext*>(handle->data);
+  if (!ctx) return;
   UvCurlMulti* self = ctx->owner;
-  if (!self) return;
   int flags = 0;
   if (status < 0) {
     // UV_EBADF included: curl learns of the error and drops the socket.

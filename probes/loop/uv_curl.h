@@ -4,9 +4,13 @@
 // One UvCurlMulti per loop user (HttpClient); all of it runs on the loop thread.
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <curl/curl.h>
+
+#include "pathwatch/uv_handle.h"
 #include <uv.h>
 
 namespace pathwatch {
@@ -42,13 +46,12 @@ class UvCurlMulti {
 
   void socketAction(curl_socket_t fd, int ev_bitmask);
   void drainMessages();
-  void closeContext(SocketContext* ctx);
 
   uv_loop_t* loop_;
   OnDone on_done_;
   CURLM* multi_ = nullptr;
-  uv_timer_t* timer_ = nullptr;  // heap: freed in its close callback
-  std::unordered_set<SocketContext*> sockets_;
+  UvTimer timer_;
+  std::unordered_map<SocketContext*, std::unique_ptr<SocketContext>> sockets_;
   std::unordered_set<CURL*> easies_;
 };
 

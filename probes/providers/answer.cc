@@ -22,28 +22,6 @@ bool needOk(Need need, bool value) {
 
 // ---------------------------------------------------------------- parsing
 
-// Refuses absurd nesting before the parser sees it (memory and recursion stay bounded).
-bool nestingOk(std::string_view body, int max_depth = 64) {
-  int depth = 0;
-  bool in_string = false, escape = false;
-  for (char c : body) {
-    if (in_string) {
-      if (escape) escape = false;
-      else if (c == '\\') escape = true;
-      else if (c == '"') in_string = false;
-      continue;
-    }
-    if (c == '"') in_string = true;
-    else if (c == '{' || c == '[') {
-      if (++depth > max_depth) return false;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return true;
-}
-
-
 std::string hostOfUrl(std::string_view url) {
   auto parts = parseUrl(url);
   return parts ? toLower(parts->host) : std::string{};
@@ -92,7 +70,7 @@ AnswerView makeView(const ProviderSpec& spec, const ProviderDef& s, const HttpLa
   v.json = Json(Json::value_t::discarded);
   const auto first = v.body.find_first_not_of(" \t\r\n");
   const char lead = first == std::string_view::npos ? '\0' : v.body[first];
-  if ((lead == '{' || lead == '[') && nestingOk(v.body)) {
+  if ((lead == '{' || lead == '[') && jsonNestingWithin(v.body, 64)) {
     v.json = Json::parse(v.body.begin(), v.body.end(), nullptr, /*allow_exceptions=*/false);
   }
   const std::string* ctype = v.header("content-type");

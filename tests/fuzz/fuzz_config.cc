@@ -3,9 +3,9 @@
 // Build and run (clang++ from Debian's `clang` package):
 //   CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DPATHWATCH_FUZZ=ON
 //   ninja -C build-fuzz fuzz_config
-//   mkdir -p build-fuzz/corpus-config && cp tests/fuzz/corpus/config/* build-fuzz/corpus-config/
+//   mkdir -p build-fuzz/corpus-config && cp tests/fuzz/corpus/fuzz_config/* build-fuzz/corpus-config/
 //   timeout 660 build-fuzz/tests/fuzz/fuzz_config -max_total_time=600 -rss_limit_mb=2048 \
-//       -dict=tests/fuzz/config.dict build-fuzz/corpus-config/
+//       -dict=tests/fuzz/fuzz_config.dict build-fuzz/corpus-config/
 //
 // Properties checked for every input (abort on violation):
 // - parseConfig returns or throws ConfigError; no other exception escapes;

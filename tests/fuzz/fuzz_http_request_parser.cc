@@ -1,11 +1,7 @@
 // libFuzzer target for the echo server's request parser (echo/http_request_parser).
 //
-// Build and run (clang++ from Debian's `clang` package):
-//   CXX=clang++ cmake -S /work/main -B build-fuzz -G Ninja -DPATHWATCH_FUZZ=ON
-//   ninja -C build-fuzz fuzz_http_request_parser
-//   mkdir -p corpus && cp tests/fuzz/seeds/* corpus/
-//   timeout 660 build-fuzz/tests/fuzz/fuzz_http_request_parser \
-//       -max_total_time=600 -rss_limit_mb=2048 corpus/
+// Build and run: see tests/fuzz/CMakeLists.txt and scripts/fuzz-smoke.sh; seeds in
+// tests/fuzz/corpus/fuzz_http_request_parser/.
 //
 // Besides "never crashes" it checks properties that must hold for every input:
 // - feeding the bytes in arbitrary chunks gives the same result as feeding
@@ -15,21 +11,13 @@
 // - every header kept is a token name and a value without CR, LF or NUL.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string_view>
 
 #include "echo/http_request_parser.h"
+#include "fuzz_check.h"
 
 using pathwatch::HttpRequestLimits;
 using pathwatch::HttpRequestParser;
-
-namespace {
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
@@ -47,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   HttpRequestParser whole(limits);
   std::size_t whole_consumed = 0;
   const auto whole_state = whole.feed(input, &whole_consumed);
-  check(whole_consumed <= input.size());
+  FUZZ_CHECK(whole_consumed <= input.size());
 
   HttpRequestParser pieces(limits);
   std::size_t total = 0;
@@ -57,34 +45,34 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::size_t used = 0;
     const auto part = input.substr(off, chunk);
     state = pieces.feed(part, &used);
-    check(used <= part.size());
+    FUZZ_CHECK(used <= part.size());
     total += used;
   }
-  check(state == whole_state);
-  check(pieces.errorStatus() == whole.errorStatus());
-  check(pieces.errorReason() == whole.errorReason());
-  if (state == HttpRequestParser::State::Done) check(total == whole_consumed);
+  FUZZ_CHECK(state == whole_state);
+  FUZZ_CHECK(pieces.errorStatus() == whole.errorStatus());
+  FUZZ_CHECK(pieces.errorReason() == whole.errorReason());
+  if (state == HttpRequestParser::State::Done) FUZZ_CHECK(total == whole_consumed);
 
   const auto& head = whole.head();
-  check(head.request_line.size() <= limits.max_request_line);
-  check(head.headers.size() <= limits.max_headers);
-  check(head.request_line == pieces.head().request_line);
-  check(head.headers == pieces.head().headers);
+  FUZZ_CHECK(head.request_line.size() <= limits.max_request_line);
+  FUZZ_CHECK(head.headers.size() <= limits.max_headers);
+  FUZZ_CHECK(head.request_line == pieces.head().request_line);
+  FUZZ_CHECK(head.headers == pieces.head().headers);
   std::size_t bytes = 0;
   for (const auto& [name, value] : head.headers) {
-    check(!name.empty());
-    check(value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos);
+    FUZZ_CHECK(!name.empty());
+    FUZZ_CHECK(value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos);
     bytes += name.size() + value.size();
   }
-  check(bytes <= limits.max_header_block);
+  FUZZ_CHECK(bytes <= limits.max_header_block);
   if (whole_state == HttpRequestParser::State::Error) {
-    check(whole.errorStatus() >= 400 && whole.errorStatus() < 600);
-    check(!whole.errorReason().empty());
+    FUZZ_CHECK(whole.errorStatus() >= 400 && whole.errorStatus() < 600);
+    FUZZ_CHECK(!whole.errorReason().empty());
   }
   if (whole_state != HttpRequestParser::State::NeedMore) {
     std::size_t used = 99;
-    check(whole.feed("GET / HTTP/1.1\r\n\r\n", &used) == whole_state);
-    check(used == 0);
+    FUZZ_CHECK(whole.feed("GET / HTTP/1.1\r\n\r\n", &used) == whole_state);
+    FUZZ_CHECK(used == 0);
   }
   return 0;
 }

@@ -35,12 +35,14 @@ class Daemon:
     """pathwatchd as our own child in the host namespace (`ip netns exec` execs it, so
     the pid is the daemon's), plus the `pathwatch` client commands against its socket."""
 
-    def __init__(self, lab, interval, routes=("default",), alerts=None, providers=("openai",)):
+    def __init__(self, lab, interval, routes=("default",), alerts=None, providers=("openai",),
+                 cfg=None):
         self.lab = lab
         # The built-ins stay unless disabled: only the providers named run.
-        cfg = lab.config(list(routes), timeout="1s",
-                         providers=[{"name": p} if p in providers else
-                                    {"name": p, "enabled": False} for p in ALL])
+        cfg = dict(cfg) if cfg is not None else lab.config(
+            list(routes), timeout="1s",
+            providers=[{"name": p} if p in providers else
+                       {"name": p, "enabled": False} for p in ALL])
         cfg["interval"] = interval
         cfg["alerts"] = alerts or {"fail_threshold": 2, "resolve_threshold": 2}
         self.socket = cfg["socket"]

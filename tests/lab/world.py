@@ -62,6 +62,7 @@ PROXY_NOCONNECT = "198.18.31.6"  # squid that refuses CONNECT to the providers: 
 PROXY_DROPPED = "198.18.31.8"  # nft drop
 PROXY_DEAD = "198.18.31.9"    # nothing listens
 ECHO_ADDR = "198.18.80.1"
+ECHO_FRONT = ECHO_ADDR + ":8081"  # nginx in front of the echo server, adding a header
 BACKEND = "127.0.0.1:8000"    # inside inet: the providers' answers behind nginx
 
 BRIDGE_ADDRS = (list(GENUINE.values()) +
@@ -463,6 +464,20 @@ table inet lab {
             servers.append(server(prov, INTERCEPT_ADDR, self.leaves["corp"], host))
             servers.append(server(prov, EXPIRED_ADDR, self.leaves["expired"], host))
             servers.append(server(prov, WRONGNAME_ADDR, self.leaves["wrongname"], host))
+        # A front end for the echo server that adds a header to every request,
+        # as a reverse proxy in front of a real echo would: no route is to blame.
+        servers.append("""
+  server {
+    listen %(listen)s;
+    location / {
+      proxy_pass http://%(echo)s;
+      proxy_http_version 1.1;
+      proxy_set_header Host $http_host;
+      proxy_set_header Connection "";
+      proxy_set_header X-Echo-Front-End lab;
+    }
+  }
+""" % {"listen": ECHO_FRONT, "echo": ECHO_ADDR + ":8080"})
         return """
 worker_processes 1;
 pid %(d)s/nginx.pid;

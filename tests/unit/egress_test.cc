@@ -51,6 +51,8 @@ INSTANTIATE_TEST_SUITE_P(
                       NotTrace{"no_ip", "loc=HK\ncolo=HKG\n"},
                       NotTrace{"bad_ip", "ip=not-an-ip\nloc=HK\n"},
                       NotTrace{"ip_with_space_inside", "ip=203.0.113.7 x\n"},
+                      // inet_pton stops at the NUL: the bytes after it must not ride along.
+                      NotTrace{"ip_with_nul_inside", std::string("ip=203.0.113.7\0garbage\n", 23)},
                       NotTrace{"html_after_trace", "ip=203.0.113.7\n<p>hi</p>\n"},
                       NotTrace{"huge", "ip=203.0.113.7\n" + std::string(20000, '\n')}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
