@@ -2,12 +2,13 @@
 """CPU per provider probe: pathwatchd against Prometheus blackbox_exporter on the lab. Needs root.
 
   sudo /usr/bin/python3 bench/vs_blackbox.py --bin-dir build [--runs 5] [--window 60] \
-      [--interval 2s] [--routes default] [-v]
+      [--interval 2s] [--routes iface-a] [-v]
 
 Builds the lab world (tests/lab) once, then starts both side by side in the lab's host
 namespace and keeps them running for the whole bench:
 
-- pathwatchd with the four providers over --routes (default: `default` only), every layer
+- pathwatchd with the four providers over --routes (default: `iface-a` only, egress A, the
+  same ISP as blackbox's main-table route `default via 198.18.1.1 dev eth-a`), every layer
   on: two resolvers ("system" and 198.18.53.1, both honest), TCP, TLS against the lab's CA
   file plus the public-root check, HTTP with valid lab keys, the route's header echo and its
   cdn-cgi/trace egress; interval --interval, timeout = interval.
@@ -67,10 +68,11 @@ def cpu_s(pid):
     return (int(rest[11]) + int(rest[12])) / CLK_TCK
 
 
-def rss_kb(pid):
+def mem_kb(pid, field):
+    """VmRSS (now) or VmHWM (peak) of a process, in KiB."""
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
 
@@ -130,7 +132,9 @@ def main():
     ap.add_argument("--window", type=float, default=60.0, help="seconds per run (10..1800)")
     ap.add_argument("--warmup", type=float, default=10.0)
     ap.add_argument("--interval", default="2s")
-    ap.add_argument("--routes", default="default", help="comma-separated lab routes for pathwatchd")
+    ap.add_argument("--routes", default="iface-a",
+                    help="comma-separated lab routes for pathwatchd (iface-a: egress A, the "
+                         "first ISP, the one blackbox's main-table route takes too)")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
     if os.geteuid() != 0:
@@ -273,8 +277,8 @@ def main():
             rows.append((pw_ms, bb_ms, pw_ms / bb_ms))
             print("run %d: %.0f s; pathwatchd %.2f s CPU / %d probes = %.2f ms/probe (RSS %.1f MiB); "
                   "blackbox %.2f s CPU / %d probes = %.2f ms/probe (RSS %.1f MiB)%s; ratio %.2f" % (
-                      run + 1, t1 - t0, pw1 - pw0, n_pw, pw_ms, rss_kb(pw.pid) / 1024.0,
-                      bb1 - bb0, bb_ok, bb_ms, rss_kb(bb.pid) / 1024.0,
+                      run + 1, t1 - t0, pw1 - pw0, n_pw, pw_ms, mem_kb(pw.pid, "VmRSS") / 1024.0,
+                      bb1 - bb0, bb_ok, bb_ms, mem_kb(bb.pid, "VmRSS") / 1024.0,
                       " (%d failed: %s)" % (len(bb_bad), ",".join(sorted(set(bb_bad))))
                       if bb_bad else "", pw_ms / bb_ms), flush=True)
         verdicts = {}
@@ -282,6 +286,9 @@ def main():
             for r in p.get("routes") or []:
                 verdicts["%s/%s" % (p.get("name"), r.get("route"))] = r.get("verdict")
         print("pathwatchd verdicts: %s" % json.dumps(verdicts, sort_keys=True))
+        print("peak RSS (VmHWM): pathwatchd %.1f MiB, blackbox %.1f MiB, ratio %.2f" % (
+            mem_kb(pw.pid, "VmHWM") / 1024.0, mem_kb(bb.pid, "VmHWM") / 1024.0,
+            mem_kb(pw.pid, "VmHWM") / max(1, mem_kb(bb.pid, "VmHWM"))))
         print("median of %d runs: pathwatchd %.2f ms/probe, blackbox %.2f ms/probe, "
               "ratio %.2f (runs: %s)" % (
                   len(rows), statistics.median(r[0] for r in rows),
