@@ -312,6 +312,10 @@ std::string Transfer::setup() {
     set(CURLOPT_CAPATH, static_cast<const char*>(nullptr));  // no silent extra trust
     set(CURLOPT_PROXY_CAINFO, req.ca_file.c_str());
     set(CURLOPT_PROXY_CAPATH, static_cast<const char*>(nullptr));
+    // Parsed once per HttpClient (libcurl keeps the store per multi handle),
+    // and the client lives as long as its config: read at start and on
+    // reload only (docs/configuration.md), never per probe.
+    set(CURLOPT_CA_CACHE_TIMEOUT, -1L);
   }
   set(CURLOPT_SSL_CTX_FUNCTION, &Transfer::onSslCtx);
   set(CURLOPT_SSL_CTX_DATA, this);
