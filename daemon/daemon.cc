@@ -78,7 +78,7 @@ class Daemon {
   void requestRun(ClientId id);
   void finishRun(const CheckReport& rep);
   void handleRequest(ClientId id, const json& req);
-  const std::string& statusLine();
+  std::shared_ptr<const std::string> statusLine();
   void waitForHooks();
   void finishStop();
   void gcEngines();
@@ -115,13 +115,14 @@ class Daemon {
   std::vector<RunWaiter> run_waiters_;
   bool run_in_progress_ = false;
   std::optional<json> last_run_;  // the report of the latest run
-  // The status answer as sent, rebuilt only when something it shows changed:
-  // a busy socket then costs a copy per request, not a JSON build.
+  // The status answer as sent ('\n' included), rebuilt only when something it
+  // shows changed: a busy socket then costs a write per request, not a JSON
+  // build or a copy (every client's write shares the line).
   struct StatusCache {
     uint64_t snapshot_version = 0;
     HistoryService::StatusState history;
     std::string reload_error;
-    std::string text;
+    std::shared_ptr<const std::string> line;
   };
   std::optional<StatusCache> status_cache_;
   uint64_t last_run_done_ms_ = 0;  // loop time
@@ -402,12 +403,12 @@ void Daemon::finishRun(const CheckReport& rep) {
   }
 }
 
-const std::string& Daemon::statusLine() {
+std::shared_ptr<const std::string> Daemon::statusLine() {
   HistoryService::StatusState hs = history_->statusState();
   // config_ changes only with a config, and every config reaches the snapshot.
   if (status_cache_ && status_cache_->snapshot_version == snapshot_->version() &&
       status_cache_->history == hs && status_cache_->reload_error == reload_error_)
-    return status_cache_->text;
+    return status_cache_->line;
   json out = snapshot_->toJson();
   out["ok"] = true;
   out["daemon"] = {{"pid", static_cast<int64_t>(getpid())},
@@ -423,9 +424,11 @@ const std::string& Daemon::statusLine() {
   c.snapshot_version = snapshot_->version();
   c.history = std::move(hs);
   c.reload_error = reload_error_;
-  c.text = out.dump(-1, ' ', false, json::error_handler_t::replace);  // as ControlServer::reply
+  // As ControlServer::reply.
+  c.line = std::make_shared<const std::string>(
+      out.dump(-1, ' ', false, json::error_handler_t::replace) + '\n');
   status_cache_ = std::move(c);
-  return status_cache_->text;
+  return status_cache_->line;
 }
 
 void Daemon::handleRequest(ClientId id, const json& req) {
