@@ -181,6 +181,33 @@ int benchHistory(long rows) {
   return 0;
 }
 
+struct ProcSample {
+  double cpu_s = 0;
+  long rss_kib = 0;
+};
+
+ProcSample sampleProc(pid_t pid) {
+  ProcSample s;
+  std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
+  std::string all((std::istreambuf_iterator<char>(st)), {});
+  auto rp = all.rfind(')');
+  if (rp != std::string::npos) {
+    std::istringstream in(all.substr(rp + 2));
+    std::string f;
+    std::vector<std::string> fields;
+    while (in >> f) fields.push_back(f);
+    // fields[0] is state (field 3); utime is field 14, stime 15.
+    if (fields.size() > 13)
+      s.cpu_s = static_cast<double>(std::stol(fields[11]) + std::stol(fields[12])) /
+                static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmRSS:", 0) == 0) s.rss_kib = std::atol(line.c_str() + 6);
+  return s;
+}
+
 struct Daemon {
   pid_t pid = -1;
   std::string dir, socket;
@@ -485,13 +512,16 @@ int benchStatus(int clients, int reqs, int rounds, int period_ms) {
   SilentPort silent;
   auto d = startDaemon("1s", 4, 3, 2, silent.port, "800ms");
   std::this_thread::sleep_for(std::chrono::seconds(3));  // a cycle first
-  std::vector<double> d50, d99, dmax, f50, f99, fmax, drate, frate;
+  std::vector<double> d50, d99, dmax, f50, f99, fmax, drate, frate, cpu_per_req;
   int failures = 0;
   uint64_t c0 = daemonCycles(d.socket);
   auto t0 = Clock::now();
   std::size_t bytes = 0;
   for (int r = 0; r < rounds; ++r) {
+    const double cpu0 = sampleProc(d.pid).cpu_s;
     LatencyRun dr = drive(d.socket, clients, reqs, period_ms);
+    const double cpu_us = (sampleProc(d.pid).cpu_s - cpu0) * 1e6 / std::max<double>(1, dr.ms.size());
+    cpu_per_req.push_back(cpu_us);
     failures += dr.failures;
     bytes = dr.answer_bytes;
     FloorServer floor(d.dir, std::max<std::size_t>(dr.answer_bytes, 16));
@@ -504,10 +534,10 @@ int benchStatus(int clients, int reqs, int rounds, int period_ms) {
       mx->push_back(run->ms.empty() ? 0 : *std::max_element(run->ms.begin(), run->ms.end()));
       rate->push_back(static_cast<double>(run->ms.size()) / run->wall_ms * 1000);
     }
-    std::printf("round %d: pathwatchd p50 %.3f p99 %.3f max %.2f ms (%.0f req/s) | floor p50 %.3f "
-                "p99 %.3f max %.2f ms (%.0f req/s)\n",
-                r + 1, d50.back(), d99.back(), dmax.back(), drate.back(), f50.back(), f99.back(),
-                fmax.back(), frate.back());
+    std::printf("round %d: pathwatchd p50 %.3f p99 %.3f max %.2f ms (%.0f req/s; daemon CPU %.0f us "
+                "per request, checks included) | floor p50 %.3f p99 %.3f max %.2f ms (%.0f req/s)\n",
+                r + 1, d50.back(), d99.back(), dmax.back(), drate.back(), cpu_per_req.back(),
+                f50.back(), f99.back(), fmax.back(), frate.back());
   }
   uint64_t c1 = daemonCycles(d.socket);
   double secs = ms(Clock::now() - t0) / 1000;
@@ -521,39 +551,13 @@ int benchStatus(int clients, int reqs, int rounds, int period_ms) {
               rounds, bytes, static_cast<unsigned long>(c1 - c0), secs);
   std::printf("median of rounds: pathwatchd p50 %.3f ms p99 %.3f ms max %.2f ms | floor (one-thread "
               "epoll server, fixed line) p50 %.3f ms p99 %.3f ms max %.2f ms | p99 ratio %.2f; "
-              "%d failures\n",
+              "daemon CPU %.0f us per request; %d failures\n",
               med(d50), med(d99), med(dmax), med(f50), med(f99), med(fmax), med(d99) / med(f99),
-              failures);
+              med(cpu_per_req), failures);
   stopDaemon(d);
   return failures ? 1 : 0;
 }
 
-struct ProcSample {
-  double cpu_s = 0;
-  long rss_kib = 0;
-};
-
-ProcSample sampleProc(pid_t pid) {
-  ProcSample s;
-  std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
-  std::string all((std::istreambuf_iterator<char>(st)), {});
-  auto rp = all.rfind(')');
-  if (rp != std::string::npos) {
-    std::istringstream in(all.substr(rp + 2));
-    std::string f;
-    std::vector<std::string> fields;
-    while (in >> f) fields.push_back(f);
-    // fields[0] is state (field 3); utime is field 14, stime 15.
-    if (fields.size() > 13)
-      s.cpu_s = static_cast<double>(std::stol(fields[11]) + std::stol(fields[12])) /
-                static_cast<double>(sysconf(_SC_CLK_TCK));
-  }
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmRSS:", 0) == 0) s.rss_kib = std::atol(line.c_str() + 6);
-  return s;
-}
 
 int benchSoak(int seconds, const std::string& interval) {
   auto d = startDaemon(interval, 4, 3);
