@@ -68,9 +68,9 @@ def cpu_s(pid):
     return (int(rest[11]) + int(rest[12])) / CLK_TCK
 
 
-def mem_kb(pid, field):
-    """VmRSS (now) or VmHWM (peak) of a process, in KiB."""
-    with open("/proc/%d/status" % pid) as f:
+def mem_kb(pid, field, where="status"):
+    """VmRSS (now), VmHWM (peak), RssAnon (status) or Pss (smaps_rollup) of a process, KiB."""
+    with open("/proc/%d/%s" % (pid, where)) as f:
         for line in f:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
@@ -289,6 +289,14 @@ def main():
         print("peak RSS (VmHWM): pathwatchd %.1f MiB, blackbox %.1f MiB, ratio %.2f" % (
             mem_kb(pw.pid, "VmHWM") / 1024.0, mem_kb(bb.pid, "VmHWM") / 1024.0,
             mem_kb(pw.pid, "VmHWM") / max(1, mem_kb(bb.pid, "VmHWM"))))
+        # Most of a C program's RSS is shared library text (page cache, shared with
+        # every other process using libcrypto, libc...); PSS and anonymous memory say
+        # what the process itself costs.
+        print("now: RssAnon pathwatchd %.1f MiB, blackbox %.1f MiB; PSS pathwatchd %.1f MiB, "
+              "blackbox %.1f MiB" % (
+                  mem_kb(pw.pid, "RssAnon") / 1024.0, mem_kb(bb.pid, "RssAnon") / 1024.0,
+                  mem_kb(pw.pid, "Pss", "smaps_rollup") / 1024.0,
+                  mem_kb(bb.pid, "Pss", "smaps_rollup") / 1024.0))
         print("median of %d runs: pathwatchd %.2f ms/probe, blackbox %.2f ms/probe, "
               "ratio %.2f (runs: %s)" % (
                   len(rows), statistics.median(r[0] for r in rows),
