@@ -35,6 +35,7 @@ void StatusSnapshot::onConfig(const Config& config) {
 }
 
 void StatusSnapshot::onKey(const std::string& provider, const KeyLayer& key) {
+  ++version_;
   auto it = providers_.find(provider);
   if (it != providers_.end()) it->second.key = key;
 }

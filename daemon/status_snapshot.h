@@ -33,7 +33,8 @@ class StatusSnapshot : public ResultObserver {
   // One line for systemd's STATUS=: "3 providers: 2 ok, 1 problem (openai region_blocked)".
   std::string summaryLine() const;
   uint64_t cycles() const { return cycles_; }
-  // Changes whenever toJson() or cycles() could (a result, a diagnosis, a config).
+  // Changes whenever toJson() or cycles() could (a result, a diagnosis, a
+  // config, a key read).
   uint64_t version() const { return version_; }
 
  private:

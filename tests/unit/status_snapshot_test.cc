@@ -41,6 +41,16 @@ TEST(StatusSnapshot, VersionMovesWithEveryChangeAndOnlyThen) {
   s.onDiagnosis("openai", d, {r});
   EXPECT_NE(s.version(), v);
   EXPECT_EQ(s.cycles(), 1u);
+  v = s.version();
+
+  const nlohmann::json before_key = s.toJson();
+  KeyLayer k;
+  k.source = "env:OPENAI_API_KEY";
+  k.read = true;
+  k.fingerprint = "sk-proj\u2026x9Qa";
+  s.onKey("openai", k);
+  EXPECT_NE(s.version(), v) << "a key read shows in the answer";
+  EXPECT_NE(s.toJson(), before_key);
 }
 
 }  // namespace
