@@ -1,6 +1,7 @@
 // pathwatchd benchmarks.
 //   daemon_bench history [ROWS]            insert rate, per-batch stall, 24 h query over ROWS rows
-//   daemon_bench status [CLIENTS] [REQS]   status latency p50/p99 with CLIENTS concurrent clients
+//   daemon_bench status [CLIENTS] [REQS] [ROUNDS] [PERIOD_MS]  status latency p50/p99 with CLIENTS concurrent
+//                                          clients while checks run, next to a floor server
 //   daemon_bench soak [SECONDS] [INTERVAL] daemon RSS and CPU over a window (loopback fakes)
 //   daemon_bench lateness [ROWS] [SECONDS] [MODE]  a 1 ms timer's delay on the loop while the
 //                                          recorder writes and retention prunes a ROWS-row history
@@ -10,7 +11,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,10 +24,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -175,12 +181,61 @@ int benchHistory(long rows) {
   return 0;
 }
 
+struct ProcSample {
+  double cpu_s = 0;
+  long rss_kib = 0;
+};
+
+ProcSample sampleProc(pid_t pid) {
+  ProcSample s;
+  std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
+  std::string all((std::istreambuf_iterator<char>(st)), {});
+  auto rp = all.rfind(')');
+  if (rp != std::string::npos) {
+    std::istringstream in(all.substr(rp + 2));
+    std::string f;
+    std::vector<std::string> fields;
+    while (in >> f) fields.push_back(f);
+    // fields[0] is state (field 3); utime is field 14, stime 15.
+    if (fields.size() > 13)
+      s.cpu_s = static_cast<double>(std::stol(fields[11]) + std::stol(fields[12])) /
+                static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmRSS:", 0) == 0) s.rss_kib = std::atol(line.c_str() + 6);
+  return s;
+}
+
 struct Daemon {
   pid_t pid = -1;
   std::string dir, socket;
 };
 
-Daemon startDaemon(const std::string& interval, int providers, int routes) {
+// A loopback port that accepts TCP (the kernel's backlog) and never answers:
+// a probe there stays in flight until its timeout.
+struct SilentPort {
+  int fd = -1;
+  int port = 0;
+  SilentPort() {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd, 1024);
+    socklen_t l = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &l);
+    port = ntohs(a.sin_port);
+  }
+  ~SilentPort() { ::close(fd); }
+};
+
+// providers x routes against dead ports (done at once); `silent` more
+// providers against `silent_port` (in flight until the timeout).
+Daemon startDaemon(const std::string& interval, int providers, int routes, int silent = 0,
+                   int silent_port = 0, const std::string& timeout = "2s") {
   Daemon d;
   d.dir = tempDir();
   d.socket = d.dir + "/pw.sock";
@@ -191,10 +246,14 @@ Daemon startDaemon(const std::string& interval, int providers, int routes) {
     provs.push_back({{"name", "fake" + std::to_string(i)},
                      {"kind", "openai"},
                      {"base_url", "http://127.0.0.1:" + std::to_string(deadPort()) + "/v1"}});
+  for (int i = 0; i < silent; ++i)
+    provs.push_back({{"name", "silent" + std::to_string(i)},
+                     {"kind", "openai"},
+                     {"base_url", "http://127.0.0.1:" + std::to_string(silent_port) + "/v1"}});
   json rts = json::array();
   for (int i = 0; i < routes; ++i) rts.push_back({{"name", "r" + std::to_string(i)}});
   json cfg = {{"interval", interval},
-              {"timeout", "2s"},
+              {"timeout", timeout},
               {"providers", provs},
               {"routes", rts},
               {"resolvers", {"127.0.0.1:" + std::to_string(deadPort())}},
@@ -223,69 +282,282 @@ void stopDaemon(Daemon& d) {
   std::filesystem::remove_all(d.dir);
 }
 
-int benchStatus(int clients, int reqs) {
-  auto d = startDaemon("5s", 4, 3);
-  std::this_thread::sleep_for(std::chrono::seconds(3));  // a cycle first
-  std::vector<std::vector<double>> lat(static_cast<std::size_t>(clients));
-  std::atomic<int> failures{0};
-  std::vector<std::thread> th;
-  auto t0 = Clock::now();
-  for (int c = 0; c < clients; ++c)
-    th.emplace_back([&, c] {
-      ControlClient client;
-      if (!client.connect(d.socket)) {
-        ++failures;
-        return;
-      }
-      for (int i = 0; i < reqs; ++i) {
-        auto s = Clock::now();
-        auto answer = client.ask({{"cmd", "status"}}, std::chrono::seconds(10));
-        if (!answer || !answer->value("ok", false)) {
-          ++failures;
-          break;
-        }
-        lat[static_cast<std::size_t>(c)].push_back(ms(Clock::now() - s));
-      }
-    });
-  for (auto& t : th) t.join();
-  double wall = ms(Clock::now() - t0);
-  std::vector<double> all;
-  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
-  std::printf("status: %d concurrent clients x %d requests (4 providers x 3 routes): p50 %.3f ms "
-              "p99 %.3f ms max %.3f ms, %.0f req/s, %d failures\n",
-              clients, reqs, pct(all, 0.5), pct(all, 0.99),
-              all.empty() ? 0 : *std::max_element(all.begin(), all.end()),
-              static_cast<double>(all.size()) / wall * 1000, failures.load());
-  stopDaemon(d);
-  return failures.load() ? 1 : 0;
+int connectUnix(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  ::fcntl(fd, F_SETFL, O_NONBLOCK);
+  return fd;
 }
 
-struct ProcSample {
-  double cpu_s = 0;
-  long rss_kib = 0;
+struct LatencyRun {
+  std::vector<double> ms;
+  int failures = 0;
+  double wall_ms = 0;
+  std::size_t answer_bytes = 0;
 };
 
-ProcSample sampleProc(pid_t pid) {
-  ProcSample s;
-  std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
-  std::string all((std::istreambuf_iterator<char>(st)), {});
-  auto rp = all.rfind(')');
-  if (rp != std::string::npos) {
-    std::istringstream in(all.substr(rp + 2));
-    std::string f;
-    std::vector<std::string> fields;
-    while (in >> f) fields.push_back(f);
-    // fields[0] is state (field 3); utime is field 14, stime 15.
-    if (fields.size() > 13)
-      s.cpu_s = static_cast<double>(std::stol(fields[11]) + std::stol(fields[12])) /
-                static_cast<double>(sysconf(_SC_CLK_TCK));
+// `clients` connections driven from ONE thread (epoll), each asking `reqs`
+// times, so the client side costs little next to the server. period_ms 0:
+// each asks again as soon as answered (saturation: latency is the queue of
+// 100 requests in flight); otherwise each asks every period_ms, starting at
+// spread-out offsets (an offered load of clients / period).
+LatencyRun drive(const std::string& socket, int clients, int reqs, int period_ms = 0) {
+  static const std::string kAsk = "{\"cmd\":\"status\"}\n";
+  struct Conn {
+    int fd = -1;
+    int left = 0;
+    std::string buf;
+    Clock::time_point sent;
+    std::optional<Clock::time_point> next;  // paced: when to ask again
+  };
+  LatencyRun out;
+  const auto period = std::chrono::milliseconds(period_ms);
+  std::vector<Conn> conns(static_cast<std::size_t>(clients));
+  int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  int open = 0;
+  auto t0 = Clock::now();
+  for (std::size_t i = 0; i < conns.size(); ++i) {
+    Conn& c = conns[i];
+    c.fd = connectUnix(socket);
+    if (c.fd < 0) {
+      ++out.failures;
+      continue;
+    }
+    c.left = reqs;
+    epoll_event e{};
+    e.events = EPOLLIN;
+    e.data.u64 = i;
+    ::epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &e);
+    ++open;
+    if (period_ms > 0) {
+      c.next = t0 + period * static_cast<int>(i) / clients;
+      continue;
+    }
+    c.sent = Clock::now();
+    if (::send(c.fd, kAsk.data(), kAsk.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(kAsk.size()))
+      ++out.failures;
   }
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmRSS:", 0) == 0) s.rss_kib = std::atol(line.c_str() + 6);
-  return s;
+  const auto deadline = Clock::now() + std::chrono::seconds(120);
+  std::vector<epoll_event> evs(256);
+  char buf[65536];
+  while (open > 0 && Clock::now() < deadline) {
+    int wait_ms = 1000;
+    if (period_ms > 0) {
+      const auto now = Clock::now();
+      for (auto& c : conns) {
+        if (c.fd < 0 || !c.next) continue;
+        if (*c.next <= now) {
+          c.next.reset();
+          c.sent = now;
+          if (::send(c.fd, kAsk.data(), kAsk.size(), MSG_NOSIGNAL) !=
+              static_cast<ssize_t>(kAsk.size()))
+            ++out.failures;
+        } else {
+          wait_ms = std::min<int>(
+              wait_ms, static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(*c.next - now).count()));
+        }
+      }
+    }
+    int n = ::epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), wait_ms);
+    for (int k = 0; k < n; ++k) {
+      Conn& c = conns[evs[static_cast<std::size_t>(k)].data.u64];
+      bool closed = false;
+      for (;;) {
+        ssize_t got = ::recv(c.fd, buf, sizeof buf, 0);
+        if (got > 0) {
+          c.buf.append(buf, static_cast<std::size_t>(got));
+          continue;
+        }
+        closed = got == 0 || (errno != EAGAIN && errno != EINTR);
+        break;
+      }
+      for (std::size_t nl; c.left > 0 && (nl = c.buf.find('\n')) != std::string::npos;) {
+        out.ms.push_back(ms(Clock::now() - c.sent));
+        if (auto ok = c.buf.find("\"ok\":true"); ok == std::string::npos || ok > nl) ++out.failures;
+        out.answer_bytes = nl + 1;
+        c.buf.erase(0, nl + 1);
+        if (--c.left > 0 && period_ms > 0) {
+          c.next = c.sent + period;
+        } else if (c.left > 0) {
+          c.sent = Clock::now();
+          if (::send(c.fd, kAsk.data(), kAsk.size(), MSG_NOSIGNAL) !=
+              static_cast<ssize_t>(kAsk.size()))
+            closed = true;
+        }
+      }
+      if (c.left == 0 || closed) {
+        if (c.left > 0) ++out.failures;
+        ::epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr);
+        ::close(c.fd);
+        c.fd = -1;
+        c.left = 0;
+        --open;
+      }
+    }
+  }
+  for (auto& c : conns)
+    if (c.fd >= 0) {
+      ++out.failures;
+      ::close(c.fd);
+    }
+  ::close(ep);
+  out.wall_ms = ms(Clock::now() - t0);
+  return out;
 }
+
+// The floor to compare with, in the same run: a one-thread epoll server that
+// answers every line with a fixed line of the daemon's answer size.
+class FloorServer {
+ public:
+  FloorServer(std::string dir, std::size_t answer_bytes)
+      : path_(dir + "/floor.sock"), answer_(std::string(answer_bytes - 1, ' ') + "\n") {
+    answer_.replace(0, 11, "{\"ok\":true}");
+    lfd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path_.c_str());
+    ::bind(lfd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(lfd_, 512);
+    ::pipe2(wake_, O_CLOEXEC);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~FloorServer() {
+    char x = 1;
+    (void)!::write(wake_[1], &x, 1);
+    thread_.join();
+    ::close(lfd_);
+    ::close(wake_[0]);
+    ::close(wake_[1]);
+    ::unlink(path_.c_str());
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  void run() {
+    int ep = ::epoll_create1(EPOLL_CLOEXEC);
+    epoll_event e{};
+    e.events = EPOLLIN;
+    e.data.fd = lfd_;
+    ::epoll_ctl(ep, EPOLL_CTL_ADD, lfd_, &e);
+    e.data.fd = wake_[0];
+    ::epoll_ctl(ep, EPOLL_CTL_ADD, wake_[0], &e);
+    std::map<int, std::string> in;
+    epoll_event evs[256];
+    char buf[4096];
+    for (;;) {
+      int n = ::epoll_wait(ep, evs, 256, -1);
+      for (int k = 0; k < n; ++k) {
+        int fd = evs[k].data.fd;
+        if (fd == wake_[0]) {
+          for (auto& [cfd, _] : in) ::close(cfd);
+          ::close(ep);
+          return;
+        }
+        if (fd == lfd_) {
+          for (int c; (c = ::accept4(lfd_, nullptr, nullptr, SOCK_CLOEXEC)) >= 0;) {
+            epoll_event ce{};
+            ce.events = EPOLLIN;
+            ce.data.fd = c;
+            ::epoll_ctl(ep, EPOLL_CTL_ADD, c, &ce);
+            in[c];
+          }
+          continue;
+        }
+        ssize_t got = ::recv(fd, buf, sizeof buf, 0);
+        if (got <= 0) {
+          ::epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
+          ::close(fd);
+          in.erase(fd);
+          continue;
+        }
+        auto& b = in[fd];
+        b.append(buf, static_cast<std::size_t>(got));
+        for (std::size_t nl; (nl = b.find('\n')) != std::string::npos;) {
+          b.erase(0, nl + 1);
+          // Blocking send: the answer is small and the client reads at once.
+          for (std::size_t off = 0; off < answer_.size();) {
+            ssize_t w = ::send(fd, answer_.data() + off, answer_.size() - off, MSG_NOSIGNAL);
+            if (w > 0) off += static_cast<std::size_t>(w);
+            else if (errno != EAGAIN && errno != EINTR) break;
+          }
+        }
+      }
+    }
+  }
+  std::string path_, answer_;
+  int lfd_ = -1;
+  int wake_[2] = {-1, -1};
+  std::thread thread_;
+};
+
+uint64_t daemonCycles(const std::string& socket) {
+  ControlClient c;
+  if (!c.connect(socket)) return 0;
+  auto a = c.ask({{"cmd", "status"}}, std::chrono::seconds(10));
+  return a ? (*a)["daemon"].value("cycles", uint64_t{0}) : 0;
+}
+
+// status latency with CLIENTS concurrent clients while checks run: 4 providers
+// x 3 routes done at once and 2 x 3 in flight until their timeout, every
+// second (results, history writes, status changes), against the floor server
+// in the same run; ROUNDS alternating rounds, medians. PERIOD_MS: each client
+// asks every PERIOD_MS (0: again at once, saturating the server).
+int benchStatus(int clients, int reqs, int rounds, int period_ms) {
+  SilentPort silent;
+  auto d = startDaemon("1s", 4, 3, 2, silent.port, "800ms");
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // a cycle first
+  std::vector<double> d50, d99, dmax, f50, f99, fmax, drate, frate, cpu_per_req;
+  int failures = 0;
+  uint64_t c0 = daemonCycles(d.socket);
+  auto t0 = Clock::now();
+  std::size_t bytes = 0;
+  for (int r = 0; r < rounds; ++r) {
+    const double cpu0 = sampleProc(d.pid).cpu_s;
+    LatencyRun dr = drive(d.socket, clients, reqs, period_ms);
+    const double cpu_us = (sampleProc(d.pid).cpu_s - cpu0) * 1e6 / std::max<double>(1, dr.ms.size());
+    cpu_per_req.push_back(cpu_us);
+    failures += dr.failures;
+    bytes = dr.answer_bytes;
+    FloorServer floor(d.dir, std::max<std::size_t>(dr.answer_bytes, 16));
+    LatencyRun fr = drive(floor.path(), clients, reqs, period_ms);
+    failures += fr.failures;
+    for (auto [run, p50, p99, mx, rate] :
+         {std::tuple{&dr, &d50, &d99, &dmax, &drate}, std::tuple{&fr, &f50, &f99, &fmax, &frate}}) {
+      p50->push_back(pct(run->ms, 0.5));
+      p99->push_back(pct(run->ms, 0.99));
+      mx->push_back(run->ms.empty() ? 0 : *std::max_element(run->ms.begin(), run->ms.end()));
+      rate->push_back(static_cast<double>(run->ms.size()) / run->wall_ms * 1000);
+    }
+    std::printf("round %d: pathwatchd p50 %.3f p99 %.3f max %.2f ms (%.0f req/s; daemon CPU %.0f us "
+                "per request, checks included) | floor p50 %.3f p99 %.3f max %.2f ms (%.0f req/s)\n",
+                r + 1, d50.back(), d99.back(), dmax.back(), drate.back(), cpu_per_req.back(),
+                f50.back(), f99.back(), fmax.back(), frate.back());
+  }
+  uint64_t c1 = daemonCycles(d.socket);
+  double secs = ms(Clock::now() - t0) / 1000;
+  auto med = [](std::vector<double> v) { return pct(std::move(v), 0.5); };
+  std::printf("status: %d concurrent clients (one epoll thread) x %d requests, %s, %d rounds, "
+              "answer %zu bytes; checks ran: %lu provider cycles in %.1f s (6 providers x 3 "
+              "routes, 2 of them in flight until their 800 ms timeout)\n",
+              clients, reqs,
+              period_ms > 0 ? ("each every " + std::to_string(period_ms) + " ms").c_str()
+                            : "each again at once (saturation)",
+              rounds, bytes, static_cast<unsigned long>(c1 - c0), secs);
+  std::printf("median of rounds: pathwatchd p50 %.3f ms p99 %.3f ms max %.2f ms | floor (one-thread "
+              "epoll server, fixed line) p50 %.3f ms p99 %.3f ms max %.2f ms | p99 ratio %.2f; "
+              "daemon CPU %.0f us per request; %d failures\n",
+              med(d50), med(d99), med(dmax), med(f50), med(f99), med(fmax), med(d99) / med(f99),
+              med(cpu_per_req), failures);
+  stopDaemon(d);
+  return failures ? 1 : 0;
+}
+
 
 int benchSoak(int seconds, const std::string& interval) {
   auto d = startDaemon(interval, 4, 3);
@@ -457,13 +729,14 @@ int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "history") return benchHistory(argc > 2 ? std::atol(argv[2]) : 1000000);
   if (mode == "status")
-    return benchStatus(argc > 2 ? std::atoi(argv[2]) : 100, argc > 3 ? std::atoi(argv[3]) : 200);
+    return benchStatus(argc > 2 ? std::atoi(argv[2]) : 100, argc > 3 ? std::atoi(argv[3]) : 50,
+                       argc > 4 ? std::atoi(argv[4]) : 3, argc > 5 ? std::atoi(argv[5]) : 100);
   if (mode == "soak") return benchSoak(argc > 2 ? std::atoi(argv[2]) : 60, argc > 3 ? argv[3] : "5s");
   if (mode == "lateness")
     return benchLateness(argc > 2 ? std::atol(argv[2]) : 1000000,
                          argc > 3 ? std::atoi(argv[3]) : 20, argc > 4 ? argv[4] : "worker");
   std::fprintf(stderr,
-               "usage: daemon_bench history [ROWS] | status [CLIENTS] [REQS] | soak [SECONDS] "
+               "usage: daemon_bench history [ROWS] | status [CLIENTS] [REQS] [ROUNDS] [PERIOD_MS] | soak [SECONDS] "
                "[INTERVAL] | lateness [ROWS] [SECONDS] [worker|loop|none]\n");
   return 2;
 }

@@ -428,6 +428,16 @@ bool ControlServer::replyLine(ClientId id, std::string line) {
   if (Client* live = find(id); live && !live->in_handler) drain(id);
   return ok;
 }
+bool ControlServer::replyLine(ClientId id, std::shared_ptr<const std::string> line) {
+  Client* c = find(id);
+  if (!c) return false;
+  c->busy = false;
+  c->last_active = uv_now(loop_);
+  bool ok = writeShared(*c, std::move(line));
+  if (Client* live = find(id); live && !live->in_handler) drain(id);
+  return ok;
+}
+
 bool ControlServer::send(ClientId id, const json& line) {
   Client* c = find(id);
   return c && writeLine(*c, line);
@@ -471,6 +481,22 @@ bool ControlServer::writeText(Client& c, std::string data) {
     return false;
   }
   if (uvWrite(c.stream(), std::move(data), &ControlServer::onWritten) != 0) {
+    closeClient(c, "write failed");
+    return false;
+  }
+  return true;
+}
+
+bool ControlServer::writeShared(Client& c, std::shared_ptr<const std::string> line) {
+  if (!line || line->empty() || line->back() != '\n' || line->size() > opt_.max_output)
+    return writeText(c, line ? line->substr(0, line->size() - (line->ends_with('\n') ? 1 : 0)) : "");
+  if (c.draining) return false;
+  const std::size_t queued = c.unsent();
+  if (queued > 0 && queued + line->size() > opt_.max_output) {
+    closeClient(c, "not reading its answers (output cap reached)");
+    return false;
+  }
+  if (uvWrite(c.stream(), std::move(line), &ControlServer::onWritten) != 0) {
     closeClient(c, "write failed");
     return false;
   }

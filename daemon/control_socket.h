@@ -101,6 +101,9 @@ class ControlServer {
   bool reply(ClientId id, const nlohmann::json& answer);
   // The same for an answer already serialised (one line, no '\n').
   bool replyLine(ClientId id, std::string line);
+  // The same for an answer shared by many requests (one line ending in '\n'):
+  // every client's write refers to it, nothing is copied.
+  bool replyLine(ClientId id, std::shared_ptr<const std::string> line);
   // A line that answers nothing (watch events).
   bool send(ClientId id, const nlohmann::json& line);
   // False when the watcher cap is reached (or the client is gone).
@@ -136,6 +139,7 @@ class ControlServer {
   void dispatch(Client& c, std::string_view line);
   bool writeLine(Client& c, const nlohmann::json& j);
   bool writeText(Client& c, std::string line);  // one line, '\n' added
+  bool writeShared(Client& c, std::shared_ptr<const std::string> line);  // ends in '\n'
   void closeClient(Client& c, const char* why);  // destroys c
   void closeAfterFlush(Client& c, const char* why);
   gid_t socketGroup() const;

@@ -90,6 +90,7 @@ class Daemon {
   void requestRun(ClientId id);
   void finishRun(const CheckReport& rep);
   void handleRequest(ClientId id, const json& req);
+  std::shared_ptr<const std::string> statusLine();
   void waitForHooks();
   void finishStop();
   void gcEngines();
@@ -133,6 +134,16 @@ class Daemon {
   std::vector<RunWaiter> run_waiters_;
   bool run_in_progress_ = false;
   std::optional<json> last_run_;  // the report of the latest run
+  // The status answer as sent ('\n' included), rebuilt only when something it
+  // shows changed: a busy socket then costs a write per request, not a JSON
+  // build or a copy (every client's write shares the line).
+  struct StatusCache {
+    uint64_t snapshot_version = 0;
+    HistoryService::StatusState history;
+    std::string reload_error;
+    std::shared_ptr<const std::string> line;
+  };
+  std::optional<StatusCache> status_cache_;
   uint64_t last_run_done_ms_ = 0;  // loop time
   UvTimer stop_timer_, guard_;
   uint64_t stop_deadline_ms_ = 0;
@@ -475,6 +486,34 @@ void Daemon::finishRun(const CheckReport& rep) {
   }
 }
 
+std::shared_ptr<const std::string> Daemon::statusLine() {
+  HistoryService::StatusState hs = history_->statusState();
+  // config_ changes only with a config, and every config reaches the snapshot.
+  if (status_cache_ && status_cache_->snapshot_version == snapshot_->version() &&
+      status_cache_->history == hs && status_cache_->reload_error == reload_error_)
+    return status_cache_->line;
+  json out = snapshot_->toJson();
+  out["ok"] = true;
+  out["daemon"] = {{"pid", static_cast<int64_t>(getpid())},
+                   {"started_at", isoFromMs(started_ms_)},
+                   {"config", config_->source},
+                   {"interval", formatDuration(config_->interval)},
+                   {"socket", config_->socket},
+                   {"history", config_->history.path},
+                   {"cycles", snapshot_->cycles()},
+                   {"reload_error", reload_error_.empty() ? json(nullptr) : json(reload_error_)}};
+  out["history"] = history_->statusJson(hs);
+  StatusCache c;
+  c.snapshot_version = snapshot_->version();
+  c.history = std::move(hs);
+  c.reload_error = reload_error_;
+  // As ControlServer::reply.
+  c.line = std::make_shared<const std::string>(
+      out.dump(-1, ' ', false, json::error_handler_t::replace) + '\n');
+  status_cache_ = std::move(c);
+  return status_cache_->line;
+}
+
 void Daemon::handleRequest(ClientId id, const json& req) {
   const std::string cmd = req["cmd"].get<std::string>();
   auto err = [&](const std::string& m) { control_->reply(id, {{"ok", false}, {"error", m}}); };
@@ -485,18 +524,7 @@ void Daemon::handleRequest(ClientId id, const json& req) {
     return err(cmd + " needs root, the daemon's user or the socket's group");
   }
   if (cmd == "status") {
-    json out = snapshot_->toJson();
-    out["ok"] = true;
-    out["daemon"] = {{"pid", static_cast<int64_t>(getpid())},
-                     {"started_at", isoFromMs(started_ms_)},
-                     {"config", config_->source},
-                     {"interval", formatDuration(config_->interval)},
-                     {"socket", config_->socket},
-                     {"history", config_->history.path},
-                     {"cycles", snapshot_->cycles()},
-                     {"reload_error", reload_error_.empty() ? json(nullptr) : json(reload_error_)}};
-    out["history"] = history_->statusJson();
-    control_->reply(id, out);
+    control_->replyLine(id, statusLine());
   } else if (cmd == "history") {
     // Answered off the loop (HistoryService), one line within the socket's
     // output cap (with room to spare); history_ stops before control_.

@@ -51,10 +51,17 @@ void HistoryService::answer(const json& request, std::size_t max_bytes, std::fun
   });
 }
 
-json HistoryService::statusJson() const {
-  json out = writer_ ? toJson(writer_->stats()) : json::object();
+HistoryService::StatusState HistoryService::statusState() const {
+  StatusState s;
+  if (writer_) s.writer = writer_->stats();
+  if (retention_) s.retention_steps = retention_->steps();
+  return s;
+}
+
+json HistoryService::statusJson(const StatusState& state) const {
+  json out = writer_ ? toJson(state.writer) : json::object();
   out["path"] = path_;
-  if (retention_) out["retention_steps"] = retention_->steps();
+  if (retention_) out["retention_steps"] = state.retention_steps;
   return out;
 }
 

@@ -47,8 +47,17 @@ class HistoryService {
     answer(request, SIZE_MAX, std::move(reply));
   }
 
-  // For the status answer: path, write/retention counters, last error.
-  nlohmann::json statusJson() const;
+  // What the status answer shows of the history: write/retention counters,
+  // last error. Comparable, so an unchanged status answer can be reused.
+  struct StatusState {
+    HistoryWriterStats writer;
+    uint64_t retention_steps = 0;
+    bool operator==(const StatusState&) const = default;
+  };
+  StatusState statusState() const;
+  // For the status answer: path and statusState() as JSON.
+  nlohmann::json statusJson(const StatusState& state) const;
+  nlohmann::json statusJson() const { return statusJson(statusState()); }
 
   // Stops retention, writes what is queued (bounded), closes both threads.
   void shutdown();

@@ -62,6 +62,7 @@ struct HistoryWriterStats {
   std::string last_error;  // the last write or retention error, "" when none yet
   int64_t last_error_ms = 0;
   bool failing = false;  // the last write attempt failed
+  bool operator==(const HistoryWriterStats&) const = default;
 };
 
 nlohmann::json toJson(const HistoryWriterStats& s);

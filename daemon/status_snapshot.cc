@@ -12,6 +12,7 @@ using nlohmann::json;
 StatusSnapshot::StatusSnapshot(std::function<int64_t()> wall_ms) : wall_ms_(std::move(wall_ms)) {}
 
 void StatusSnapshot::onConfig(const Config& config) {
+  ++version_;
   order_.clear();
   route_order_.clear();
   std::map<std::string, ProviderState> kept;
@@ -34,11 +35,13 @@ void StatusSnapshot::onConfig(const Config& config) {
 }
 
 void StatusSnapshot::onKey(const std::string& provider, const KeyLayer& key) {
+  ++version_;
   auto it = providers_.find(provider);
   if (it != providers_.end()) it->second.key = key;
 }
 
 void StatusSnapshot::onRouteResult(const RouteResult& r) {
+  ++version_;
   auto& p = providers_[r.provider];
   auto& s = p.routes[r.route];
   s.verdict = std::string(toString(r.verdict));
@@ -54,6 +57,7 @@ void StatusSnapshot::onRouteResult(const RouteResult& r) {
 
 void StatusSnapshot::onDiagnosis(const std::string& provider, const Diagnosis& d,
                                  const std::vector<RouteResult>&) {
+  ++version_;
   auto& p = providers_[provider];
   int64_t now = wall_ms_();
   if (!p.diagnosis) {

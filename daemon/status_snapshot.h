@@ -33,6 +33,9 @@ class StatusSnapshot : public ResultObserver {
   // One line for systemd's STATUS=: "3 providers: 2 ok, 1 problem (openai region_blocked)".
   std::string summaryLine() const;
   uint64_t cycles() const { return cycles_; }
+  // Changes whenever toJson() or cycles() could (a result, a diagnosis, a
+  // config, a key read).
+  uint64_t version() const { return version_; }
 
  private:
   struct RouteState {
@@ -54,6 +57,7 @@ class StatusSnapshot : public ResultObserver {
   std::vector<std::string> route_order_;
   std::map<std::string, ProviderState> providers_;
   uint64_t cycles_ = 0;
+  uint64_t version_ = 0;
 };
 
 }  // namespace pathwatch

@@ -80,7 +80,7 @@ struct Transfer {
   // TLS evidence, reset for every TLS connection set up (proxy, then target).
   bool tls_started = false;  // a TLS handshake began (so any SOCKS step was done)
   bool chain_captured = false;
-  DerChain chain_der;
+  PeerChain peer_chain;  // as presented; the handshake's own objects, kept
   std::vector<CertSummary> chain;
   long verify_error = 0;
   std::string tls_version;
@@ -200,7 +200,7 @@ struct Transfer {
     t->tls_started = true;
     // A new TLS connection (the proxy's, then the target's): the last one wins.
     t->chain_captured = false;
-    t->chain_der.clear();
+    t->peer_chain = PeerChain{};
     t->chain.clear();
     t->verify_error = 0;
     t->tls_version.clear();
@@ -223,20 +223,21 @@ struct Transfer {
         // The chain as the peer sent it, leaf first.
         STACK_OF(X509)* sent = X509_STORE_CTX_get0_untrusted(store);
         if (sent && sk_X509_num(sent) > 0) {
-          for (int i = 0; i < sk_X509_num(sent) && i < 16; ++i) {
-            X509* c = sk_X509_value(sent, i);
-            t->chain_der.push_back(derOf(c));
-            t->chain.push_back(summarizeCert(c));
-          }
+          for (int i = 0; i < sk_X509_num(sent) && i < 16; ++i) t->keepCert(sk_X509_value(sent, i));
         } else if (X509* leaf = X509_STORE_CTX_get0_cert(store)) {
-          t->chain_der.push_back(derOf(leaf));
-          t->chain.push_back(summarizeCert(leaf));
+          t->keepCert(leaf);
         }
       }
       if (!preverify_ok && t->verify_error == 0) t->verify_error = X509_STORE_CTX_get_error(store);
     } catch (...) {
     }
     return preverify_ok;  // curl decides; we only record
+  }
+
+  void keepCert(X509* c) {
+    peer_chain.der.push_back(derOf(c));
+    peer_chain.certs.emplace_back(X509_up_ref(c) == 1 ? c : nullptr);
+    chain.push_back(summarizeCert(c));
   }
 
   // Returns "" or the reason the request cannot be sent.
@@ -311,6 +312,10 @@ std::string Transfer::setup() {
     set(CURLOPT_CAPATH, static_cast<const char*>(nullptr));  // no silent extra trust
     set(CURLOPT_PROXY_CAINFO, req.ca_file.c_str());
     set(CURLOPT_PROXY_CAPATH, static_cast<const char*>(nullptr));
+    // Parsed once per HttpClient (libcurl keeps the store per multi handle),
+    // and the client lives as long as its config: read at start and on
+    // reload only (docs/configuration.md), never per probe.
+    set(CURLOPT_CA_CACHE_TIMEOUT, -1L);
   }
   set(CURLOPT_SSL_CTX_FUNCTION, &Transfer::onSslCtx);
   set(CURLOPT_SSL_CTX_DATA, this);
@@ -433,7 +438,7 @@ FetchResult Transfer::finish(CURLcode rc) {
   }
   // In-memory verification against the public roots parsed once per config.
   if (chain_captured && req.public_roots) {
-    ChainCheck pc = req.public_roots->verify(chain_der, host);
+    ChainCheck pc = req.public_roots->verifyPeer(peer_chain, host);
     f.public_root = pc.ok;
     f.public_root_reason = pc.reason;
   }

@@ -4,13 +4,16 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <stdexcept>
 #include <system_error>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
@@ -142,8 +145,99 @@ ChainCheck PublicRoots::verify(const DerChain& chain, std::string_view host,
     X509Ptr c = fromDer(chain[i]);
     if (c && sk_X509_push(untrusted.get(), c.get()) > 0) c.release();  // the stack owns it now
   }
+  return check(leaf.get(), untrusted.get(), host, at, nullptr);
+}
+
+ChainCheck PublicRoots::verifyPeer(const PeerChain& chain, std::string_view host,
+                               std::optional<std::time_t> at) const {
+  const bool parsed = !chain.certs.empty() && chain.certs.size() == chain.der.size() &&
+                      std::all_of(chain.certs.begin(), chain.certs.end(), [](auto& c) { return c != nullptr; });
+  if (!parsed) return verify(chain.der, host, at);
+  const std::time_t now = at ? *at : std::time(nullptr);
+  // The key: a digest of the host and every certificate as presented.
+  std::string key;
+  {
+    EVP_MD_CTX* md = EVP_MD_CTX_new();
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    bool ok = md && EVP_DigestInit_ex(md, EVP_sha256(), nullptr) == 1 &&
+              EVP_DigestUpdate(md, host.data(), host.size()) == 1;
+    for (const std::string& d : chain.der) {
+      const uint64_t len = d.size();
+      ok = ok && EVP_DigestUpdate(md, &len, sizeof len) == 1 &&
+           EVP_DigestUpdate(md, d.data(), d.size()) == 1;
+    }
+    ok = ok && EVP_DigestFinal_ex(md, digest, &n) == 1;
+    EVP_MD_CTX_free(md);
+    if (ok) key.assign(reinterpret_cast<const char*>(digest), n);
+    ERR_clear_error();
+  }
+  if (!key.empty()) {
+    std::lock_guard<std::mutex> lock(memo_mutex_);
+    auto it = memo_.find(key);
+    if (it != memo_.end() && now >= it->second.from && now < it->second.until) return it->second.result;
+  }
+  X509StackPtr untrusted(sk_X509_new_null());
+  if (!untrusted) {
+    ChainCheck out;
+    out.code = X509_V_ERR_UNSPECIFIED;
+    out.reason = "out of memory";
+    return out;
+  }
+  for (std::size_t i = 1; i < chain.certs.size(); ++i) {
+    if (X509_up_ref(chain.certs[i].get()) != 1) continue;
+    if (sk_X509_push(untrusted.get(), chain.certs[i].get()) <= 0) X509_free(chain.certs[i].get());
+  }
+  std::time_t until = now + kRememberSeconds;
+  ChainCheck out = check(chain.certs[0].get(), untrusted.get(), host, now, &until);
+  if (!key.empty() && until > now) {
+    std::lock_guard<std::mutex> lock(memo_mutex_);
+    if (memo_.size() >= kRememberMax) {
+      std::erase_if(memo_, [now](const auto& e) { return now >= e.second.until || now < e.second.from; });
+      if (memo_.size() >= kRememberMax) memo_.clear();
+    }
+    memo_[key] = Remembered{out, now, until};
+  }
+  return out;
+}
+
+std::size_t PublicRoots::remembered() const {
+  std::lock_guard<std::mutex> lock(memo_mutex_);
+  return memo_.size();
+}
+
+namespace {
+
+std::optional<std::time_t> toTime(const ASN1_TIME* t) {
+  struct tm tm {};
+  if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return std::nullopt;
+  return timegm(&tm);
+}
+
+// Moves `until` back to the first moment after `now` at which `cert`
+// changes validity (it expires, or it becomes valid).
+void boundByValidity(X509* cert, std::time_t now, std::time_t* until) {
+  auto nb = toTime(X509_get0_notBefore(cert));
+  auto na = toTime(X509_get0_notAfter(cert));
+  if (!nb || !na) {
+    *until = now;  // unknown: never remembered
+    return;
+  }
+  if (*nb > now) *until = std::min(*until, *nb);
+  if (*na >= now) *until = std::min(*until, *na);
+}
+
+void boundByValidity(STACK_OF(X509) * certs, std::time_t now, std::time_t* until) {
+  for (int i = 0; certs && i < sk_X509_num(certs); ++i) boundByValidity(sk_X509_value(certs, i), now, until);
+}
+
+}  // namespace
+
+ChainCheck PublicRoots::check(X509* leaf, STACK_OF(X509) * untrusted, std::string_view host,
+                              std::optional<std::time_t> at, std::time_t* valid_until) const {
+  ChainCheck out;
   X509StoreCtxPtr ctx(X509_STORE_CTX_new());
-  if (ctx && X509_STORE_CTX_init(ctx.get(), store_.get(), leaf.get(), untrusted.get()) == 1) {
+  if (ctx && X509_STORE_CTX_init(ctx.get(), store_.get(), leaf, untrusted) == 1) {
     X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
     X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_SSL_SERVER);
     if (at) X509_VERIFY_PARAM_set_time(param, *at);
@@ -160,9 +254,16 @@ ChainCheck PublicRoots::verify(const DerChain& chain, std::string_view host,
       out.code = X509_STORE_CTX_get_error(ctx.get());
       out.reason = X509_verify_cert_error_string(out.code);
     }
+    if (valid_until && at) {
+      // What the answer depended on: the chain built (leaf first, with its
+      // root when one was found) and every other certificate presented.
+      boundByValidity(X509_STORE_CTX_get0_chain(ctx.get()), *at, valid_until);
+      boundByValidity(untrusted, *at, valid_until);
+    }
   } else {
     out.code = X509_V_ERR_UNSPECIFIED;
     out.reason = "could not set up verification";
+    if (valid_until && at) *valid_until = *at;
   }
   ERR_clear_error();
   return out;

@@ -3,7 +3,9 @@
 // intercepted connection from an honest one: a chain the route's CA file
 // accepts but the public roots do not was issued by a locally added CA.
 #include <ctime>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +19,14 @@ namespace pathwatch {
 
 // Certificates as the peer presented them, DER-encoded, leaf first.
 using DerChain = std::vector<std::string>;
+
+// The same chain as the handshake parsed it (references held), leaf first.
+// Parsing a certificate again costs far more than the check itself under
+// OpenSSL 3 (its key decoder), so the handshake's objects are reused.
+struct PeerChain {
+  DerChain der;
+  std::vector<X509Ptr> certs;  // parallel to der
+};
 
 struct ChainCheck {
   bool ok = false;
@@ -43,13 +53,33 @@ class PublicRoots {
   // `host` (a name or an IP literal; "" skips the name check)?
   ChainCheck verify(const DerChain& chain, std::string_view host,
                     std::optional<std::time_t> at = std::nullopt) const;
+  // The same for a chain the handshake already parsed. A chain and host
+  // checked before give the earlier answer while it cannot have changed:
+  // the certificates are byte for byte the same, the time is still inside
+  // every validity period the check depended on, and at most
+  // kRememberSeconds later (bounded, per root set: a reload starts afresh).
+  ChainCheck verifyPeer(const PeerChain& chain, std::string_view host,
+                    std::optional<std::time_t> at = std::nullopt) const;
+
+  static constexpr std::time_t kRememberSeconds = 300;
+  static constexpr std::size_t kRememberMax = 512;
+  std::size_t remembered() const;
 
   std::size_t size() const { return count_; }
   const std::string& source() const { return source_; }
 
  private:
   PublicRoots();
+  ChainCheck check(X509* leaf, STACK_OF(X509) * untrusted, std::string_view host,
+                   std::optional<std::time_t> at, std::time_t* valid_until) const;
+
+  struct Remembered {
+    ChainCheck result;
+    std::time_t from = 0, until = 0;  // the answer holds for times in [from, until)
+  };
   X509StorePtr store_;
+  mutable std::mutex memo_mutex_;
+  mutable std::map<std::string, Remembered> memo_;  // key: host, then the chain's DER
   std::size_t count_ = 0;
   std::string source_;
 };

@@ -67,8 +67,9 @@ class [[nodiscard]] FetchHandle {
 // Runs on the loop thread only. The public roots (FetchRequest::public_roots)
 // are loaded once by the caller (PublicRoots::load at start or reload, sync
 // file I/O), never per probe. The only file read here is libcurl loading
-// req.ca_file for a handshake (libcurl 7.87+ keeps the parsed store per
-// HttpClient for a while): recreate the HttpClient on config reload.
+// req.ca_file for the client's first handshake (libcurl 7.87+ keeps the
+// parsed store per HttpClient, for its lifetime): recreate the HttpClient on
+// config reload.
 // The process should ignore SIGPIPE (CURLOPT_NOSIGNAL leaves it alone).
 class HttpClient {
  public:

@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <uv.h>
 
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -94,6 +95,7 @@ namespace uv_detail {
 struct WriteReq {
   uv_write_t req{};
   std::string data;
+  std::shared_ptr<const std::string> shared;  // or this, when the buffer is shared
   UvRequestDone done = nullptr;
 };
 
@@ -124,6 +126,23 @@ inline int uvWrite(uv_stream_t* stream, std::string data, UvRequestDone done = n
   w->done = done;
   w->req.data = w;
   uv_buf_t b = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+  const int rc = uv_write(&w->req, stream, &b, 1, [](uv_write_t* req, int status) noexcept {
+    uv_detail::finish(static_cast<uv_detail::WriteReq*>(req->data), req->handle, status);
+  });
+  if (rc != 0) delete w;
+  return rc;
+}
+
+// The same for a buffer shared with other writes (one answer to many
+// clients): the request keeps a reference, nothing is copied.
+inline int uvWrite(uv_stream_t* stream, std::shared_ptr<const std::string> data,
+                   UvRequestDone done = nullptr) {
+  auto* w = new uv_detail::WriteReq;
+  w->shared = std::move(data);
+  w->done = done;
+  w->req.data = w;
+  // libuv only reads the buffer.
+  uv_buf_t b = uv_buf_init(const_cast<char*>(w->shared->data()), static_cast<unsigned>(w->shared->size()));
   const int rc = uv_write(&w->req, stream, &b, 1, [](uv_write_t* req, int status) noexcept {
     uv_detail::finish(static_cast<uv_detail::WriteReq*>(req->data), req->handle, status);
   });

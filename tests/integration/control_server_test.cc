@@ -35,6 +35,8 @@ class ServerThread {
     server_ = std::make_unique<ControlServer>(&loop_, std::move(opt), [this](auto id, const json& req) {
       if (req["cmd"] == "watch") {
         server_->reply(id, {{"ok", server_->setWatching(id, true)}});
+      } else if (req["cmd"] == "shared") {
+        server_->replyLine(id, sharedLine());
       } else {
         server_->reply(id, {{"ok", true}, {"pong", true}});
       }
@@ -69,6 +71,12 @@ class ServerThread {
   }
   std::atomic<bool> flood{false};
   std::atomic<std::size_t> watchers{0}, clients{0};
+  // One answer line shared by every "shared" request (as the daemon's status).
+  static std::shared_ptr<const std::string> sharedLine() {
+    static const auto line = std::make_shared<const std::string>(
+        json{{"ok", true}, {"pad", std::string(256 * 1024, 's')}}.dump() + "\n");
+    return line;
+  }
 
  private:
   uv_loop_t loop_{};
@@ -155,6 +163,37 @@ TEST(ControlServerClients, ClosingWithAnswersInFlightTouchesNothing) {
   auto a = last.ask({{"cmd", "ping"}});
   ASSERT_TRUE(a);
   EXPECT_EQ((*a)["pong"], true);
+}
+
+
+TEST(ControlServerClients, ASharedAnswerReachesEveryClientWholeAndAStuckOneIsDropped) {
+  TempDir dir;
+  ControlOptions o = smallLimits(dir.path);
+  o.max_output = 1u << 20;  // four shared answers
+  ServerThread server(o);
+  ControlClient a, b, stuck;
+  for (auto* c : {&a, &b, &stuck}) ASSERT_TRUE(c->connect(o.path));
+  int small = 4096;
+  ::setsockopt(stuck.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  for (int i = 0; i < 3; ++i)
+    for (auto* c : {&a, &b}) {
+      auto r = c->ask({{"cmd", "shared"}}, 5s);
+      ASSERT_TRUE(r) << i;
+      EXPECT_EQ((*r)["ok"], true);
+      EXPECT_EQ((*r)["pad"].get<std::string>().size(), 256u * 1024) << i;
+    }
+  // Asks again and again without reading: past the output cap it is closed,
+  // with shared writes still queued; the others go on.
+  std::string burst;
+  for (int i = 0; i < 40; ++i) burst += "{\"cmd\":\"shared\"}\n";
+  ASSERT_TRUE(stuck.sendRaw(burst));
+  EXPECT_TRUE(waitUntil([&] { return server.clients.load() == 2; }, 5s));
+  auto r = a.ask({{"cmd", "shared"}}, 5s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ((*r)["pad"].get<std::string>().size(), 256u * 1024);
+  bool eof = false;
+  for (int i = 0; i < 100 && !eof; ++i) eof = !stuck.readLine(2s);
+  EXPECT_TRUE(eof);
 }
 
 }  // namespace

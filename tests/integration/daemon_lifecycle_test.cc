@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "support/daemon_harness.h"
 
@@ -204,6 +205,56 @@ TEST(DaemonLifecycle, StartLogCountsTheProvidersProbed) {
   const auto log = readFile(d.log_path);
   EXPECT_NE(log.find("pathwatchd starting: config " + config + ", 1 providers, 1 routes"), std::string::npos)
       << log;
+}
+
+// The status answer is reused while nothing it shows changed; every change
+// (a cycle, the history's counters, a refused reload) shows in the next one.
+TEST(DaemonLifecycle, StatusAnswerFollowsEveryChange) {
+  TempDir dir;
+  auto config = writeConfig(dir.path);
+  auto d = DaemonProcess::start(config, dir.path + "/pw.sock", dir.path + "/daemon.log");
+  ASSERT_TRUE(waitUntil([&] { return std::filesystem::exists(d.socket); }, 15s));
+  SocketClient c;
+  ASSERT_TRUE(c.connect(d.socket));
+  auto first = c.ask({{"cmd", "status"}});
+  ASSERT_TRUE(first);
+  EXPECT_TRUE((*first)["daemon"]["reload_error"].is_null());
+  // Asked twice with nothing in between: the same answer.
+  auto again = c.ask({{"cmd", "status"}});
+  ASSERT_TRUE(again);
+  if ((*again)["daemon"]["cycles"] == (*first)["daemon"]["cycles"] &&
+      (*again)["history"] == (*first)["history"]) {
+    EXPECT_EQ(*again, *first);
+  }
+  // Cycles (interval 1s) and committed rows move on.
+  std::optional<json> later;
+  for (int i = 0; i < 100; ++i) {
+    later = c.ask({{"cmd", "status"}});
+    ASSERT_TRUE(later);
+    if ((*later)["daemon"]["cycles"].get<uint64_t>() >= 2 &&
+        (*later)["history"]["committed_rows"].get<uint64_t>() >= 2)
+      break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_GE((*later)["daemon"]["cycles"].get<uint64_t>(), 2u) << later->dump();
+  EXPECT_GE((*later)["history"]["committed_rows"].get<uint64_t>(), 2u) << later->dump();
+  EXPECT_FALSE((*later)["providers"][0]["diagnosis"].is_null());
+  // A refused reload shows at once.
+  std::ofstream(config) << "{\"interval\": \"soon\"}";
+  d.kill(SIGHUP);
+  bool refused = false;
+  for (int i = 0; i < 100 && !refused; ++i) {
+    auto s = c.ask({{"cmd", "status"}});
+    ASSERT_TRUE(s);
+    refused = (*s)["daemon"]["reload_error"].is_string();
+    if (!refused) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(refused) << readFile(d.log_path);
+  c.close();
+  d.kill(SIGTERM);
+  auto rc = d.wait(5s);
+  ASSERT_TRUE(rc);
+  EXPECT_EQ(*rc, 0);
 }
 
 TEST(DaemonLifecycle, SigintStopsToo) {

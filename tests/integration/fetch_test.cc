@@ -3,11 +3,13 @@
 // evidence against the route's CA file and the public roots, scrubbing,
 // cancellation and shutdown.
 #include <algorithm>
+#include <filesystem>
 #include <optional>
 #include <regex>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -141,6 +143,48 @@ TEST_F(FetchTest, HttpsPublicChainIsRecordedAndVerifiedBothWays) {
   EXPECT_EQ(r.tls.ca_file_ok, std::optional<bool>(true));
   EXPECT_EQ(r.tls.public_root, std::optional<bool>(true));
   EXPECT_EQ(r.tls.verify_error, "");
+}
+
+// The route's CA file is parsed once per client (libcurl's CA cache, per
+// multi handle, 24 h): probes never re-read it; a new client (a config
+// reload) reads it again.
+TEST_F(FetchTest, CaFileIsReadOncePerClientNotPerFetch) {
+  const std::string dir = ::testing::TempDir() + "pw-ca-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  const std::string ca = dir + "/ca.pem";
+  std::filesystem::copy_file(TestPki::get().ca_file, ca,
+                             std::filesystem::copy_options::overwrite_existing);
+  int in = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  ASSERT_GE(in, 0);
+  ASSERT_GE(::inotify_add_watch(in, ca.c_str(), IN_OPEN), 0);
+  auto opens = [&] {
+    int n = 0;
+    alignas(inotify_event) char buf[4096];
+    for (ssize_t got; (got = ::read(in, buf, sizeof buf)) > 0;)
+      for (char* p = buf; p < buf + got; p += sizeof(inotify_event) + reinterpret_cast<inotify_event*>(p)->len)
+        if (reinterpret_cast<inotify_event*>(p)->mask & IN_OPEN) ++n;
+    return n;
+  };
+  // Read after every fetch: inotify merges identical events left unread.
+  auto srv = tlsServer(TestPki::get().good);
+  std::vector<int> per_fetch;
+  for (int i = 0; i < 4; ++i) {
+    FetchRequest req = request(true, srv->port(), "/ok");
+    req.ca_file = ca;
+    FetchResult r = run(std::move(req));
+    ASSERT_EQ(r.failed_at, FailedAt::None) << r.error << " " << r.detail;
+    EXPECT_EQ(r.tls.ca_file_ok, std::optional<bool>(true));
+    per_fetch.push_back(opens());
+  }
+  EXPECT_EQ(srv->connections(), 4) << "every fetch is its own connection and handshake";
+  EXPECT_EQ(per_fetch, (std::vector<int>{1, 0, 0, 0})) << "the CA file was re-read for a fetch";
+  client_ = std::make_unique<HttpClient>(loop_.get());
+  FetchRequest req = request(true, srv->port(), "/ok");
+  req.ca_file = ca;
+  EXPECT_EQ(run(std::move(req)).failed_at, FailedAt::None);
+  EXPECT_EQ(opens(), 1) << "a new client reads the CA file once";
+  ::close(in);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(FetchTest, CorporateCaWorksButIsNotAPublicRoot) {

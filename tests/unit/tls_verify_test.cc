@@ -110,6 +110,27 @@ std::string der(const char* pem) {
 
 std::shared_ptr<const PublicRoots> publicRoots() { return PublicRoots::fromPem(kRootPem, "unit"); }
 
+X509Ptr parse(const char* pem) {
+  BioPtr bio(BIO_new_mem_buf(pem, -1));
+  return X509Ptr(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+}
+
+PeerChain peerChain(const std::vector<const char*>& pems) {
+  PeerChain out;
+  for (const char* pem : pems) {
+    out.der.push_back(der(pem));
+    out.certs.push_back(parse(pem));
+  }
+  return out;
+}
+
+std::time_t notAfter(const char* pem) {
+  X509Ptr c = parse(pem);
+  struct tm tm {};
+  ASN1_TIME_to_tm(X509_get0_notAfter(c.get()), &tm);
+  return timegm(&tm);
+}
+
 TEST(PublicRoots, LoadsPemFromMemoryAndCounts) {
   auto both = PublicRoots::fromPem(std::string(kRootPem) + kCorporatePem);
   EXPECT_EQ(both->size(), 2u);
@@ -186,6 +207,15 @@ TEST_P(PublicRootsVerify, Verifies) {
   EXPECT_EQ(r.reason.empty(), c.ok);
 }
 
+// The handshake's parsed certificates give the same answer as the DER.
+TEST_P(PublicRootsVerify, ParsedChainGivesTheSameAnswer) {
+  const VerifyCase& c = GetParam();
+  ChainCheck r = publicRoots()->verifyPeer(peerChain(c.chain), c.host, c.at);
+  EXPECT_EQ(r.ok, c.ok) << r.reason;
+  EXPECT_EQ(r.code, c.code) << r.reason;
+  EXPECT_EQ(r.reason.empty(), c.ok);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Chains, PublicRootsVerify,
     ::testing::Values(
@@ -244,6 +274,78 @@ TEST(TlsErrorForVerifyCode, MapsToFixedStrings) {
       {X509_V_ERR_INVALID_CA, "tls_bad_certificate"},
   };
   for (const auto& c : cases) EXPECT_EQ(tlsErrorForVerifyCode(c.code), c.error) << c.code;
+}
+
+}  // namespace
+}  // namespace pathwatch
+
+namespace pathwatch {
+namespace {
+
+// A chain checked once is remembered, but never past a moment at which the
+// answer could change, nor for a time before it was checked.
+TEST(PublicRootsMemo, RemembersAnAnswerOnlyWhileItHolds) {
+  auto roots = publicRoots();
+  const PeerChain chain = peerChain({kLeafPem, kIntermediatePem});
+  const std::time_t expiry = notAfter(kLeafPem);
+  ASSERT_GT(expiry, kValid);
+
+  EXPECT_TRUE(roots->verifyPeer(chain, "api.pathwatch.test", expiry - 100).ok);
+  EXPECT_EQ(roots->remembered(), 1u);
+  EXPECT_TRUE(roots->verifyPeer(chain, "api.pathwatch.test", expiry - 50).ok);
+  EXPECT_EQ(roots->remembered(), 1u);  // the same entry answered
+  // Within kRememberSeconds of the first check, but the leaf has expired.
+  ChainCheck after = roots->verifyPeer(chain, "api.pathwatch.test", expiry + 1);
+  EXPECT_FALSE(after.ok);
+  EXPECT_EQ(after.code, X509_V_ERR_CERT_HAS_EXPIRED);
+  // Earlier than any remembered check: computed afresh.
+  ChainCheck before = roots->verifyPeer(chain, "api.pathwatch.test", utc(2020, 1, 1));
+  EXPECT_FALSE(before.ok);
+  EXPECT_EQ(before.code, X509_V_ERR_CERT_NOT_YET_VALID);
+}
+
+TEST(PublicRootsMemo, KeyedByHostAndEveryCertificate) {
+  auto roots = publicRoots();
+  const PeerChain chain = peerChain({kLeafPem, kIntermediatePem});
+  EXPECT_TRUE(roots->verifyPeer(chain, "api.pathwatch.test", kValid).ok);
+  ChainCheck other_host = roots->verifyPeer(chain, "api.openai.com", kValid + 1);
+  EXPECT_FALSE(other_host.ok);
+  EXPECT_EQ(other_host.code, X509_V_ERR_HOSTNAME_MISMATCH);
+  ChainCheck leaf_only = roots->verifyPeer(peerChain({kLeafPem}), "api.pathwatch.test", kValid + 2);
+  EXPECT_FALSE(leaf_only.ok);
+  EXPECT_EQ(leaf_only.code, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+  ChainCheck corporate = roots->verifyPeer(peerChain({kCorporateLeafPem}), "api.pathwatch.test", kValid + 3);
+  EXPECT_FALSE(corporate.ok);
+  EXPECT_EQ(roots->remembered(), 4u);
+  // A failure is remembered like a success: the same answer again.
+  EXPECT_EQ(roots->verifyPeer(peerChain({kCorporateLeafPem}), "api.pathwatch.test", kValid + 4).code,
+            corporate.code);
+  EXPECT_EQ(roots->remembered(), 4u);
+}
+
+TEST(PublicRootsMemo, StaysBoundedAndForgetsAfterItsWindow) {
+  auto roots = publicRoots();
+  const PeerChain chain = peerChain({kLeafPem, kIntermediatePem});
+  for (std::size_t i = 0; i < PublicRoots::kRememberMax + 10; ++i)
+    roots->verifyPeer(chain, "h" + std::to_string(i) + ".pathwatch.test", kValid);
+  EXPECT_LE(roots->remembered(), PublicRoots::kRememberMax);
+  EXPECT_GT(roots->remembered(), 0u);
+  // Past the window the entries are stale: the next insert drops them.
+  for (std::size_t i = 0; i < PublicRoots::kRememberMax; ++i)
+    roots->verifyPeer(chain, "x" + std::to_string(i) + ".pathwatch.test",
+                      kValid + PublicRoots::kRememberSeconds);
+  EXPECT_LE(roots->remembered(), PublicRoots::kRememberMax);
+}
+
+// Without parsed certificates (or with a hole) the DER is checked as before.
+TEST(PublicRootsMemo, FallsBackToTheDerWhenNotParsed) {
+  auto roots = publicRoots();
+  PeerChain chain = peerChain({kLeafPem, kIntermediatePem});
+  chain.certs[1].reset();
+  EXPECT_TRUE(roots->verifyPeer(chain, "api.pathwatch.test", kValid).ok);
+  chain.certs.clear();
+  EXPECT_TRUE(roots->verifyPeer(chain, "api.pathwatch.test", kValid).ok);
+  EXPECT_FALSE(roots->verifyPeer(PeerChain{}, "api.pathwatch.test", kValid).ok);
 }
 
 }  // namespace
