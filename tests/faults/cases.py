@@ -364,7 +364,7 @@ def run_and_reload_refused_to_others(c):
               "    b+=x\n"
               "  out.append(json.loads(b.split(b'\\n')[0]))\n"
               "print(json.dumps(out))\n")
-    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "python3", "-c",
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c",
                         script, d.socket], capture_output=True, timeout=30, text=True)
     expect(r.returncode == 0, f"client as nobody failed: {r.stderr}")
     status, run, reload = json.loads(r.stdout)
