@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <map>
 
 #include "pathwatch/text.h"
 #include "providers/provider_def.h"
@@ -266,6 +267,11 @@ Analysis analyze(const ProviderSpec& spec, HttpLayer& http) {
   http.message = cleanText(http.message);
   http.error_type = cleanText(http.error_type, 80);
   http.error_code = cleanText(http.error_code, 80);
+  // Rate entries are outside text too (header values, quota ids): a box may
+  // quote a key in any of them.
+  std::map<std::string, std::string> rate;
+  for (const auto& [name, value] : http.rate) rate[cleanText(name, 80)] = cleanText(value, 400);
+  http.rate = std::move(rate);
   http.authored_by = std::string(toString(a.author));
   return a;
 }

@@ -168,6 +168,8 @@ def provider_quotes_the_key_back(c):
     with open(stdin_file, "rb") as f:
         expect(b"auth_failed" in f.read(), "the exec hook did not get the alert")
     d.ask({"cmd": "history", "transitions": True, "alerts": True})
+    run = d.ask({"cmd": "run"}, timeout=20)
+    expect(run and run.get("ok") is True, f"run: {str(run)[:300]}")
     settle(c, d)
     c.finish(d)
 

@@ -154,7 +154,8 @@ def provider_echoing_key():
         key = auth.split(b" ", 1)[-1].decode(errors="replace")
         body = ('{"error":{"message":"Incorrect API key provided: %s. Key %s is not valid.",'
                 '"type":"invalid_request_error","param":null,"code":"invalid_api_key"}}' % (key, key))
-        fake.send(conn, http_answer(401, body.encode(), ["x-request-id: req_fault", f"x-echo-key: {key}"]))
+        fake.send(conn, http_answer(401, body.encode(), ["x-request-id: req_fault", f"x-echo-key: {key}",
+                                                          f"x-ratelimit-limit-requests: {key}"]))
     return TcpFake(handle)
 
 

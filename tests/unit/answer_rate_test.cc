@@ -1,0 +1,52 @@
+// Rate entries (x-ratelimit-* and anthropic-ratelimit-* header values, quota
+// ids) are outside text: a key-shaped value in them is fingerprinted like in
+// the message, never kept whole (found by tests/fuzz/fuzz_classify).
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "pathwatch/classify.h"
+#include "pathwatch/provider.h"
+#include "pathwatch/result.h"
+
+namespace pathwatch {
+namespace {
+
+// Made-up, shaped like a real key; never issued.
+const std::string kKey = "sk-ant-api03-Xy7Kp2Lm9Qr4St6Uv8Wx0Yz1Ab3Cd5Ef7Gh9Ij2Kl4Mn6Op8Qr0St2Uv4Wx6Yz8Ab0Cd2Ef4Gh6AA";
+
+TEST(AnswerRate, AKeyQuotedInARateHeaderIsFingerprinted) {
+  for (const char* provider : {"openai", "anthropic", "gemini", "discord"}) {
+    const ProviderSpec spec = *findBuiltin(provider);
+    HttpLayer http;
+    http.status = LayerStatus::Ok;
+    http.code = 401;
+    http.headers = {{"Content-Type", "application/json"},
+                    {"x-ratelimit-limit-requests", "invalid key " + kKey},
+                    {"anthropic-ratelimit-requests-remaining", "4"}};
+    http.body = R"({"error":{"message":"no","type":"authentication_error"}})";
+    analyzeAnswer(spec, http);
+    ASSERT_EQ(http.rate.count("x-ratelimit-limit-requests"), 1u) << provider;
+    const std::string& v = http.rate["x-ratelimit-limit-requests"];
+    EXPECT_EQ(v.find(kKey.substr(12, 12)), std::string::npos) << provider << ": " << v;
+    EXPECT_NE(v.find("invalid key"), std::string::npos) << provider << ": " << v;
+    EXPECT_EQ(http.rate["anthropic-ratelimit-requests-remaining"], "4") << provider;
+  }
+}
+
+TEST(AnswerRate, AKeyInAGeminiQuotaIdIsFingerprinted) {
+  const ProviderSpec spec = *findBuiltin("gemini");
+  HttpLayer http;
+  http.status = LayerStatus::Ok;
+  http.code = 429;
+  http.headers = {{"Content-Type", "application/json"}};
+  http.body = R"({"error":{"code":429,"message":"Quota exceeded","status":"RESOURCE_EXHAUSTED","details":[)"
+              R"({"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":")" +
+              kKey + R"(","quotaValue":"0"}]}]}})";
+  analyzeAnswer(spec, http);
+  for (const auto& [name, value] : http.rate)
+    EXPECT_EQ(value.find(kKey.substr(12, 12)), std::string::npos) << name << ": " << value;
+}
+
+}  // namespace
+}  // namespace pathwatch
