@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <future>
 #include <iostream>
 #include <stdexcept>
 
@@ -15,30 +16,13 @@
 
 #include "pathwatch/check.h"
 #include "cli/commands.h"
+#include "cli/daemon_keys.h"
+#include "cli/help.h"
 #include "cli/render_table.h"
 #include "pathwatch/process_hardening.h"
 #include "pathwatch/report_json.h"
 
 namespace pathwatch {
-
-const char* const kCheckUsage =
-    "usage: pathwatch check [-c FILE] [-p PROVIDER]... [-r ROUTE]... [--json] [--timeout DURATION]\n"
-    "\n"
-    "Probes every selected provider layer by layer over every selected route, now,\n"
-    "and says what is wrong: the key, the account, usage, region, a middlebox, the\n"
-    "network or the provider.\n"
-    "\n"
-    "  -c, --config FILE      config file (default /etc/pathwatch/config.json; when it\n"
-    "                         does not exist, the embedded defaults: the four built-in\n"
-    "                         providers over the route \"default\")\n"
-    "  -p, --provider NAME    check only this provider (repeatable, or a,b,c)\n"
-    "  -r, --route NAME       check only this route (repeatable, or a,b,c)\n"
-    "      --json             print the JSON document instead of the table\n"
-    "      --timeout DURATION per-probe timeout, e.g. 5s (overrides the config)\n"
-    "  -h, --help             this text\n"
-    "\n"
-    "Exit status: 0 every selected provider is ok on every selected route,\n"
-    "1 any is not, 2 usage or config error.\n";
 
 namespace {
 
@@ -109,16 +93,16 @@ CheckArgs parseCheckArgs(int argc, char** argv) {
   return args;
 }
 
+Config loadConfigOrDefaults(const std::optional<std::string>& file, const std::string& default_path) {
+  if (file) return loadConfigFile(*file);
+  struct stat st {};
+  if (::stat(default_path.c_str(), &st) == 0) return loadConfigFile(default_path);
+  if (errno == ENOENT || errno == ENOTDIR) return defaultConfig();
+  throw ConfigError(default_path, "", std::string("cannot read: ") + std::strerror(errno));
+}
+
 Config resolveCheckConfig(const CheckArgs& args, const std::string& default_path) {
-  Config config;
-  if (args.config_file) {
-    config = loadConfigFile(*args.config_file);
-  } else {
-    struct stat st {};
-    if (::stat(default_path.c_str(), &st) == 0) config = loadConfigFile(default_path);
-    else if (errno == ENOENT || errno == ENOTDIR) config = defaultConfig();
-    else throw ConfigError(default_path, "", std::string("cannot read: ") + std::strerror(errno));
-  }
+  Config config = loadConfigOrDefaults(args.config_file, default_path);
   if (args.timeout) config.timeout = *args.timeout;
 
   std::string unknown;
@@ -178,7 +162,7 @@ int runCheckCommand(int argc, char** argv) {
     return 2;
   }
   if (args.help) {
-    std::fputs(kCheckUsage, stdout);
+    std::fputs(kCheckHelp, stdout);
     return 0;
   }
 
@@ -193,6 +177,12 @@ int runCheckCommand(int argc, char** argv) {
   CheckSelection selection;
   selection.providers = args.providers;
   selection.routes = args.routes;
+  // pathwatchd's view of the keys, asked while the probes run: a daemon that
+  // is absent, slow or refusing costs nothing but its bounded wait.
+  const std::string socket = clientSocketPath(config.socket);
+  auto daemon_status = std::async(std::launch::async, [socket] {
+    return askDaemonStatus(socket, kDaemonStatusTimeout);
+  });
   CheckReport report;
   try {
     report = runCheckOnce(config, selection);
@@ -201,9 +191,14 @@ int runCheckCommand(int argc, char** argv) {
     std::fprintf(stderr, "pathwatch check: the check could not run: %s\n", e.what());
     return 2;
   }
+  const std::optional<nlohmann::json> status = daemon_status.get();
+  std::vector<KeyComparison> keys;
+  if (status) keys = compareReportKeys(report, *status);
 
   if (args.json) {
-    std::cout << toJson(report).dump(2) << "\n";
+    nlohmann::json doc = toJson(report);
+    doc["daemon_keys"] = status ? daemonKeysJson(socket, *status, keys) : nlohmann::json(nullptr);
+    std::cout << doc.dump(2) << "\n";
   } else {
     RenderOptions options;
     const char* no_color = std::getenv("NO_COLOR");
@@ -211,6 +206,10 @@ int runCheckCommand(int argc, char** argv) {
     options.width = terminalWidth();
     options.config_source = config.source;
     std::cout << renderCheckReport(report, options);
+    if (status) {
+      const std::string text = renderKeyComparisons(keys, keyTextContext(KeyPerspective::Check, *status));
+      if (!text.empty()) std::cout << "\n" << text;
+    }
   }
   std::cout.flush();
   if (!std::cout) return 2;  // stdout closed or full: the result was not delivered

@@ -2,6 +2,7 @@
 // `pathwatch check`: one full diagnosis now, in-process, no daemon.
 // Argument parsing and config selection are pure and testable; running the
 // check is runCheckOnce (probes/check.h).
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,12 +26,19 @@ struct CheckArgs {
 // Throws std::invalid_argument with a one-line message on a usage error.
 CheckArgs parseCheckArgs(int argc, char** argv);
 
-// The config the check runs with: -c FILE (must exist), else the default
-// path when it exists, else the embedded defaults. Applies --timeout and the
+// The config file as check, config check and pathwatchd choose it: FILE
+// (must exist), else the default path when it exists, else the embedded
+// defaults. Throws ConfigError.
+Config loadConfigOrDefaults(const std::optional<std::string>& file,
+                            const std::string& default_path = kDefaultConfigPath);
+
+// The config the check runs with (loadConfigOrDefaults). Applies --timeout and the
 // -p/-r selection (unknown names throw ConfigError naming them; a provider
 // named explicitly runs even when the config disables it).
 Config resolveCheckConfig(const CheckArgs& args, const std::string& default_path = kDefaultConfigPath);
 
-extern const char* const kCheckUsage;
+// How long check waits for pathwatchd's status (connect, then answer) to
+// compare keys; it asks while its own probes run.
+inline constexpr std::chrono::milliseconds kDaemonStatusTimeout{1500};
 
 }  // namespace pathwatch

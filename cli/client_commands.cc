@@ -1,4 +1,4 @@
-// pathwatch status | history | watch | run | reload: talk to pathwatchd over
+// pathwatch status | history | watch | run | reload | metrics: talk to pathwatchd over
 // its control socket (blocking IO is fine in a one-shot client).
 //
 // Exit codes: 0 done (status/run: every provider ok), 1 the daemon reports a
@@ -13,7 +13,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/daemon_keys.h"
+#include "cli/help.h"
 #include "control_client.h"
+#include "pathwatch/process_hardening.h"
 
 namespace pathwatch {
 
@@ -33,64 +36,68 @@ struct ClientArgs {
   std::optional<int> limit;
 };
 
-void usage(const char* cmd) {
-  std::cerr << "usage: pathwatch " << cmd << " [--socket PATH] [--json]";
-  if (std::string(cmd) == "history")
-    std::cerr << " [-p PROVIDER] [-r ROUTE] [--since 24h] [--transitions] [--alerts] [--limit N]";
-  std::cerr << "\n  --socket PATH  pathwatchd's control socket (default $PATHWATCH_SOCKET or "
-            << kDefaultSocket << ")\n";
+// A usage error: one line naming the problem and where help is.
+int usageError(const char* cmd, const std::string& problem) {
+  std::cerr << "pathwatch " << cmd << ": " << problem << " (see pathwatch " << cmd << " --help)\n";
+  return 2;
 }
 
-// Returns 0 on success, 2 on a usage error (already reported).
-int parseArgs(int argc, char** argv, ClientArgs& a) {
+// Parses the shared options (and history's); nullopt to go on, else the exit
+// code: 0 after printing `help` for -h/--help, 2 after a usage error.
+std::optional<int> parseArgs(int argc, char** argv, ClientArgs& a, const char* help) {
   const char* cmd = argv[0];
-  const char* env = std::getenv("PATHWATCH_SOCKET");
-  a.socket = env && *env ? env : kDefaultSocket;
+  a.socket = clientSocketPath(kDefaultSocket);
   bool history = std::string(cmd) == "history";
   for (int i = 1; i < argc; ++i) {
-    std::string s = argv[i];
+    const std::string s = argv[i];
+    const auto eq = s.find('=');
+    const bool long_opt = s.rfind("--", 0) == 0;
+    const std::string name = long_opt ? s.substr(0, eq) : s;
+    std::optional<std::string> inline_value;
+    if (long_opt && eq != std::string::npos) inline_value = s.substr(eq + 1);
     auto value = [&]() -> std::optional<std::string> {
-      auto eq = s.find('=');
-      if (s.rfind("--", 0) == 0 && eq != std::string::npos) return s.substr(eq + 1);
+      if (inline_value) return inline_value;
       if (i + 1 >= argc) return std::nullopt;
       return std::string(argv[++i]);
     };
-    auto name = s.substr(0, s.find('='));
-    if (name == "--json") {
-      a.json_out = true;
+    auto flag = [&](bool& out) -> bool {
+      if (inline_value) return false;
+      out = true;
+      return true;
+    };
+    if (name == "-h" || name == "--help") {
+      std::cout << help;
+      return 0;
+    } else if (name == "--json") {
+      if (!flag(a.json_out)) return usageError(cmd, name + " takes no value");
     } else if (name == "--socket") {
       auto v = value();
-      if (!v) return usage(cmd), 2;
+      if (!v || v->empty()) return usageError(cmd, "--socket needs a path");
       a.socket = *v;
     } else if (history && (name == "-p" || name == "--provider")) {
-      if (!(a.provider = value())) return usage(cmd), 2;
+      if (!(a.provider = value())) return usageError(cmd, name + " needs a value");
     } else if (history && (name == "-r" || name == "--route")) {
-      if (!(a.route = value())) return usage(cmd), 2;
+      if (!(a.route = value())) return usageError(cmd, name + " needs a value");
     } else if (history && name == "--since") {
-      if (!(a.since = value())) return usage(cmd), 2;
+      if (!(a.since = value())) return usageError(cmd, name + " needs a value");
     } else if (history && name == "--transitions") {
-      a.transitions = true;
+      if (!flag(a.transitions)) return usageError(cmd, name + " takes no value");
     } else if (history && name == "--alerts") {
-      a.alerts = true;
+      if (!flag(a.alerts)) return usageError(cmd, name + " takes no value");
     } else if (history && name == "--limit") {
       auto v = value();
       char* end = nullptr;
       long n = v ? std::strtol(v->c_str(), &end, 10) : 0;
-      if (!v || !end || *end || n < 1 || n > 10000) {
-        std::cerr << "pathwatch " << cmd << ": --limit needs a number from 1 to 10000\n";
-        return 2;
-      }
+      if (!v || !end || *end || n < 1 || n > 10000)
+        return usageError(cmd, "--limit needs a number from 1 to 10000");
       a.limit = static_cast<int>(n);
-    } else if (name == "-h" || name == "--help") {
-      usage(cmd);
-      return 2;
+    } else if (!s.empty() && s[0] == '-') {
+      return usageError(cmd, "unknown option " + name);
     } else {
-      std::cerr << "pathwatch " << cmd << ": unknown argument " << s << "\n";
-      usage(cmd);
-      return 2;
+      return usageError(cmd, "unexpected argument \"" + s + "\"");
     }
   }
-  return 0;
+  return std::nullopt;
 }
 
 int notRunning(const ClientArgs& a, const std::string& why) {
@@ -217,21 +224,29 @@ void printEvent(const json& e) {
 
 int runStatusCommand(int argc, char** argv) {
   ClientArgs a;
-  if (int rc = parseArgs(argc, argv, a)) return rc;
+  if (auto rc = parseArgs(argc, argv, a, kStatusHelp)) return *rc;
   ControlClient c;
   int rc = 0;
   auto j = request(a, {{"cmd", "status"}}, rc, c, std::chrono::seconds(30));
   if (!j) return rc;
-  if (a.json_out)
-    std::cout << j->dump(2) << "\n";
-  else
+  // The keys this user has, read from the sources the daemon uses, against
+  // the daemon's: the variable set in a shell but not in the service.
+  hardenProcess();  // before any key is read
+  const std::vector<KeyComparison> keys = compareLocalKeys(*j);
+  if (a.json_out) {
+    (*j)["local_keys"] = {{"providers", toJson(keys)}};
+    std::cout << j->dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+  } else {
     printStatus(*j);
+    const std::string text = renderKeyComparisons(keys, keyTextContext(KeyPerspective::Status, *j));
+    if (!text.empty()) std::cout << "\n" << text;
+  }
   return allOk(j->value("providers", json::array())) ? 0 : 1;
 }
 
 int runHistoryCommand(int argc, char** argv) {
   ClientArgs a;
-  if (int rc = parseArgs(argc, argv, a)) return rc;
+  if (auto rc = parseArgs(argc, argv, a, kHistoryHelp)) return *rc;
   json req = {{"cmd", "history"}, {"transitions", a.transitions}, {"alerts", a.alerts}};
   if (a.provider) req["provider"] = *a.provider;
   if (a.route) req["route"] = *a.route;
@@ -268,7 +283,7 @@ int runHistoryCommand(int argc, char** argv) {
 
 int runRunCommand(int argc, char** argv) {
   ClientArgs a;
-  if (int rc = parseArgs(argc, argv, a)) return rc;
+  if (auto rc = parseArgs(argc, argv, a, kRunHelp)) return *rc;
   ControlClient c;
   int rc = 0;
   auto j = request(a, {{"cmd", "run"}}, rc, c);
@@ -286,7 +301,7 @@ int runRunCommand(int argc, char** argv) {
 
 int runReloadCommand(int argc, char** argv) {
   ClientArgs a;
-  if (int rc = parseArgs(argc, argv, a)) return rc;
+  if (auto rc = parseArgs(argc, argv, a, kReloadHelp)) return *rc;
   ControlClient c;
   int rc = 0;
   auto j = request(a, {{"cmd", "reload"}}, rc, c, std::chrono::seconds(30));
@@ -298,9 +313,28 @@ int runReloadCommand(int argc, char** argv) {
   return 0;
 }
 
+int runMetricsCommand(int argc, char** argv) {
+  ClientArgs a;
+  if (auto rc = parseArgs(argc, argv, a, kMetricsHelp)) return *rc;
+  ControlClient c;
+  int rc = 0;
+  auto j = request(a, {{"cmd", "metrics"}}, rc, c, std::chrono::seconds(30));
+  if (!j) return rc;
+  auto text = j->find("metrics");
+  if (text == j->end() || !text->is_string()) {
+    std::cerr << "pathwatch: pathwatchd's answer has no metrics text\n";
+    return 1;
+  }
+  if (a.json_out)
+    std::cout << j->dump() << "\n";
+  else
+    std::cout << text->get_ref<const std::string&>();  // ends with its own newline
+  return 0;
+}
+
 int runWatchCommand(int argc, char** argv) {
   ClientArgs a;
-  if (int rc = parseArgs(argc, argv, a)) return rc;
+  if (auto rc = parseArgs(argc, argv, a, kWatchHelp)) return *rc;
   ControlClient c;
   int rc = 0;
   auto j = request(a, {{"cmd", "watch"}}, rc, c, std::chrono::seconds(30));

@@ -406,7 +406,7 @@ void ControlServer::dispatch(Client& c, std::string_view line) {
   }
   auto cmd = req.find("cmd");
   if (cmd == req.end() || !cmd->is_string()) {
-    writeLine(c, errorAnswer("missing \"cmd\" (status, history, run, reload, watch)"));
+    writeLine(c, errorAnswer("missing \"cmd\" (status, history, run, reload, watch, metrics)"));
     return;
   }
   const ClientId id = c.id;

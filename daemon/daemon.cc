@@ -14,6 +14,8 @@
 #include "history_service.h"
 #include "pathwatch/uv_handle.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_server.h"
 #include "pathwatch/classify.h"
 #include "pathwatch/config.h"
 #include "pathwatch/key.h"
@@ -23,6 +25,10 @@
 #include "sd_notify.h"
 #include "status_snapshot.h"
 #include "pathwatch/clock.h"
+
+#ifndef PATHWATCH_VERSION
+#define PATHWATCH_VERSION "0.1.0"
+#endif
 
 namespace pathwatch {
 
@@ -81,6 +87,9 @@ class Daemon {
   void waitForHooks();
   void finishStop();
   void gcEngines();
+  std::string metricsText();
+  std::string listenMetrics(const Config& cfg);
+  bool startMetricsServer(const MetricsConfig& m, std::string* error);
 
   uv_loop_t* loop_;
   DaemonOptions opt_;
@@ -94,6 +103,10 @@ class Daemon {
   std::unique_ptr<HistoryService> history_;  // writer and reader threads, recorder, retention
   std::unique_ptr<StatusSnapshot> snapshot_;
   std::unique_ptr<Alerter> alerter_;
+  std::unique_ptr<MetricsCollector> metrics_;
+  // GET /metrics on metrics.listen; null when the key is absent.
+  std::unique_ptr<MetricsServer> metrics_server_;
+  std::optional<MetricsConfig> metrics_listen_;  // what metrics_server_ listens on
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<ControlServer> control_;
   ControlServer* control_raw_ = nullptr;
@@ -147,6 +160,10 @@ void Daemon::applyConfig(std::shared_ptr<const Config> cfg, bool initial) {
   if (!initial && cfg->history.path != config_->history.path)
     logWarning("reload: history.path changes take effect at restart (still " +
                config_->history.path + ")");
+  if (!initial) {
+    const std::string err = listenMetrics(*cfg);
+    if (!err.empty()) logError("reload: " + err);
+  }
   if (engine_) retired_.push_back(std::move(engine_));  // finishes its in-flight probes
   engine_ = std::make_unique<Engine>(loop_, cfg);
   for (const auto& r : cfg->routes) {
@@ -194,6 +211,9 @@ int Daemon::start() {
   bus_.subscribeEvents(watch_.get());
   alerter_ = std::make_unique<Alerter>(loop_, &bus_, config_->alerts);
   bus_.subscribe(alerter_.get());
+  metrics_ = std::make_unique<MetricsCollector>(PATHWATCH_VERSION);
+  bus_.subscribe(metrics_.get());
+  bus_.subscribeEvents(metrics_.get());
 
   Scheduler::Hooks hooks;
   hooks.probe = [this](const ProviderConfig& p, const RouteConfig& r, const KeyInspection& k,
@@ -204,7 +224,12 @@ int Daemon::start() {
                                std::function<void(RouteObservation)> done) {
     engine_->observeRoute(r, std::move(what), std::move(done));
   };
-  hooks.read_key = [](const ProviderConfig& p) { return readKey(p); };
+  // The status answer shows what each key source gave (never the key).
+  hooks.read_key = [this](const ProviderConfig& p) {
+    KeyInspection k = readKey(p);
+    snapshot_->onKey(p.spec.name, k.layer);
+    return k;
+  };
   hooks.cancel_all = [this] {
     if (engine_) engine_->cancelAll();
     for (auto& e : retired_) e->cancelAll();
@@ -230,6 +255,13 @@ int Daemon::start() {
     return 1;
   }
   control_raw_ = control_.get();
+  if (std::string err = listenMetrics(*config_); !err.empty()) {
+    logError(err);
+    control_->close();
+    control_.reset();
+    control_raw_ = nullptr;
+    return 1;
+  }
 
   auto signal = [this](UvSignal& h, int signum, uv_signal_cb cb) {
     h.init([&](uv_signal_t* x) { return uv_signal_init(loop_, x); }, this);
@@ -291,6 +323,51 @@ int Daemon::start() {
   notifier_.status("started; " + snapshot_->summaryLine());
   logNotice("pathwatchd ready: socket " + config_->socket + ", history " + config_->history.path);
   return 0;
+}
+
+std::string Daemon::metricsText() {
+  std::vector<LabeledCount> sinks;
+  if (alerter_)
+    for (auto& f : alerter_->sinkFailures()) sinks.push_back({std::move(f.label), f.count});
+  return metrics_ ? metrics_->render(std::move(sinks)) : std::string();
+}
+
+bool Daemon::startMetricsServer(const MetricsConfig& m, std::string* error) {
+  MetricsServerOptions o;
+  o.host = m.host;
+  o.port = m.port;
+  auto server = std::make_unique<MetricsServer>(loop_, o, [this] { return metricsText(); });
+  if (!server->start(error)) return false;
+  metrics_server_ = std::move(server);
+  metrics_listen_ = m;
+  logNotice("metrics: serving GET /metrics on " + metrics_server_->boundAddress());
+  return true;
+}
+
+// metrics.listen at start and on reload: starts, moves or stops the endpoint.
+// Returns "" or why it cannot listen; a reload that cannot move it keeps the
+// old address when it can.
+std::string Daemon::listenMetrics(const Config& cfg) {
+  if (!cfg.metrics) {
+    if (metrics_server_) logNotice("metrics: no longer serving " + metrics_listen_->listen);
+    metrics_server_.reset();
+    metrics_listen_.reset();
+    return "";
+  }
+  if (metrics_server_ && metrics_listen_->listen == cfg.metrics->listen) return "";
+  std::string err;
+  if (startMetricsServer(*cfg.metrics, &err)) return "";
+  if (!metrics_server_) return "metrics.listen: cannot listen on " + err;
+  // The old listener may hold that very port (127.0.0.1:9848 -> 0.0.0.0:9848):
+  // free it, and take it back when the new address still fails.
+  const MetricsConfig old = *metrics_listen_;
+  metrics_server_.reset();
+  metrics_listen_.reset();
+  if (startMetricsServer(*cfg.metrics, &err)) return "";
+  std::string again;
+  if (startMetricsServer(old, &again))
+    return "metrics.listen: cannot listen on " + err + "; still serving " + old.listen;
+  return "metrics.listen: cannot listen on " + err + "; no metrics endpoint now";
 }
 
 void Daemon::gcEngines() {
@@ -425,13 +502,16 @@ void Daemon::handleRequest(ClientId id, const json& req) {
     requestRun(id);
   } else if (cmd == "reload") {
     requestReload(id);
+  } else if (cmd == "metrics") {
+    control_->reply(id, {{"ok", true}, {"metrics", metricsText()}});
   } else if (cmd == "watch") {
     if (!control_->setWatching(id, true))
       return err("too many watchers (limit " + std::to_string(control_->options().max_watchers) +
                  "); try again later");
     control_->reply(id, {{"ok", true}, {"watching", true}});
   } else {
-    err("unknown cmd \"" + cmd.substr(0, 64) + "\" (status, history, run, reload, watch)");
+    err("unknown cmd \"" + cmd.substr(0, 64) +
+        "\" (status, history, run, reload, watch, metrics)");
   }
 }
 
@@ -449,6 +529,7 @@ void Daemon::stop() {
   log_stopped_ = control_raw_ != nullptr;  // it had started
   if (control_) control_->close();
   control_raw_ = nullptr;
+  metrics_server_.reset();
   sighup_.reset();
   sigterm_.reset();
   sigint_.reset();

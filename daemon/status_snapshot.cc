@@ -19,7 +19,11 @@ void StatusSnapshot::onConfig(const Config& config) {
     if (!p.enabled) continue;
     order_.push_back(p.spec.name);
     auto it = providers_.find(p.spec.name);
-    kept[p.spec.name] = it != providers_.end() ? std::move(it->second) : ProviderState{};
+    auto& st = kept[p.spec.name];
+    if (it != providers_.end()) st = std::move(it->second);
+    st.kind = std::string(kindOf(p.spec));
+    st.builtin = p.spec.builtin;
+    st.key.reset();  // read again with this config (onKey)
   }
   for (const auto& r : config.routes) route_order_.push_back(r.name);
   for (auto& [name, st] : kept)
@@ -27,6 +31,11 @@ void StatusSnapshot::onConfig(const Config& config) {
       return std::find(route_order_.begin(), route_order_.end(), e.first) == route_order_.end();
     });
   providers_ = std::move(kept);
+}
+
+void StatusSnapshot::onKey(const std::string& provider, const KeyLayer& key) {
+  auto it = providers_.find(provider);
+  if (it != providers_.end()) it->second.key = key;
 }
 
 void StatusSnapshot::onRouteResult(const RouteResult& r) {
@@ -58,6 +67,23 @@ void StatusSnapshot::onDiagnosis(const std::string& provider, const Diagnosis& d
   ++cycles_;
 }
 
+namespace {
+
+// docs/socket.md, providers[].key: where the key came from and what it was,
+// by fingerprint only (pathwatch check and status compare it with theirs).
+json keyJson(const KeyLayer& k) {
+  json j = {{"source", k.source},
+            {"configured", k.configured},
+            {"status", toString(k.status)},
+            {"read", k.read},
+            {"problems", k.problems}};
+  if (!k.error.empty()) j["error"] = k.error;
+  if (!k.fingerprint.empty()) j["fingerprint"] = k.fingerprint;
+  return j;
+}
+
+}  // namespace
+
 json StatusSnapshot::toJson() const {
   json providers = json::array();
   for (const auto& name : order_) {
@@ -76,6 +102,9 @@ json StatusSnapshot::toJson() const {
     json routes = json::array();
     if (it != providers_.end()) {
       const auto& p = it->second;
+      pj["kind"] = p.kind;
+      pj["builtin"] = p.builtin;
+      pj["key"] = p.key ? keyJson(*p.key) : json(nullptr);
       pj["last_checked"] = p.last_checked_ms ? json(isoFromMs(p.last_checked_ms)) : json(nullptr);
       for (const auto& rn : route_order_) {
         auto r = p.routes.find(rn);
@@ -91,6 +120,7 @@ json StatusSnapshot::toJson() const {
       }
     } else {
       pj["last_checked"] = nullptr;
+      pj["key"] = nullptr;
     }
     pj["routes"] = std::move(routes);
     providers.push_back(std::move(pj));

@@ -1,6 +1,7 @@
 #pragma once
 // What `pathwatch status` shows: per provider the current diagnosis, since
-// when it holds, when it last changed, and each route's latest result.
+// when it holds, when it last changed, each route's latest result, and what
+// its key source gave the daemon (source, status, fingerprint: never the key).
 // A ResultObserver; pure bookkeeping, the clock is passed in.
 #include <cstdint>
 #include <functional>
@@ -23,6 +24,8 @@ class StatusSnapshot : public ResultObserver {
   void onDiagnosis(const std::string& provider, const Diagnosis& d,
                    const std::vector<RouteResult>& routes) override;
   void onConfig(const Config& config) override;
+  // The daemon read `provider`'s key (at start and on every reload).
+  void onKey(const std::string& provider, const KeyLayer& key);
 
   // {"providers": [...]} in config order; providers not yet diagnosed have
   // "diagnosis": null.
@@ -39,6 +42,9 @@ class StatusSnapshot : public ResultObserver {
     std::vector<std::string> evidence;
   };
   struct ProviderState {
+    std::string kind;
+    bool builtin = false;
+    std::optional<KeyLayer> key;
     std::optional<Diagnosis> diagnosis;
     int64_t since_ms = 0, last_change_ms = 0, last_checked_ms = 0;
     std::map<std::string, RouteState> routes;

@@ -15,9 +15,8 @@
 #include "pathwatch/duration.h"
 
 namespace pathwatch {
-namespace {
 
-constexpr const char* kUsage =
+const char kEchoServerHelp[] =
     "usage: pathwatch echo-server --listen ADDR:PORT [--tls-cert FILE --tls-key FILE]\n"
     "                             [--max-clients N] [--max-per-address N]\n"
     "                             [--read-timeout DURATION]\n"
@@ -36,10 +35,19 @@ constexpr const char* kUsage =
     "  --max-per-address N    connections at once from one client address (16)\n"
     "  --read-timeout D       time a client has to send its request (10s)\n"
     "\n"
-    "Logs one line per request to stderr, header names only. SIGINT/SIGTERM stop it.\n";
+    "  -h, --help             this text\n"
+    "\n"
+    "Logs one line per request to stderr, header names only. SIGINT/SIGTERM stop it.\n"
+    "Exit status: 0 stopped by a signal, 1 could not start, 2 usage error.\n"
+    "\n"
+    "Example:\n"
+    "  pathwatch echo-server --listen 0.0.0.0:8443 --tls-cert fullchain.pem --tls-key privkey.pem\n";
+
+namespace {
 
 int usageError(const std::string& message) {
-  std::fprintf(stderr, "pathwatch echo-server: %s\n\n%s", message.c_str(), kUsage);
+  std::fprintf(stderr, "pathwatch echo-server: %s (see pathwatch echo-server --help)\n",
+               message.c_str());
   return 2;
 }
 
@@ -82,7 +90,7 @@ int runEchoServerCommand(int argc, char** argv) {
       arg.resize(eq);
     }
     if (arg == "-h" || arg == "--help") {
-      std::fputs(kUsage, stdout);
+      std::fputs(kEchoServerHelp, stdout);
       return 0;
     }
     const bool takes_value = arg == "--listen" || arg == "--tls-cert" || arg == "--tls-key" ||

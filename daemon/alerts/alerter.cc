@@ -21,6 +21,9 @@ HysteresisConfig hysteresisConfig(const AlertsConfig& cfg) {
   return h;
 }
 
+uint64_t undelivered(const WebhookSink& s) { return s.failed() + s.dropped(); }
+uint64_t undelivered(const ExecSink& s) { return s.failed() + s.dropped(); }
+
 bool sameWebhook(const WebhookConfig& a, const WebhookConfig& b) {
   return a.url == b.url && a.format == b.format && a.timeout == b.timeout;
 }
@@ -58,8 +61,16 @@ void Alerter::reconfigure(const AlertsConfig& cfg) {
   ExecOptions exec_opt = opt_.exec;
   exec_opt.timeout = cfg.exec_timeout;
 
+  // What each label counted so far stays with the label (sinkFailures()).
+  for (std::size_t i = 0; i < webhooks_.size() && i < webhook_slots_.size(); ++i)
+    sink_carried_[webhook_slots_[i].label] += undelivered(*webhooks_[i]) - webhook_slots_[i].base;
+  for (std::size_t i = 0; i < execs_.size() && i < exec_slots_.size(); ++i)
+    sink_carried_[exec_slots_[i].label] += undelivered(*execs_[i]) - exec_slots_[i].base;
+
   std::vector<std::unique_ptr<WebhookSink>> hooks;
-  for (const auto& w : cfg.webhooks) {
+  std::vector<SinkSlot> hook_slots;
+  for (std::size_t i = 0; i < cfg.webhooks.size(); ++i) {
+    const auto& w = cfg.webhooks[i];
     auto it = std::find_if(webhooks_.begin(), webhooks_.end(), [&](const auto& s) {
       return s && sameWebhook(s->config(), w) && s->options().tries == webhook_opt.tries &&
              s->options().backoff == webhook_opt.backoff;
@@ -69,17 +80,24 @@ void Alerter::reconfigure(const AlertsConfig& cfg) {
     } else {
       hooks.push_back(std::make_unique<WebhookSink>(loop_, *http_, w, webhook_opt));
     }
+    hook_slots.push_back({"webhook[" + std::to_string(i) + "]", undelivered(*hooks.back())});
   }
-  for (auto& s : webhooks_) {
+  for (std::size_t i = 0; i < webhooks_.size(); ++i) {
+    auto& s = webhooks_[i];
     if (!s) continue;
+    // Removed: what it still held is never delivered.
+    if (i < webhook_slots_.size()) sink_carried_[webhook_slots_[i].label] += s->queued();
     retired_.webhook_delivered += s->delivered();
     retired_.webhook_failed += s->failed();
     retired_.webhook_dropped += s->dropped() + s->queued();
   }
   webhooks_ = std::move(hooks);
+  webhook_slots_ = std::move(hook_slots);
 
   std::vector<std::unique_ptr<ExecSink>> execs;
-  for (const auto& argv : cfg.exec) {
+  std::vector<SinkSlot> exec_slots;
+  for (std::size_t i = 0; i < cfg.exec.size(); ++i) {
+    const auto& argv = cfg.exec[i];
     if (argv.empty() || argv[0].empty()) continue;
     auto it = std::find_if(execs_.begin(), execs_.end(),
                            [&](const auto& s) {
@@ -90,9 +108,12 @@ void Alerter::reconfigure(const AlertsConfig& cfg) {
     } else {
       execs.push_back(std::make_unique<ExecSink>(loop_, argv, exec_opt));
     }
+    exec_slots.push_back({"exec[" + std::to_string(i) + "]", undelivered(*execs.back())});
   }
-  for (auto& s : execs_) {
+  for (std::size_t i = 0; i < execs_.size(); ++i) {
+    auto& s = execs_[i];
     if (!s) continue;
+    if (i < exec_slots_.size()) sink_carried_[exec_slots_[i].label] += s->queued();
     retired_.exec_started += s->started();
     retired_.exec_succeeded += s->succeeded();
     retired_.exec_failed += s->failed();
@@ -102,6 +123,7 @@ void Alerter::reconfigure(const AlertsConfig& cfg) {
     if (s->running() > 0) retiring_execs_.push_back(std::move(s));
   }
   execs_ = std::move(execs);
+  exec_slots_ = std::move(exec_slots);
   pruneRetiring();
   cfg_ = cfg;
 }
@@ -228,6 +250,20 @@ void Alerter::onShutdown() {
   flushAll();
   shut_down_ = true;
   uv_timer_stop(flush_timer_.get());
+}
+
+std::vector<Alerter::SinkFailures> Alerter::sinkFailures() const {
+  std::vector<SinkFailures> out;
+  auto add = [&](const SinkSlot& slot, uint64_t now) {
+    auto carried = sink_carried_.find(slot.label);
+    out.push_back({slot.label,
+                   (carried == sink_carried_.end() ? 0 : carried->second) + now - slot.base});
+  };
+  for (std::size_t i = 0; i < webhooks_.size() && i < webhook_slots_.size(); ++i)
+    add(webhook_slots_[i], undelivered(*webhooks_[i]));
+  for (std::size_t i = 0; i < execs_.size() && i < exec_slots_.size(); ++i)
+    add(exec_slots_[i], undelivered(*execs_[i]));
+  return out;
 }
 
 AlerterStats Alerter::stats() const {

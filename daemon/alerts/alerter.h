@@ -74,6 +74,17 @@ class Alerter : public ResultObserver {
 
   AlerterStats stats() const;
 
+  // Per configured sink, alerts it did not deliver (gave up after its tries,
+  // dropped from a full queue, or still queued when a reload removed it), by
+  // a label made from its place in the config: "webhook[0]", "exec[1]" --
+  // never the URL or the command. Each label's count only grows, even when a
+  // reload moves a sink to another place.
+  struct SinkFailures {
+    std::string label;
+    uint64_t count = 0;
+  };
+  std::vector<SinkFailures> sinkFailures() const;
+
   // Alert commands that have not exited yet. After onShutdown() they have had
   // their SIGTERM; the owner waits (bounded) for this to reach 0, then
   // destroys the alerter, which SIGKILLs whatever still runs.
@@ -102,6 +113,14 @@ class Alerter : public ResultObserver {
   std::vector<std::unique_ptr<WebhookSink>> webhooks_;
   std::vector<std::unique_ptr<ExecSink>> execs_;
   std::vector<std::unique_ptr<ExecSink>> retiring_execs_;  // removed by a reload, still running
+  // sinkFailures(): each current sink's label and its own count when it took
+  // that label; what earlier holders of a label counted is carried.
+  struct SinkSlot {
+    std::string label;
+    uint64_t base = 0;
+  };
+  std::vector<SinkSlot> webhook_slots_, exec_slots_;  // parallel to webhooks_, execs_
+  std::map<std::string, uint64_t> sink_carried_;
   std::map<std::string, std::vector<Pending>> pending_;  // by provider
   UvTimer flush_timer_;
   bool shut_down_ = false;

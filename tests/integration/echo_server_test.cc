@@ -426,11 +426,13 @@ TEST_F(EchoServerTest, ServesHttpsThroughMemoryBios) {
     ASSERT_TRUE(server.started()) << server.error();
 
     Client c(server.port());
-    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    SslCtxPtr ctx_owner(SSL_CTX_new(TLS_client_method()));
+    SSL_CTX* ctx = ctx_owner.get();
     ASSERT_NE(ctx, nullptr);
     ASSERT_EQ(SSL_CTX_load_verify_locations(ctx, pki.ca_file.c_str(), nullptr), 1);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-    SSL* ssl = SSL_new(ctx);
+    SslPtr ssl_owner(SSL_new(ctx));
+    SSL* ssl = ssl_owner.get();
     SSL_set_fd(ssl, c.fd());
     SSL_set_tlsext_host_name(ssl, fetchtest::kTestHost);
     SSL_set1_host(ssl, fetchtest::kTestHost);
@@ -446,8 +448,6 @@ TEST_F(EchoServerTest, ServesHttpsThroughMemoryBios) {
       raw.append(buf, static_cast<std::size_t>(n));
     }
     EXPECT_EQ(SSL_get_error(ssl, n), SSL_ERROR_ZERO_RETURN) << "the server ends with close_notify";
-    SSL_free(ssl);
-    SSL_CTX_free(ctx);
     const Response resp = parseResponse(raw);
     ASSERT_EQ(resp.status, 200) << raw;
     const auto j = nlohmann::json::parse(resp.body);

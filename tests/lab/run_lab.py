@@ -23,6 +23,7 @@ import daemon_scenarios  # noqa: E402
 import harness  # noqa: E402
 import scenarios  # noqa: E402
 import scenarios_agree  # noqa: E402
+import scenarios_metrics  # noqa: E402
 import world  # noqa: E402
 
 
@@ -45,7 +46,8 @@ def main():
     ap.add_argument("--list", action="store_true", help="list scenario names and exit")
     args = ap.parse_args()
 
-    chosen = [(n, fn) for n, fn in scenarios.SCENARIOS + scenarios_agree.SCENARIOS + daemon_scenarios.SCENARIOS
+    chosen = [(n, fn) for n, fn in (scenarios.SCENARIOS + scenarios_agree.SCENARIOS +
+                                    daemon_scenarios.SCENARIOS + scenarios_metrics.SCENARIOS)
               if not args.only or any(o in n for o in args.only)]
     if args.list:
         for n, _ in chosen:

@@ -16,6 +16,8 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
+#include "pathwatch/ssl_ptr.h"
+
 namespace pathwatch::fetchtest {
 
 // ---- LoopbackListener --------------------------------------------------------
@@ -157,24 +159,20 @@ std::string response(int code, const std::string& reason, const std::string& ext
 
 FakeHttpServer::FakeHttpServer(FakeServerOptions options) : options_(std::move(options)) {
   if (options_.tls) {
-    SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-    BIO* bio = BIO_new_mem_buf(options_.leaf.cert_chain_pem.data(),
-                               static_cast<int>(options_.leaf.cert_chain_pem.size()));
-    X509* leaf = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-    SSL_CTX_use_certificate(ctx, leaf);
-    X509_free(leaf);
-    while (X509* extra = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
-      SSL_CTX_add_extra_chain_cert(ctx, extra);  // takes ownership
+    SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+    BioPtr bio(BIO_new_mem_buf(options_.leaf.cert_chain_pem.data(),
+                               static_cast<int>(options_.leaf.cert_chain_pem.size())));
+    X509Ptr leaf(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    SSL_CTX_use_certificate(ctx.get(), leaf.get());
+    while (X509* extra = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+      SSL_CTX_add_extra_chain_cert(ctx.get(), extra);  // takes ownership
     }
     ERR_clear_error();
-    BIO_free(bio);
-    BIO* kb = BIO_new_mem_buf(options_.leaf.key_pem.data(), static_cast<int>(options_.leaf.key_pem.size()));
-    EVP_PKEY* key = PEM_read_bio_PrivateKey(kb, nullptr, nullptr, nullptr);
-    SSL_CTX_use_PrivateKey(ctx, key);
-    EVP_PKEY_free(key);
-    BIO_free(kb);
-    if (SSL_CTX_check_private_key(ctx) != 1) throw std::runtime_error("fake server key does not match");
-    ssl_ctx_ = ctx;
+    BioPtr kb(BIO_new_mem_buf(options_.leaf.key_pem.data(), static_cast<int>(options_.leaf.key_pem.size())));
+    EvpPkeyPtr key(PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr));
+    SSL_CTX_use_PrivateKey(ctx.get(), key.get());
+    if (SSL_CTX_check_private_key(ctx.get()) != 1) throw std::runtime_error("fake server key does not match");
+    ssl_ctx_ = std::move(ctx);
   }
   listener_ = std::make_unique<LoopbackListener>([this](int fd) { serve(fd); });
 }
@@ -182,7 +180,6 @@ FakeHttpServer::FakeHttpServer(FakeServerOptions options) : options_(std::move(o
 FakeHttpServer::~FakeHttpServer() {
   listener_->stop();
   listener_.reset();
-  SSL_CTX_free(static_cast<SSL_CTX*>(ssl_ctx_));
 }
 
 std::string FakeHttpServer::lastRequestHead() const {
@@ -216,9 +213,9 @@ void FakeHttpServer::serve(int fd) {
   }
 
   Stream s{fd};
-  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(nullptr, &SSL_free);
+  SslPtr ssl;
   if (ssl_ctx_) {
-    ssl.reset(SSL_new(static_cast<SSL_CTX*>(ssl_ctx_)));
+    ssl.reset(SSL_new(ssl_ctx_.get()));
     SSL_set_fd(ssl.get(), fd);
     if (SSL_accept(ssl.get()) != 1) {
       ERR_clear_error();

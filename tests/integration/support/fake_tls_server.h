@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "pathwatch/ssl_ptr.h"
 #include "test_pki.h"
 
 namespace pathwatch::fetchtest {
@@ -70,7 +71,7 @@ class FakeHttpServer {
  private:
   void serve(int fd);
   FakeServerOptions options_;
-  void* ssl_ctx_ = nullptr;  // SSL_CTX*
+  SslCtxPtr ssl_ctx_;
   std::atomic<int> requests_{0};
   mutable std::mutex mu_;
   std::string last_head_;
