@@ -191,7 +191,7 @@ void readRetryHints(const AnswerView& v, HttpLayer& http) {
   for (const auto& [name, value] : v.headers) {
     if (http.rate.size() >= kMaxRateEntries) break;
     if (startsWith(name, "x-ratelimit-") || startsWith(name, "anthropic-ratelimit-"))
-      http.rate[name] = value.substr(0, 64);
+      http.rate[name] = cleanText(value, 64);  // redacted before the cut: no half key
   }
 }
 

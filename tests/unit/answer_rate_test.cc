@@ -48,5 +48,34 @@ TEST(AnswerRate, AKeyInAGeminiQuotaIdIsFingerprinted) {
     EXPECT_EQ(value.find(kKey.substr(12, 12)), std::string::npos) << name << ": " << value;
 }
 
+TEST(AnswerRate, AKeyAcrossTheCutIsRedactedBeforeTheCut) {
+  // Values are capped (64 bytes for a header, 400 for quota ids): a key that
+  // straddles the cap must not survive as a recognisable half.
+  const std::string gemini_key = "AIzaSyB3x9Qk7Lm2Np5Rt8Vw1Yz4Ac6Ef9Hj0Kd";
+  {
+    const ProviderSpec spec = *findBuiltin("openai");
+    HttpLayer http;
+    http.status = LayerStatus::Ok;
+    http.code = 429;
+    http.headers = {{"x-ratelimit-reset-requests", std::string(50, 'p') + " " + gemini_key}};
+    analyzeAnswer(spec, http);
+    const std::string& v = http.rate["x-ratelimit-reset-requests"];
+    EXPECT_EQ(v.find(gemini_key.substr(0, 12)), std::string::npos) << v;
+  }
+  {
+    const ProviderSpec spec = *findBuiltin("gemini");
+    HttpLayer http;
+    http.status = LayerStatus::Ok;
+    http.code = 429;
+    http.headers = {{"Content-Type", "application/json"}};
+    http.body = R"({"error":{"code":429,"message":"Quota exceeded","status":"RESOURCE_EXHAUSTED","details":[)"
+                R"({"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":")" +
+                std::string(390, 'q') + " " + gemini_key + R"(","quotaValue":"0"}]}]}})";
+    analyzeAnswer(spec, http);
+    for (const auto& [name, value] : http.rate)
+      EXPECT_EQ(value.find(gemini_key.substr(0, 12)), std::string::npos) << name << ": " << value;
+  }
+}
+
 }  // namespace
 }  // namespace pathwatch
