@@ -247,7 +247,7 @@ Analysis analyze(const ProviderSpec& spec, HttpLayer& http) {
   if (a.block) {
     if (http.error_code.empty()) {
       const std::string* squid = v.header("x-squid-error");
-      http.error_code = squid ? squid->substr(0, 64) : std::string(a.block->name);
+      http.error_code = squid ? cleanText(*squid, 64) : std::string(a.block->name);  // redacted, then cut
     }
     if (http.message.empty()) {
       // An HTML page: its <title>; plain text: its first line.

@@ -1,6 +1,7 @@
-// Rate entries (x-ratelimit-* and anthropic-ratelimit-* header values, quota
-// ids) are outside text: a key-shaped value in them is fingerprinted like in
-// the message, never kept whole (found by tests/fuzz/fuzz_classify).
+// Outside text the answer reader keeps (rate entries: x-ratelimit-* values,
+// quota ids; the X-Squid-Error code) is redacted before it is capped, so a key
+// quoted there is fingerprinted, never kept whole or as a half (found by
+// tests/fuzz/fuzz_classify).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -75,6 +76,23 @@ TEST(AnswerRate, AKeyAcrossTheCutIsRedactedBeforeTheCut) {
     for (const auto& [name, value] : http.rate)
       EXPECT_EQ(value.find(gemini_key.substr(0, 12)), std::string::npos) << name << ": " << value;
   }
+}
+
+TEST(AnswerRate, AKeyAcrossTheSquidErrorCutIsRedacted) {
+  // X-Squid-Error becomes the error code, capped at 64 bytes: redacted first.
+  const std::string gemini_key = "AIzaSyB3x9Qk7Lm2Np5Rt8Vw1Yz4Ac6Ef9Hj0Kd";
+  const ProviderSpec spec = *findBuiltin("openai");
+  HttpLayer http;
+  http.status = LayerStatus::Ok;
+  http.code = 403;
+  http.headers = {{"Content-Type", "text/html"},
+                  {"Server", "squid/5.7"},
+                  {"X-Squid-Error", "ERR_ACCESS_DENIED " + std::string(32, 'x') + " " + gemini_key}};
+  http.body = "<html><head><title>ERROR: The requested URL could not be retrieved</title></head></html>";
+  analyzeAnswer(spec, http);
+  EXPECT_EQ(http.authored_by, "middlebox");
+  EXPECT_EQ(http.error_code.find(gemini_key.substr(0, 12)), std::string::npos) << http.error_code;
+  EXPECT_NE(http.error_code.find("ERR_ACCESS_DENIED"), std::string::npos) << http.error_code;
 }
 
 }  // namespace
