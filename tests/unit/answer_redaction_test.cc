@@ -9,6 +9,7 @@
 #include "pathwatch/classify.h"
 #include "pathwatch/provider.h"
 #include "pathwatch/result.h"
+#include "pathwatch/text.h"
 
 namespace pathwatch {
 namespace {
@@ -93,6 +94,20 @@ TEST(AnswerRate, AKeyAcrossTheSquidErrorCutIsRedacted) {
   EXPECT_EQ(http.authored_by, "middlebox");
   EXPECT_EQ(http.error_code.find(gemini_key.substr(0, 12)), std::string::npos) << http.error_code;
   EXPECT_NE(http.error_code.find("ERR_ACCESS_DENIED"), std::string::npos) << http.error_code;
+}
+
+TEST(AnswerRedaction, CleanTextNeverKeepsTheHalfOfAKeyCutByItsReadLimit) {
+  // cleanText reads at most 2 * cap + 8 bytes of its input: a key across that
+  // limit is dropped whole, not kept as a half redaction cannot recognise.
+  const std::string key = "sk-ant-api03-Xy7Kp2Lm9Qr4St6Uv8Wx0Yz1Ab3Cd5Ef7Gh9Ij2Kl4Mn6Op8Qr0St2Uv4Wx6Yz8Ab0Cd2Ef4Gh6AA";
+  // The first key shrinks to its fingerprint, so the cut second one would fit.
+  for (std::size_t pad = 1; pad < 40; ++pad) {
+    const std::string raw = key + " " + std::string(pad, 'p') + " " + key + " tail";
+    const std::string out = cleanText(raw, 64);
+    EXPECT_EQ(out.find(key.substr(0, 12)), std::string::npos) << pad << ": " << out;
+  }
+  EXPECT_EQ(cleanText("short message " + key, 64).find(key.substr(12, 12)), std::string::npos);
+  EXPECT_EQ(cleanText("a plain message", 64), "a plain message");
 }
 
 }  // namespace
