@@ -36,6 +36,12 @@ using nlohmann::json;
 
 namespace {
 
+// The providers probed: the opt-in built-ins are in every config, off until named.
+std::size_t probedProviders(const Config& c) {
+  return static_cast<std::size_t>(
+      std::count_if(c.providers.begin(), c.providers.end(), [](const auto& p) { return p.enabled; }));
+}
+
 // The watch stream: result summaries and alert events, one a line.
 class WatchFeed : public ResultObserver, public EventSink {
  public:
@@ -186,7 +192,7 @@ int Daemon::start() {
     return 2;
   }
   logInfo("pathwatchd starting: config " + config_->source + ", " +
-          std::to_string(config_->providers.size()) + " providers, " +
+          std::to_string(probedProviders(*config_)) + " providers, " +
           std::to_string(config_->routes.size()) + " routes, interval " +
           formatDuration(config_->interval));
 
@@ -396,7 +402,7 @@ json Daemon::reload() {
   reload_error_.clear();
   applyConfig(cfg, false);
   notifier_.readyWithStatus("config reloaded; " + snapshot_->summaryLine());
-  logNotice("config reloaded: " + std::to_string(cfg->providers.size()) + " providers, " +
+  logNotice("config reloaded: " + std::to_string(probedProviders(*cfg)) + " providers, " +
             std::to_string(cfg->routes.size()) + " routes");
   return {{"ok", true}, {"reloaded", true}, {"config", config_->source}};
 }

@@ -10,69 +10,49 @@
 
 namespace pathwatch {
 
-struct LoopMailbox::Shared {
-  std::mutex mu;
-  std::vector<std::function<void()>> queue;
-  bool closed = false;
-  uv_async_t* async = nullptr;
-};
-
-namespace {
-
-struct AsyncData {
-  std::shared_ptr<void> keep;  // the Shared, alive until the close callback
-};
-
-}  // namespace
-
-LoopMailbox::LoopMailbox(uv_loop_t* loop) : shared_(std::make_shared<Shared>()) {
-  auto* a = new uv_async_t;
-  uv_async_init(loop, a, [](uv_async_t* h) noexcept {
-    auto* shared = static_cast<Shared*>(static_cast<AsyncData*>(h->data)->keep.get());
-    std::vector<std::function<void()>> run;
-    {
-      std::lock_guard lk(shared->mu);
-      if (shared->closed) return;
-      run.swap(shared->queue);
-    }
-    for (auto& fn : run) {
-      try {
-        fn();
-      } catch (const std::exception& e) {
-        logError(std::string("loop mailbox: ") + e.what());
-      } catch (...) {
-        logError("loop mailbox: unexpected error");
-      }
-    }
-  });
-  a->data = new AsyncData{shared_};
-  uv_unref(reinterpret_cast<uv_handle_t*>(a));
-  shared_->async = a;
+LoopMailbox::LoopMailbox(uv_loop_t* loop) {
+  async_.init([&](uv_async_t* h) { return uv_async_init(loop, h, &LoopMailbox::onWake); }, this);
+  if (async_) uv_unref(async_.handle());
 }
 
 LoopMailbox::~LoopMailbox() { close(); }
 
+void LoopMailbox::onWake(uv_async_t* h) noexcept {
+  auto* self = static_cast<LoopMailbox*>(h->data);
+  if (!self) return;
+  std::vector<std::function<void()>> run;
+  {
+    std::lock_guard lk(self->mu_);
+    if (self->closed_) return;
+    run.swap(self->queue_);
+  }
+  for (auto& fn : run) {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      logError(std::string("loop mailbox: ") + e.what());
+    } catch (...) {
+      logError("loop mailbox: unexpected error");
+    }
+  }
+}
+
 void LoopMailbox::post(std::function<void()> fn) {
-  std::lock_guard lk(shared_->mu);
-  if (shared_->closed) return;
-  shared_->queue.push_back(std::move(fn));
-  uv_async_send(shared_->async);
+  std::lock_guard lk(mu_);
+  // Checked under the lock: close() sets closed_ before the handle goes.
+  if (closed_ || !async_) return;
+  queue_.push_back(std::move(fn));
+  uv_async_send(async_.get());
 }
 
 void LoopMailbox::close() {
-  uv_async_t* a = nullptr;
   {
-    std::lock_guard lk(shared_->mu);
-    if (shared_->closed) return;
-    shared_->closed = true;
-    shared_->queue.clear();
-    a = shared_->async;
-    shared_->async = nullptr;
+    std::lock_guard lk(mu_);
+    if (closed_) return;
+    closed_ = true;
+    queue_.clear();
   }
-  uv_close(reinterpret_cast<uv_handle_t*>(a), [](uv_handle_t* h) {
-    delete static_cast<AsyncData*>(h->data);
-    delete reinterpret_cast<uv_async_t*>(h);
-  });
+  async_.reset();
 }
 
 void lowerThreadPriority() {

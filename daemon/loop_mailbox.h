@@ -2,10 +2,15 @@
 // Work handed back to the loop thread from another thread: post() queues a
 // function and wakes the loop through a uv_async_t; the loop runs them in
 // order. The handle is unref'd: it never keeps a loop alive by itself.
+// Destroying the mailbox closes the handle; a wake-up already queued finds
+// the handle's data cleared and does nothing (pathwatch/uv_handle.h).
 #include <uv.h>
 
 #include <functional>
-#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "pathwatch/uv_handle.h"
 
 namespace pathwatch {
 
@@ -23,8 +28,12 @@ class LoopMailbox {
   void close();
 
  private:
-  struct Shared;
-  std::shared_ptr<Shared> shared_;
+  static void onWake(uv_async_t* h) noexcept;
+
+  std::mutex mu_;  // post() runs on other threads
+  std::vector<std::function<void()>> queue_;
+  bool closed_ = false;
+  UvAsync async_;
 };
 
 // Called first thing on a worker thread: a nice of +10 for this thread

@@ -58,27 +58,6 @@ std::string plain(int status, const std::string& text) {
   return answer(status, "text/plain; charset=utf-8", text + "\n");
 }
 
-// "1.2.3.4" / "2001:db8::1"; v4-mapped v6 addresses as v4.
-std::string peerAddress(const uv_tcp_t* tcp) {
-  sockaddr_storage ss{};
-  int len = sizeof ss;
-  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "unknown";
-  char name[INET6_ADDRSTRLEN] = {0};
-  if (ss.ss_family == AF_INET) {
-    uv_ip4_name(reinterpret_cast<const sockaddr_in*>(&ss), name, sizeof name);
-    return name;
-  }
-  uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(&ss), name, sizeof name);
-  std::string text = name;
-  if (text.rfind("::ffff:", 0) == 0 && text.find('.') != std::string::npos) text = text.substr(7);
-  return text;
-}
-
-std::string hostPort(const std::string& ip, uint16_t port) {
-  const bool v6 = ip.find(':') != std::string::npos;
-  return (v6 ? "[" + ip + "]" : ip) + ":" + std::to_string(port);
-}
-
 }  // namespace
 
 std::string metricsHttpAnswer(const HttpRequestHead& head,
@@ -119,7 +98,7 @@ struct MetricsServer::Connection {
     closing = true;
     tcp.reset();
     timer.reset();
-    server->retire(this);
+    server->connections_.retire(this);
   }
 
   void arm(uint64_t ms) { uv_timer_start(timer.get(), &Connection::onTimeout, ms, 0); }
@@ -207,70 +186,27 @@ MetricsServer::MetricsServer(uv_loop_t* loop, MetricsServerOptions options,
                              std::function<std::string()> render)
     : loop_(loop), opt_(std::move(options)), render_(std::move(render)) {}
 
-MetricsServer::~MetricsServer() {
-  stop();
-  closed_.clear();
-}
+MetricsServer::~MetricsServer() { stop(); }
 
 bool MetricsServer::start(std::string* error) {
-  const std::string where = hostPort(opt_.host, opt_.port);
+  const std::string where = joinHostPort(opt_.host, opt_.port);
   auto fail = [&](const std::string& why) {
     stop();
     if (error) *error = where + ": " + why;
     return false;
   };
-  sockaddr_storage addr{};
-  if (opt_.host.find(':') != std::string::npos) {
-    if (uv_ip6_addr(opt_.host.c_str(), opt_.port, reinterpret_cast<sockaddr_in6*>(&addr)) != 0)
-      return fail("not an IP address");
-  } else if (uv_ip4_addr(opt_.host.c_str(), opt_.port, reinterpret_cast<sockaddr_in*>(&addr)) !=
-             0) {
-    return fail("not an IP address");
-  }
-  if (int rc = listener_.init([&](uv_tcp_t* t) { return uv_tcp_init(loop_, t); }, this); rc != 0)
-    return fail(uv_strerror(rc));
-  if (int rc = reaper_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }, this); rc != 0)
-    return fail(uv_strerror(rc));
-  int rc = uv_tcp_bind(listener_.get(), reinterpret_cast<const sockaddr*>(&addr), 0);
-  if (rc == 0) rc = uv_listen(listener_.stream(), 128, &MetricsServer::onConnection);
-  if (rc != 0) return fail(uv_strerror(rc));
-  sockaddr_storage bound{};
-  int len = sizeof bound;
-  uv_tcp_getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&bound), &len);
-  char name[INET6_ADDRSTRLEN] = {0};
-  if (bound.ss_family == AF_INET6) {
-    const auto* a = reinterpret_cast<const sockaddr_in6*>(&bound);
-    uv_ip6_name(a, name, sizeof name);
-    bound_port_ = ntohs(a->sin6_port);
-  } else {
-    const auto* a = reinterpret_cast<const sockaddr_in*>(&bound);
-    uv_ip4_name(a, name, sizeof name);
-    bound_port_ = ntohs(a->sin_port);
-  }
-  bound_address_ = hostPort(name, bound_port_);
+  if (int rc = connections_.init(loop_); rc != 0) return fail(uv_strerror(rc));
+  const std::string problem = listenTcp(loop_, listener_, opt_.host, opt_.port,
+                                        &MetricsServer::onConnection, this, &bound_address_,
+                                        &bound_port_);
+  if (!problem.empty()) return fail(problem);
   return true;
 }
 
 void MetricsServer::stop() {
   listener_.reset();
-  std::vector<Connection*> all;
-  for (auto& [c, owned] : connections_) all.push_back(c);
-  for (Connection* c : all) c->close();
-  reaper_.reset();
-}
-
-void MetricsServer::retire(Connection* c) {
-  auto it = connections_.find(c);
-  if (it == connections_.end()) return;
-  closed_.push_back(std::move(it->second));
-  connections_.erase(it);
-  if (reaper_ && !uv_is_active(reaper_.handle()))
-    uv_timer_start(
-        reaper_.get(),
-        [](uv_timer_t* t) noexcept {
-          if (auto* self = static_cast<MetricsServer*>(t->data)) self->closed_.clear();
-        },
-        0, 0);
+  for (Connection* c : connections_.live()) c->close();
+  connections_.stop();
 }
 
 void MetricsServer::onConnection(uv_stream_t* listener, int status) noexcept {
@@ -284,9 +220,7 @@ void MetricsServer::onConnection(uv_stream_t* listener, int status) noexcept {
 }
 
 std::size_t MetricsServer::clientsFrom(const std::string& ip) const {
-  std::size_t n = 0;
-  for (const auto& [c, owned] : connections_) n += c->peer_ip == ip ? 1 : 0;
-  return n;
+  return connections_.countIf([&](const Connection& c) { return c.peer_ip == ip; });
 }
 
 // Tells a client it is turned away (best effort, never queued), counts it, and
@@ -314,11 +248,11 @@ void MetricsServer::accept() {
   if (uv_accept(listener_.stream(), c->stream()) != 0) return;
   if (connections_.size() >= opt_.max_clients)
     return refuse(c->stream(), std::to_string(opt_.max_clients) + " clients were connected");
-  c->peer_ip = peerAddress(c->tcp.get());
+  c->peer_ip = peerAddressText(c->tcp.get());
   if (clientsFrom(c->peer_ip) >= opt_.max_per_address)
     return refuse(c->stream(), std::to_string(opt_.max_per_address) +
                                    " clients from its address were connected");
-  connections_.emplace(c, std::move(owned));
+  connections_.add(std::move(owned));
   uv_tcp_nodelay(c->tcp.get(), 1);
   c->arm(static_cast<uint64_t>(opt_.read_timeout.count()));
   if (uv_read_start(c->stream(), &Connection::onAlloc, &Connection::onRead) != 0) c->close();

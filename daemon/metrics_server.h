@@ -27,6 +27,7 @@
 
 #include "echo/http_request_parser.h"
 #include "pathwatch/duration.h"
+#include "pathwatch/tcp_server.h"
 #include "pathwatch/uv_handle.h"
 
 namespace pathwatch {
@@ -76,7 +77,6 @@ class MetricsServer {
  private:
   static void onConnection(uv_stream_t* server, int status) noexcept;
   void accept();
-  void retire(Connection* c);
   void refuse(uv_stream_t* client, const std::string& why);
   std::size_t clientsFrom(const std::string& ip) const;
 
@@ -84,9 +84,7 @@ class MetricsServer {
   MetricsServerOptions opt_;
   std::function<std::string()> render_;
   UvTcp listener_;
-  UvTimer reaper_;  // frees closed connections on the next loop turn
-  std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
-  std::vector<std::unique_ptr<Connection>> closed_;
+  ConnectionSet<Connection> connections_;
   std::string bound_address_;
   uint16_t bound_port_ = 0;
   uint64_t served_ = 0;

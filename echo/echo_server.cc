@@ -40,32 +40,6 @@ std::string opensslError() {
   return buf;
 }
 
-// "1.2.3.4" / "2001:db8::1"; v4-mapped v6 addresses are shown as v4.
-std::string addressText(const sockaddr_storage& ss, uint16_t* port) {
-  char name[INET6_ADDRSTRLEN] = {0};
-  if (ss.ss_family == AF_INET) {
-    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
-    uv_ip4_name(a, name, sizeof name);
-    *port = ntohs(a->sin_port);
-    return name;
-  }
-  if (ss.ss_family == AF_INET6) {
-    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-    uv_ip6_name(a, name, sizeof name);
-    *port = ntohs(a->sin6_port);
-    std::string text = name;
-    if (text.rfind("::ffff:", 0) == 0 && text.find('.') != std::string::npos) text = text.substr(7);
-    return text;
-  }
-  *port = 0;
-  return "unknown";
-}
-
-std::string hostPort(const std::string& ip, uint16_t port) {
-  const bool v6 = ip.find(':') != std::string::npos;
-  return (v6 ? "[" + ip + "]" : ip) + ":" + std::to_string(port);
-}
-
 // The path for the log: no query (Gemini takes ?key=), bounded length.
 std::string loggablePath(std::string_view target) {
   std::string out(target.substr(0, target.find('?')));
@@ -162,7 +136,7 @@ struct EchoServer::Connection {
     closing = true;
     tcp.reset();
     timer.reset();
-    server->retire(this);
+    server->connections_.retire(this);
   }
 
   void armTimer(uint64_t ms) { uv_timer_start(timer.get(), &Connection::onTimeout, ms, 0); }
@@ -171,7 +145,7 @@ struct EchoServer::Connection {
     auto* c = static_cast<Connection*>(t->data);
     if (!c) return;
     if (!c->answered) {
-      c->server->log(hostPort(c->peer_ip, c->peer_port) + " closed: no complete request within " +
+      c->server->log(joinHostPort(c->peer_ip, c->peer_port) + " closed: no complete request within " +
                      std::to_string(c->server->options_.read_timeout_ms) + "ms");
     }
     c->close();
@@ -204,7 +178,7 @@ struct EchoServer::Connection {
     peer_eof = true;
     uv_read_stop(stream());
     if (!answered) {
-      server->log(hostPort(peer_ip, peer_port) + " closed by client before a complete request");
+      server->log(joinHostPort(peer_ip, peer_port) + " closed by client before a complete request");
       close();
       return;
     }
@@ -245,7 +219,7 @@ struct EchoServer::Connection {
         const int err = SSL_get_error(ssl.get(), r);
         flushTls();
         if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return;
-        server->log(hostPort(peer_ip, peer_port) + " tls handshake failed: " + opensslError());
+        server->log(joinHostPort(peer_ip, peer_port) + " tls handshake failed: " + opensslError());
         // Send the alert OpenSSL queued, then close.
         answered = true;
         armTimer(server->options_.read_timeout_ms);
@@ -350,13 +324,13 @@ struct EchoServer::Connection {
       if (!names.empty()) names += ",";
       names += name;  // names only: values may be real keys
     }
-    server->log(hostPort(peer_ip, peer_port) + " \"" + head.method + " " +
+    server->log(joinHostPort(peer_ip, peer_port) + " \"" + head.method + " " +
                 loggablePath(head.target) + "\" 200 headers=" + names);
     respond(200, buildEchoJson(head, peer_ip, peer_port, ssl != nullptr));
   }
 
   void answerError() {
-    server->log(hostPort(peer_ip, peer_port) + " " + std::to_string(parser.errorStatus()) + " " +
+    server->log(joinHostPort(peer_ip, peer_port) + " " + std::to_string(parser.errorStatus()) + " " +
                 parser.errorReason());
     respond(parser.errorStatus(), buildEchoErrorJson(parser.errorStatus(), parser.errorReason()));
   }
@@ -367,10 +341,7 @@ EchoServer::EchoServer(uv_loop_t* loop, EchoServerOptions options)
 
 // Connections' and the listener's handles close here; run the loop after so
 // their close callbacks free them.
-EchoServer::~EchoServer() {
-  stop();
-  closed_.clear();
-}
+EchoServer::~EchoServer() { stop(); }
 
 void EchoServer::log(std::string_view line) {
   if (options_.log) {
@@ -407,46 +378,22 @@ bool EchoServer::start(std::string* error) {
       return setError("TLS key " + options_.tls_key_file + " does not match the certificate");
     }
   }
-  sockaddr_storage addr{};
-  if (options_.host.find(':') != std::string::npos) {
-    if (uv_ip6_addr(options_.host.c_str(), options_.port,
-                    reinterpret_cast<sockaddr_in6*>(&addr)) != 0) {
-      return setError("not an IP address: " + options_.host);
-    }
-  } else if (uv_ip4_addr(options_.host.c_str(), options_.port,
-                         reinterpret_cast<sockaddr_in*>(&addr)) != 0) {
-    return setError("not an IP address: " + options_.host);
-  }
-  if (const int rc = listener_.init([&](uv_tcp_t* t) { return uv_tcp_init(loop_, t); }, this);
-      rc != 0) {
-    return setError(std::string("cannot create a socket: ") + uv_strerror(rc));
-  }
-  if (const int rc = reaper_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }, this);
-      rc != 0) {
-    listener_.reset();
+  if (const int rc = connections_.init(loop_); rc != 0)
     return setError(std::string("cannot create a timer: ") + uv_strerror(rc));
-  }
-  const std::string where = hostPort(options_.host, options_.port);
-  int rc = uv_tcp_bind(listener_.get(), reinterpret_cast<const sockaddr*>(&addr), 0);
-  if (rc == 0) rc = uv_listen(listener_.stream(), 128, &onConnection);
-  if (rc != 0) {
+  const std::string problem = listenTcp(loop_, listener_, options_.host, options_.port,
+                                        &onConnection, this, &bound_address_, &bound_port_);
+  if (!problem.empty()) {
     stop();
-    return setError("cannot listen on " + where + ": " + uv_strerror(rc));
+    return setError("cannot listen on " + joinHostPort(options_.host, options_.port) + ": " +
+                    problem);
   }
-  sockaddr_storage bound{};
-  int len = sizeof bound;
-  uv_tcp_getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&bound), &len);
-  const std::string bound_ip = addressText(bound, &bound_port_);
-  bound_address_ = hostPort(bound_ip, bound_port_);
   return true;
 }
 
 void EchoServer::stop() {
   listener_.reset();
-  std::vector<Connection*> all;
-  for (auto& [c, owned] : connections_) all.push_back(c);
-  for (Connection* c : all) c->close();
-  reaper_.reset();
+  for (Connection* c : connections_.live()) c->close();
+  connections_.stop();
 }
 
 bool EchoServer::renegotiationDisabled() const {
@@ -454,24 +401,7 @@ bool EchoServer::renegotiationDisabled() const {
 }
 
 std::size_t EchoServer::clientsFrom(const std::string& ip) const {
-  std::size_t n = 0;
-  for (const auto& [c, owned] : connections_) n += (!c->closing && c->peer_ip == ip) ? 1 : 0;
-  return n;
-}
-
-void EchoServer::retire(Connection* c) {
-  auto it = connections_.find(c);
-  if (it == connections_.end()) return;
-  closed_.push_back(std::move(it->second));
-  connections_.erase(it);
-  // Freed on the next loop turn, once the callback that closed it returned.
-  if (reaper_ && !uv_is_active(reaper_.handle()))
-    uv_timer_start(
-        reaper_.get(),
-        [](uv_timer_t* t) noexcept {
-          if (auto* self = static_cast<EchoServer*>(t->data)) self->closed_.clear();
-        },
-        0, 0);
+  return connections_.countIf([&](const Connection& c) { return !c.closing && c.peer_ip == ip; });
 }
 
 void EchoServer::onConnection(uv_stream_t* listener, int status) noexcept {
@@ -500,17 +430,14 @@ void EchoServer::accept() {
       c->timer.init([&](uv_timer_t* h) { return uv_timer_init(loop_, h); }, c) != 0)
     return;
   if (uv_accept(listener, c->stream()) != 0) return;
-  sockaddr_storage peer{};
-  int len = sizeof peer;
-  uv_tcp_getpeername(c->tcp.get(), reinterpret_cast<sockaddr*>(&peer), &len);
-  c->peer_ip = addressText(peer, &c->peer_port);
+  c->peer_ip = peerAddressText(c->tcp.get(), &c->peer_port);
   // One address may not take every place: the others keep theirs.
   if (clientsFrom(c->peer_ip) >= options_.max_per_address) {
-    log("refused " + hostPort(c->peer_ip, c->peer_port) + ": " +
+    log("refused " + joinHostPort(c->peer_ip, c->peer_port) + ": " +
         std::to_string(options_.max_per_address) + " connections from that address already");
     return;
   }
-  connections_.emplace(c, std::move(owned));
+  connections_.add(std::move(owned));
   if (ssl_ctx_) {
     c->ssl.reset(SSL_new(ssl_ctx_.get()));
     BioPtr rbio(BIO_new(BIO_s_mem()));

@@ -24,6 +24,7 @@
 #include "echo/http_request_parser.h"
 #include "pathwatch/uv_handle.h"
 #include "pathwatch/ssl_ptr.h"
+#include "pathwatch/tcp_server.h"
 
 namespace pathwatch {
 
@@ -75,17 +76,14 @@ class EchoServer {
  private:
   static void onConnection(uv_stream_t* server, int status) noexcept;
   void accept();
-  void retire(Connection* c);  // closed: freed on the next loop turn
   std::size_t clientsFrom(const std::string& ip) const;
   void log(std::string_view line);
 
   uv_loop_t* loop_;
   EchoServerOptions options_;
   UvTcp listener_;
-  UvTimer reaper_;  // frees closed connections
   SslCtxPtr ssl_ctx_;
-  std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
-  std::vector<std::unique_ptr<Connection>> closed_;
+  ConnectionSet<Connection> connections_;
   std::string bound_address_;
   uint16_t bound_port_ = 0;
 

@@ -99,6 +99,8 @@ bool RouteConfig::proxyResolvesRemotely() const {
 Config defaultConfig() {
   Config c;
   c.source = "<defaults>";
+  // Every built-in is known (`pathwatch check -p groq` finds it); the opt-in
+  // ones (docs/configuration.md) are probed only when named.
   for (const auto& spec : builtinProviders())
     c.providers.push_back(ProviderConfig{spec, spec.def->default_enabled, {}, {}});
   RouteConfig route;

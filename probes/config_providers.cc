@@ -91,7 +91,13 @@ std::vector<ProviderConfig> parseProviders(const ConfigReader& r, const json& ar
     const std::string url_path = ConfigReader::join(path, "base_url");
     if (entry.contains("base_url")) base_url = r.endpointUrl(entry["base_url"], url_path);
 
-    if (const auto builtin = findBuiltin(name)) {
+    const auto builtin = findBuiltin(name);
+    // Before the opt-in built-ins existed, "groq" and the like could only be
+    // custom entries ("kind": "openai" + "base_url"): such an entry stays the
+    // custom provider it was.
+    const bool custom_under_builtin_name = builtin && !builtin->def->default_enabled && kind &&
+                                           kind != builtin->def && base_url;
+    if (builtin && !custom_under_builtin_name) {
       // An entry with a built-in name overrides that built-in (and enables it
       // unless it says otherwise).
       if (kind && kind != builtin->def)
@@ -118,6 +124,9 @@ std::vector<ProviderConfig> parseProviders(const ConfigReader& r, const json& ar
     if (!spec) r.fail(url_path, "is not a usable base URL");
     pc.spec = *spec;
     custom.push_back(pc);
+    // The custom entry takes the name: the opt-in built-in it shadows goes.
+    if (custom_under_builtin_name)
+      std::erase_if(builtins, [&](const ProviderConfig& b) { return b.spec.name == name; });
   }
   builtins.insert(builtins.end(), custom.begin(), custom.end());
   return builtins;

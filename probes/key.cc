@@ -156,6 +156,15 @@ bool hasRandomWindow(std::string_view run) {
   return false;
 }
 
+std::size_t longestAlnumRun(std::string_view s) {
+  std::size_t best = 0, run = 0;
+  for (char c : s) {
+    run = (isUpperChar(c) || isLowerChar(c) || isDigitChar(c)) ? run + 1 : 0;
+    best = std::max(best, run);
+  }
+  return best;
+}
+
 // A prefix issued by a provider, then enough key characters to be a key
 // rather than a word that happens to start the same way.
 bool prefixed(std::string_view k, std::string_view prefix, std::size_t min_total) {
@@ -169,10 +178,13 @@ bool looksLikeApiKey(std::string_view k) {
   if (k.size() < 20) return false;  // every issued shape is longer; shorter tokens are words
   if (keyShapeOwner(k)) return true;
   // A provider's prefix followed by enough key characters, even when the
-  // rest of its shape (length, charset) does not hold.
+  // rest of its shape (length, charset) does not hold; a random run among
+  // them, not words ("xai-eu-gateway-production" names a route).
   for (const ProviderDef* d : providerDefs())
     for (const KeyShape& shape : d->key_shapes)
-      if (shape.prefix.size() > 3 && prefixed(k, shape.prefix, 24)) return true;
+      if (shape.prefix.size() > 3 && prefixed(k, shape.prefix, 24) &&
+          longestAlnumRun(k.substr(shape.prefix.size())) >= 16)
+        return true;
   // OpenAI and the many services that copied its "sk-" shape; a digit or
   // capital after the prefix keeps "sk-learn-tutorials" a word.
   if (prefixed(k, "sk-", 20) &&

@@ -280,7 +280,7 @@ Analysis analyze(const ProviderSpec& spec, HttpLayer& http) {
 
 namespace {
 
-bool matches(const AnswerRule& r, const HttpLayer& http, bool key_sent, bool rate_headers) {
+bool matches(const AnswerRule& r, const HttpLayer& http, bool key_sent, bool rate_headers, bool builtin) {
   if (http.code < r.status_lo || http.code > r.status_hi) return false;
   if (!r.types.empty() && !equalsAny(http.error_type, r.types)) return false;
   if (!r.codes.empty() && !equalsAny(http.error_code, r.codes)) return false;
@@ -292,8 +292,9 @@ bool matches(const AnswerRule& r, const HttpLayer& http, bool key_sent, bool rat
       quota += " limit:0";
     if (!containsAny(quota, r.quota)) return false;
   }
+  if (r.retry_at_least_s > 0 && (!http.retry_after_s || *http.retry_after_s < r.retry_at_least_s)) return false;
   return needOk(r.retry_hint, http.retry_after_s.has_value()) && needOk(r.rate_headers, rate_headers) &&
-         needOk(r.key_sent, key_sent);
+         needOk(r.key_sent, key_sent) && needOk(r.builtin, builtin);
 }
 
 }  // namespace
@@ -305,9 +306,9 @@ Meaning meaningOf(const ProviderSpec& spec, const HttpLayer& http, bool key_sent
     rate_headers |= startsWith(lower, "x-ratelimit-") || startsWith(lower, "anthropic-ratelimit-");
   }
   for (const auto& r : spec.def->rules)
-    if (matches(r, http, key_sent, rate_headers)) return {r.verdict, &r};
+    if (matches(r, http, key_sent, rate_headers, spec.builtin)) return {r.verdict, &r};
   for (const auto& r : genericProviderRules())
-    if (matches(r, http, key_sent, rate_headers)) return {r.verdict, &r};
+    if (matches(r, http, key_sent, rate_headers, spec.builtin)) return {r.verdict, &r};
   return {};
 }
 

@@ -83,6 +83,10 @@ constexpr AnswerRule kRules[] = {
      .status_lo = 401, .status_hi = 401,
      .types = "authentication_error",
      .key_sent = Need::No,
+     // A custom endpoint of this kind (a gateway, vLLM, a compatible provider) may
+     // answer a request without a key with its invalid-key answer: only the
+     // provider itself is known to answer "no key" differently.
+     .builtin = Need::Yes,
      .verdict = Verdict::HeadersRewritten,
      .meaning = "no key was sent but Anthropic saw one: the path adds an x-api-key header"},
     {.name = "permission",

@@ -126,8 +126,19 @@ constexpr AnswerRule kRules[] = {
      .status_lo = 400, .status_hi = 400,
      .codes = "API_KEY_INVALID",
      .key_sent = Need::No,
+     // A custom endpoint of this kind (a gateway, vLLM, a compatible provider) may
+     // answer a request without a key with its invalid-key answer: only the
+     // provider itself is known to answer "no key" differently.
+     .builtin = Need::Yes,
      .verdict = Verdict::HeadersRewritten,
      .meaning = "no key was sent but Gemini saw one: the path adds a key"},
+    {.name = "invalid-key answer without a key (custom endpoint)",
+     .status_lo = 400, .status_hi = 400,
+     .codes = "API_KEY_INVALID",
+     .key_sent = Need::No,
+     .builtin = Need::No,
+     .verdict = Verdict::Ok,
+     .meaning = "the endpoint's own answer to a request without a key: the path reaches it"},
     // "Unregistered callers" means the request carried no key at all.
     {.name = "no key",
      .status_lo = 403, .status_hi = 403,

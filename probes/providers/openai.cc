@@ -66,6 +66,10 @@ constexpr AnswerRule kRules[] = {
      .status_lo = 401, .status_hi = 401,
      .codes = "invalid_api_key",
      .key_sent = Need::No,
+     // A custom endpoint of this kind (a gateway, vLLM, a compatible provider) may
+     // answer a request without a key with its invalid-key answer: only the
+     // provider itself is known to answer "no key" differently.
+     .builtin = Need::Yes,
      .verdict = Verdict::HeadersRewritten,
      .meaning = "no key was sent but OpenAI saw one: the path adds an Authorization header"},
     {.name = "restricted key lacks scope",

@@ -84,4 +84,11 @@ const ProviderDef* keyShapeOwner(std::string_view key);
 // Helpers for extract_text: the OpenAI-style {"error":{"message","type","code"}}.
 bool extractTextOpenAiStyle(std::string_view body, HttpLayer& http);
 
+// The same shape for the providers that copied it (providers/*.cc): an
+// "error" object with a string "message"; its type, code and message.
+bool envelopeOpenAiStyle(const sig::Json& j);
+void extractOpenAiStyle(const sig::Json& j, HttpLayer& http);
+// A models listing, {"object":"list","data":[...]} or {"data":[...]}.
+bool successModelList(const sig::Json& j);
+
 }  // namespace pathwatch

@@ -197,4 +197,25 @@ bool extractTextOpenAiStyle(std::string_view body, HttpLayer& http) {
          body.find("\"message\"") != std::string_view::npos;
 }
 
+bool envelopeOpenAiStyle(const sig::Json& j) {
+  const sig::Json* err = sig::jget(j, "error");
+  if (!err || !err->is_object()) return false;
+  const sig::Json* msg = sig::jget(*err, "message");
+  return msg && msg->is_string();
+}
+
+void extractOpenAiStyle(const sig::Json& j, HttpLayer& http) {
+  const sig::Json* err = sig::jget(j, "error");
+  if (!err || !err->is_object()) return;
+  http.error_type = sig::jtext(sig::jget(*err, "type"));
+  http.error_code = sig::jtext(sig::jget(*err, "code"));
+  http.message = sig::jtext(sig::jget(*err, "message"));
+}
+
+bool successModelList(const sig::Json& j) {
+  const sig::Json* data = sig::jget(j, "data");
+  const sig::Json* object = sig::jget(j, "object");
+  return data && data->is_array() && (!object || (object->is_string() && *object == "list"));
+}
+
 }  // namespace pathwatch

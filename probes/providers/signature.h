@@ -78,8 +78,13 @@ struct AnswerRule {
   std::string_view message = {};  // message contains one of these
   std::string_view quota = {};    // rate["quota_id"] / rate["quota_limit"] evidence, see classify.cc
   Need retry_hint = Need::Any;    // retry_after_s known
+  double retry_at_least_s = 0;    // > 0: retry_after_s known and at least this (Azure's day = quota)
   Need rate_headers = Need::Any;
   Need key_sent = Need::Any;      // the probe carried a key
+  // The public provider itself (ProviderSpec::builtin), not a custom endpoint
+  // of its kind: what the provider answers a request without a key is only
+  // known for the provider itself.
+  Need builtin = Need::Any;
   Verdict verdict = Verdict::Unexpected;
   std::string_view meaning = {};
 };

@@ -306,9 +306,14 @@ TEST_F(ConfigCommand, PrintsAValidConfigAndWhatEachKeyGives) {
   pathwatch::Config c;
   ASSERT_NO_THROW(c = pathwatch::parseConfig(r.out, "<stdout>")) << r.out;
   EXPECT_EQ(c.interval, std::chrono::seconds(90));
-  ASSERT_EQ(c.providers.size(), 4u);
+  // The four, then the opt-in built-ins the file does not name: known, off.
+  ASSERT_EQ(c.providers.size(), 10u);
   EXPECT_EQ(c.providers[0].key_env, "PW_TEST_OPENAI");
   EXPECT_FALSE(c.providers[3].enabled);
+  for (std::size_t i = 4; i < c.providers.size(); ++i) {
+    EXPECT_FALSE(c.providers[i].enabled) << c.providers[i].spec.name;
+    EXPECT_TRUE(c.providers[i].spec.builtin) << c.providers[i].spec.name;
+  }
   EXPECT_EQ(c.alerts.webhooks.at(0).url, "https://hooks.slack.com/…");
   EXPECT_EQ(c.alerts.flapping.window, 10);
   // stderr: valid, then one line per provider.

@@ -117,9 +117,9 @@ TEST_F(Cli, KeyInConfigRefused) {
 
 TEST_F(Cli, UnknownProviderAndRouteNamed) {
   const auto path = writeConfig("c.json", R"({"routes": [{"name": "default"}]})");
-  RunResult r = run({kBinary, "check", "-c", path, "-p", "openai", "-p", "mistral"});
-  expectConfigError(r, path, "providers", "mistral");
-  EXPECT_NE(r.err.find("no provider named mistral (known: openai, anthropic"), std::string::npos) << r.err;
+  RunResult r = run({kBinary, "check", "-c", path, "-p", "openai", "-p", "cohere"});
+  expectConfigError(r, path, "providers", "cohere");
+  EXPECT_NE(r.err.find("no provider named cohere (known: openai, anthropic"), std::string::npos) << r.err;
   r = run({kBinary, "check", "-c", path, "-r", "vpn"});
   expectConfigError(r, path, "routes", "vpn");
 }

@@ -192,6 +192,20 @@ TEST(DaemonLifecycle, StopKillsAnAlertCommandThatIgnoresSigterm) {
   EXPECT_NE(readFile(d.log_path).find("alert command"), std::string::npos);
 }
 
+// The start line counts what is probed: the base config disables the four and
+// adds one custom provider; the opt-in built-ins (off until named) are not counted.
+TEST(DaemonLifecycle, StartLogCountsTheProvidersProbed) {
+  TempDir dir;
+  auto config = writeConfig(dir.path);
+  auto d = DaemonProcess::start(config, dir.path + "/pw.sock", dir.path + "/daemon.log");
+  ASSERT_TRUE(waitUntil([&] { return std::filesystem::exists(d.socket); }, 15s));
+  d.kill(SIGTERM);
+  ASSERT_TRUE(d.wait(5s));
+  const auto log = readFile(d.log_path);
+  EXPECT_NE(log.find("pathwatchd starting: config " + config + ", 1 providers, 1 routes"), std::string::npos)
+      << log;
+}
+
 TEST(DaemonLifecycle, SigintStopsToo) {
   TempDir dir;
   auto config = writeConfig(dir.path);

@@ -26,6 +26,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/loopback_client.h"
+
 #include "echo.h"
 #include "pathwatch/ssl_ptr.h"
 #include "support/test_pki.h"
@@ -83,81 +85,9 @@ class ServerThread {
   std::vector<std::string> log_;
 };
 
-// A blocking loopback client whose every call gives up after 10 s.
-class Client {
- public:
-  // `from`: the loopback source address (127.0.0.0/8 all reaches lo).
-  explicit Client(uint16_t port, const char* from = nullptr) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    timeval tv{10, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (from) {
-      sockaddr_in src{};
-      src.sin_family = AF_INET;
-      inet_pton(AF_INET, from, &src.sin_addr);
-      ::bind(fd_, reinterpret_cast<sockaddr*>(&src), sizeof src);
-    }
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  }
-  ~Client() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  bool connected() const { return connected_; }
-  int fd() const { return fd_; }
-  // False once the peer stops taking bytes (reset, closed).
-  bool send(std::string_view data) {
-    while (!data.empty()) {
-      const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      data.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-  struct Read {
-    std::string data;
-    bool eof = false;        // orderly close seen
-    bool timed_out = false;  // our 10 s guard fired: the server never closed
-  };
-  Read readAll() {
-    Read r;
-    char buf[16384];
-    for (int i = 0; i < 10000; ++i) {
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n > 0) {
-        r.data.append(buf, static_cast<std::size_t>(n));
-        continue;
-      }
-      if (n == 0) r.eof = true;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) r.timed_out = true;
-      break;
-    }
-    return r;
-  }
-
- private:
-  int fd_ = -1;
-  bool connected_ = false;
-};
-
-struct Response {
-  int status = 0;
-  std::string head, body;
-};
-
-Response parseResponse(const std::string& raw) {
-  Response r;
-  const std::size_t end = raw.find("\r\n\r\n");
-  if (raw.rfind("HTTP/1.1 ", 0) != 0 || end == std::string::npos) return r;
-  r.status = std::atoi(raw.c_str() + 9);
-  r.head = raw.substr(0, end);
-  r.body = raw.substr(end + 4);
-  return r;
-}
+using Client = testclient::LoopbackClient;
+using Response = testclient::HttpResponse;
+Response parseResponse(const std::string& raw) { return testclient::parseHttpResponse(raw); }
 
 class EchoServerTest : public ::testing::Test {
  protected:

@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/loopback_client.h"
+
 namespace pathwatch {
 namespace {
 
@@ -70,95 +72,9 @@ class ServerThread {
   std::thread thread_;
 };
 
-// A blocking loopback client whose every call gives up after `limit`.
-class Client {
- public:
-  explicit Client(uint16_t port, const char* from = nullptr, bool v6 = false,
-                  std::chrono::seconds limit = 10s) {
-    fd_ = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
-    timeval tv{static_cast<time_t>(limit.count()), 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (v6) {
-      sockaddr_in6 a{};
-      a.sin6_family = AF_INET6;
-      a.sin6_port = htons(port);
-      a.sin6_addr = in6addr_loopback;
-      connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-      return;
-    }
-    if (from) {
-      sockaddr_in src{};
-      src.sin_family = AF_INET;
-      inet_pton(AF_INET, from, &src.sin_addr);
-      ::bind(fd_, reinterpret_cast<sockaddr*>(&src), sizeof src);
-    }
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  }
-  ~Client() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Client(const Client&) = delete;
-  Client& operator=(const Client&) = delete;
-  bool connected() const { return connected_; }
-  // False once the peer stops taking bytes (reset, closed, our timeout).
-  bool send(std::string_view data) {
-    while (!data.empty()) {
-      const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      data.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-  struct Read {
-    std::string data;
-    bool eof = false;        // orderly close
-    bool reset = false;      // ECONNRESET
-    bool timed_out = false;  // our guard fired: the server never closed
-  };
-  Read readAll() {
-    Read r;
-    char buf[65536];
-    for (int i = 0; i < 100000; ++i) {
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n > 0) {
-        r.data.append(buf, static_cast<std::size_t>(n));
-        continue;
-      }
-      if (n == 0) r.eof = true;
-      if (n < 0 && errno == ECONNRESET) r.reset = true;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) r.timed_out = true;
-      break;
-    }
-    return r;
-  }
-
- private:
-  int fd_ = -1;
-  bool connected_ = false;
-};
-
-struct Response {
-  int status = 0;
-  std::string head, body;
-  bool hasHeader(const std::string& line) const {
-    return ("\r\n" + head + "\r\n").find("\r\n" + line + "\r\n") != std::string::npos;
-  }
-};
-
-Response parseResponse(const std::string& raw) {
-  Response r;
-  const std::size_t end = raw.find("\r\n\r\n");
-  if (raw.rfind("HTTP/1.1 ", 0) != 0 || end == std::string::npos) return r;
-  r.status = std::atoi(raw.c_str() + 9);
-  r.head = raw.substr(0, end);
-  r.body = raw.substr(end + 4);
-  return r;
-}
+using Client = testclient::LoopbackClient;
+using Response = testclient::HttpResponse;
+Response parseResponse(const std::string& raw) { return testclient::parseHttpResponse(raw); }
 
 Response get(uint16_t port, const std::string& request, const char* from = nullptr) {
   Client c(port, from);
@@ -377,7 +293,8 @@ TEST_F(MetricsServerTest, AClientThatNeverReadsIsDroppedAndOthersAreServed) {
   const std::string big = "# HELP x a\n# TYPE x gauge\n" + std::string(32 << 20, '#') + "\n";
   std::atomic<int> calls{0};
   MetricsServerOptions o = options();
-  o.write_timeout = 1s;
+  // Long enough that a loaded machine still serves the other client first.
+  o.write_timeout = 3s;
   ServerThread server(o, [&] { return calls++ == 0 ? big : kText; });
   ASSERT_TRUE(server.started()) << server.error();
   Client stuck(server.port());
@@ -391,10 +308,11 @@ TEST_F(MetricsServerTest, AClientThatNeverReadsIsDroppedAndOthersAreServed) {
   const Response r = get(server.port(), "GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, kText);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, o.write_timeout)
+      << "the other client waited for the stuck one to be dropped";
   // Past the write deadline the stuck client is dropped: reading now gets
   // what the kernel had buffered, then the end, never the whole answer.
-  std::this_thread::sleep_for(1500ms);
+  std::this_thread::sleep_until(t0 + o.write_timeout + 1500ms);
   const auto left = stuck.readAll();
   EXPECT_FALSE(left.timed_out);
   EXPECT_TRUE(left.eof || left.reset);

@@ -24,6 +24,7 @@ import harness  # noqa: E402
 import scenarios  # noqa: E402
 import scenarios_agree  # noqa: E402
 import scenarios_metrics  # noqa: E402
+import scenarios_providers  # noqa: E402
 import world  # noqa: E402
 
 
@@ -47,6 +48,7 @@ def main():
     args = ap.parse_args()
 
     chosen = [(n, fn) for n, fn in (scenarios.SCENARIOS + scenarios_agree.SCENARIOS +
+                                    scenarios_providers.SCENARIOS +
                                     daemon_scenarios.SCENARIOS + scenarios_metrics.SCENARIOS)
               if not args.only or any(o in n for o in args.only)]
     if args.list:

@@ -23,6 +23,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+sys.dont_write_bytecode = True  # keep the source tree clean
+import servers_providers  # noqa: E402  the OpenAI-compatible providers' answers
+
 COLO = {"DE": "FRA", "HK": "HKG", "NL": "AMS", "SG": "SIN"}
 
 
@@ -371,7 +374,8 @@ class Backend(BaseHTTPRequestHandler):
         forced = self.override_case(client)
         if forced and path != "/cdn-cgi/trace":
             case = forced
-        if path == "/cdn-cgi/trace" and provider in ("openai", "anthropic", "discord"):
+        if path == "/cdn-cgi/trace" and provider in (
+                ("openai", "anthropic", "discord") + servers_providers.CLOUDFLARE_FRONTED):
             status, headers, body = 200, cf_headers(region) + [
                 ("Content-Type", "text/plain")], cdn_trace(host, client, region)
         elif odd_answer(case, host, client, region) is not None:
@@ -387,6 +391,8 @@ class Backend(BaseHTTPRequestHandler):
             status, headers, body = gemini_answer(case)
         elif provider == "discord":
             status, headers, body = discord_answer(case, path, region)
+        elif provider in servers_providers.PROVIDERS:
+            status, headers, body = servers_providers.answer(provider, case, self.path, region)
         else:
             status, headers, body = 404, [("Content-Type", "text/plain")], "not found\n"
         self.record(provider, case, status)

@@ -15,6 +15,8 @@ import subprocess
 import tempfile
 import time
 
+import world_providers as WP
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = "/usr/bin/python3"
 
@@ -72,6 +74,7 @@ BRIDGE_ADDRS = (list(GENUINE.values()) +
                 [PROXY_PLAIN, SOCKS, PROXY_STRIP, PROXY_DENY, PROXY_AUTH, PROXY_NOCONNECT,
                  PROXY_DROPPED, PROXY_DEAD,
                  ECHO_ADDR])
+BRIDGE_ADDRS += WP.addresses()  # the OpenAI-compatible providers (world_providers.py)
 
 # 198.18.1.128/25 is egress A's upper half: no one uses it until the egress-change
 # scenario moves the default route's source there (a new address and country).
@@ -95,6 +98,7 @@ def make_keys():
         keys[("gemini", case)] = "AIza" + _rand(35, string.ascii_letters + string.digits + "-_")
         keys[("discord", case)] = (_rand(26) + "." + _rand(6) + "." +
                                    _rand(38, string.ascii_letters + string.digits + "-_"))
+    keys.update(WP.make_keys(_rand, CASES))
     return keys
 
 
@@ -311,7 +315,11 @@ table inet lab {
         self.leaves = {}
         for prov, name in PROVIDER_HOSTS.items():
             self.leaves[prov] = self.make_leaf("leaf-" + prov, self.test_ca, [name])
-        self.leaves["corp"] = self.make_leaf("leaf-corp", self.corp_ca, all_names)
+        for prov, (name, _) in WP.HOSTS.items():
+            self.leaves[prov] = self.make_leaf("leaf-" + prov, self.test_ca, [name])
+        # The bumping squid presents this one leaf for every name it intercepts.
+        self.leaves["corp"] = self.make_leaf("leaf-corp", self.corp_ca,
+                                             all_names + WP.host_names())
         self.leaves["expired"] = self.make_leaf("leaf-expired", self.test_ca, all_names,
                                                 start="20240101000000Z", end="20250101000000Z")
         self.leaves["wrongname"] = self.make_leaf("leaf-wrongname", self.test_ca,
@@ -379,7 +387,7 @@ table inet lab {
         g = GENUINE
         H = PROVIDER_HOSTS
         return {
-            "honest": {H[p]: g[p] for p in H},
+            "honest": dict({H[p]: g[p] for p in H}, **WP.dns_records()),
             "sinkhole": {H["openai"]: "0.0.0.0", H["anthropic"]: "127.0.0.1",
                          H["gemini"]: g["gemini"], H["discord"]: g["discord"]},
             "intercept": {H[p]: INTERCEPT_ADDR for p in H},
@@ -464,6 +472,8 @@ table inet lab {
             servers.append(server(prov, INTERCEPT_ADDR, self.leaves["corp"], host))
             servers.append(server(prov, EXPIRED_ADDR, self.leaves["expired"], host))
             servers.append(server(prov, WRONGNAME_ADDR, self.leaves["wrongname"], host))
+        servers.append(WP.nginx_servers(self.leaves, BACKEND))
+        maps += "\n" + WP.nginx_maps(K, CASES)
         # A front end for the echo server that adds a header to every request,
         # as a reverse proxy in front of a real echo would: no route is to blame.
         servers.append("""

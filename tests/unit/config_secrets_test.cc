@@ -31,6 +31,10 @@ const std::vector<std::string>& madeUpKeys() {
       "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",
       "MTA5ODc2NTQzMjEwOTg3NjU0Mw.GaBcDe.Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0FeDcBa",
       "Zx8vQ2mN7pL4kR9tY3wB6cF1hJ5dG0sAq",  // no known prefix: high entropy only
+      // The OpenAI-compatible built-ins' shapes (docs/providers.md).
+      "sk-25ec84d8dbc74254770f58904dba41ec",  // DeepSeek: sk- + 32 hex
+      "tgp_v1_HUvTCQCyEZDz_TddJ8HyS5SUkCnD8zRA9a9SkpXz9w3",  // Together
+      "jJJibaZUPgHV7iB3m03nbqnsGpWLuqIA1id6Vw5DQL05HA064GiIJQQJ99jHGb3CXlMaXZjljENUhJduRHHJ",  // Azure
   };
   return keys;
 }

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <unistd.h>
 
@@ -49,16 +50,31 @@ const ProviderConfig* findProvider(const Config& c, const std::string& name) {
   return nullptr;
 }
 
+// The OpenAI-compatible built-ins, known but off until named (docs/configuration.md).
+const std::vector<std::string> kOptIn = {"openrouter", "deepseek", "mistral", "groq", "xai", "together"};
+
+// The built-ins after the four, in list order: each is there and not probed.
+void expectOptInsKnownButOff(const Config& c) {
+  ASSERT_GE(c.providers.size(), 4 + kOptIn.size());
+  for (std::size_t i = 0; i < kOptIn.size(); ++i) {
+    EXPECT_EQ(c.providers[4 + i].spec.name, kOptIn[i]);
+    EXPECT_FALSE(c.providers[4 + i].enabled) << kOptIn[i] << ": pathwatch calls no third party unasked";
+    EXPECT_TRUE(c.providers[4 + i].spec.builtin);
+  }
+}
+
 TEST(Config, DefaultsAreSpecs) {
   Config c = defaultConfig();
   EXPECT_EQ(c.source, "<defaults>");
-  ASSERT_EQ(c.providers.size(), 4u);
+  // The four are probed; the opt-in built-ins follow, known but off.
+  ASSERT_EQ(c.providers.size(), 4u + kOptIn.size());
   EXPECT_EQ(c.providers[0].spec.name, "openai");
   EXPECT_EQ(c.providers[1].spec.name, "anthropic");
   EXPECT_EQ(c.providers[2].spec.name, "gemini");
   EXPECT_EQ(c.providers[3].spec.name, "discord");
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_TRUE(c.providers[i].enabled);
+  expectOptInsKnownButOff(c);
   for (const auto& p : c.providers) {
-    EXPECT_TRUE(p.enabled);
     EXPECT_TRUE(p.spec.builtin);
     EXPECT_FALSE(p.key_env.has_value());
   }
@@ -78,7 +94,9 @@ TEST(Config, DefaultsAreSpecs) {
 TEST(Config, EmptyObjectIsTheDefaults) {
   Config c = parseConfig("{}", kFile);
   EXPECT_EQ(c.source, kFile);
-  EXPECT_EQ(c.providers.size(), 4u);
+  EXPECT_EQ(c.providers.size(), 4u + kOptIn.size());
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_TRUE(c.providers[i].enabled);
+  expectOptInsKnownButOff(c);
   ASSERT_EQ(c.routes.size(), 1u);
   EXPECT_EQ(c.routes[0].name, "default");
   EXPECT_EQ(c.resolvers.size(), 3u);
@@ -87,14 +105,15 @@ TEST(Config, EmptyObjectIsTheDefaults) {
 TEST(Config, SpecExampleParses) {
   Config c = parseConfig(kSpecExample, kFile);
   // Built-ins first (in their order, overridden in place), then custom ones.
-  ASSERT_EQ(c.providers.size(), 5u);
+  ASSERT_EQ(c.providers.size(), 5u + kOptIn.size());
   EXPECT_EQ(c.providers[0].spec.name, "openai");
   EXPECT_EQ(c.providers[0].key_env, "OPENAI_API_KEY");
   EXPECT_EQ(c.providers[1].key_file, "/run/credentials/pathwatchd.service/anthropic");
   EXPECT_FALSE(c.providers[2].enabled);
   EXPECT_TRUE(c.providers[3].enabled);  // discord, not listed, still there
   EXPECT_EQ(c.providers[3].spec.name, "discord");
-  const auto& custom = c.providers[4];
+  expectOptInsKnownButOff(c);
+  const auto& custom = c.providers.back();
   EXPECT_EQ(custom.spec.name, "local-llm");
   EXPECT_FALSE(custom.spec.builtin);
   EXPECT_EQ(custom.spec.def, &providers::openai_provider);
@@ -132,7 +151,8 @@ TEST(Config, SpecExampleParses) {
 
 TEST(Config, FileListingOnlyOneBuiltinKeepsTheOthers) {
   Config c = parseConfig(R"({"providers": [{"name": "openai", "enabled": false}]})", kFile);
-  ASSERT_EQ(c.providers.size(), 4u);
+  ASSERT_EQ(c.providers.size(), 4u + kOptIn.size());
+  expectOptInsKnownButOff(c);
   EXPECT_FALSE(findProvider(c, "openai")->enabled);
   EXPECT_TRUE(findProvider(c, "anthropic")->enabled);
   EXPECT_TRUE(findProvider(c, "gemini")->enabled);

@@ -20,10 +20,30 @@ inline const std::string kGeminiKey = "AIzaSyB3x9Qk7Lm2Np5Rt8Vw1Yz4Ac6Ef9Hj0Kd";
 inline const std::string kDiscordToken =
     "MTA5ODc2NTQzMjEwOTg3NjU0Mw.GhQx7a.Zk3Lm9Np2Qr5St8Uv1Wx4Yz7Ab0Cd3Ef6Gh9Ij";
 
+// The OpenAI-compatible providers (docs/providers.md "OpenAI-compatible providers").
+inline const std::string kGroqKey = "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";
+inline const std::string kOpenRouterKey =
+    "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";
+inline const std::string kDeepSeekKey = "sk-25ec84d8dbc74254770f58904dba41ec";
+inline const std::string kXaiKey =
+    "xai-zzzgEOzdmenCkhvMdgaKjIg8xNbe3nNyjOq9wMxEhh2F_DEEtfjgVvVqE1SkHbn88HxjSI6bWHt_P3fS";
+inline const std::string kTogetherKey = "tgp_v1_HUvTCQCyEZDz_TddJ8HyS5SUkCnD8zRA9a9SkpXz9w3";
+inline const std::string kMistralKey = "YOvfZ8UzDzV8fUkkibjL5DZPjN0MEQ7w";  // shape unconfirmed
+inline const std::string kAzureKey =
+    "jJJibaZUPgHV7iB3m03nbqnsGpWLuqIA1id6Vw5DQL05HA064GiIJQQJ99jHGb3CXlMaXZjljENUhJduRHHJ";
+inline const std::string kAzureLegacyKey = "f3176813e02ea68ef786e4d3cea27d26";
+
 inline const std::string& keyFor(const ProviderDef* k) {
   if (k == &providers::anthropic_provider) return kAnthropicKey;
   if (k == &providers::gemini_provider) return kGeminiKey;
   if (k == &providers::discord_provider) return kDiscordToken;
+  if (k == &providers::groq_provider) return kGroqKey;
+  if (k == &providers::openrouter_provider) return kOpenRouterKey;
+  if (k == &providers::deepseek_provider) return kDeepSeekKey;
+  if (k == &providers::xai_provider) return kXaiKey;
+  if (k == &providers::together_provider) return kTogetherKey;
+  if (k == &providers::mistral_provider) return kMistralKey;
+  if (k == &providers::azure_provider) return kAzureKey;
   return kOpenAIKey;
 }
 
