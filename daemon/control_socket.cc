@@ -28,6 +28,7 @@ struct ControlServer::Client {
   bool watching = false;
   bool busy = false;        // a request is with the handler, unanswered
   bool in_handler = false;  // the handler is running for this client now
+  bool input_ended = false; // EOF read while answers were due: close once they are out
   std::deque<std::string> queue;  // lines waiting behind the busy request
   const char* draining = nullptr;  // closing once the output is out: why
   uint64_t draining_since = 0;
@@ -299,6 +300,13 @@ void ControlServer::onRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) noexc
   ControlServer* self = c->server;
   const ClientId id = c->id;
   try {
+    if (n == UV_EOF && (c->busy || !c->queue.empty())) {
+      // Half-closed (`echo REQUEST | socat ...`): the answers still due go out
+      // first, then the connection closes (replyLine).
+      c->input_ended = true;
+      uv_read_stop(c->stream());
+      return;
+    }
     if (n < 0) {
       self->closeClient(*c, n == UV_EOF ? nullptr : uv_strerror(static_cast<int>(n)));
       return;
@@ -425,7 +433,11 @@ bool ControlServer::replyLine(ClientId id, std::string line) {
   bool ok = writeText(*c, std::move(line));
   // The next request in line, unless the handler is still on the stack
   // (then drain() continues once it returns).
-  if (Client* live = find(id); live && !live->in_handler) drain(id);
+  if (Client* live = find(id); live && !live->in_handler) {
+    drain(id);
+    if (Client* after = find(id); after && after->input_ended && !after->busy && after->queue.empty())
+      closeAfterFlush(*after, "end of input, answers sent");
+  }
   return ok;
 }
 bool ControlServer::replyLine(ClientId id, std::shared_ptr<const std::string> line) {

@@ -46,6 +46,12 @@ std::string cleanText(std::string_view raw, std::size_t cap) {
     }
     flat += static_cast<char>(c);
   }
+  if (flat.size() >= cap * 2 + 8) {
+    // Cut before the end: the last word may be the first half of a key,
+    // which redaction would no longer recognise. Drop it.
+    const auto last_space = flat.find_last_of(' ');
+    flat.resize(last_space == std::string::npos ? 0 : last_space);
+  }
   while (!flat.empty() && flat.back() == ' ') flat.pop_back();
   std::string out = sig::redactKeyLike(flat);
   if (out.size() > cap) {

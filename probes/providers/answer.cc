@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <map>
 
 #include "pathwatch/text.h"
 #include "providers/provider_def.h"
@@ -190,7 +191,7 @@ void readRetryHints(const AnswerView& v, HttpLayer& http) {
   for (const auto& [name, value] : v.headers) {
     if (http.rate.size() >= kMaxRateEntries) break;
     if (startsWith(name, "x-ratelimit-") || startsWith(name, "anthropic-ratelimit-"))
-      http.rate[name] = value.substr(0, 64);
+      http.rate[name] = cleanText(value, 64);  // redacted before the cut: no half key
   }
 }
 
@@ -252,7 +253,7 @@ Analysis analyze(const ProviderSpec& spec, HttpLayer& http) {
   if (a.block) {
     if (http.error_code.empty()) {
       const std::string* squid = v.header("x-squid-error");
-      http.error_code = squid ? squid->substr(0, 64) : std::string(a.block->name);
+      http.error_code = squid ? cleanText(*squid, 64) : std::string(a.block->name);  // redacted, then cut
     }
     if (http.message.empty()) {
       // An HTML page: its <title>; plain text: its first line.
@@ -272,6 +273,11 @@ Analysis analyze(const ProviderSpec& spec, HttpLayer& http) {
   http.message = cleanText(http.message);
   http.error_type = cleanText(http.error_type, 80);
   http.error_code = cleanText(http.error_code, 80);
+  // Rate entries are outside text too (header values, quota ids): a box may
+  // quote a key in any of them.
+  std::map<std::string, std::string> rate;
+  for (const auto& [name, value] : http.rate) rate[cleanText(name, 80)] = cleanText(value, 400);
+  http.rate = std::move(rate);
   http.authored_by = std::string(toString(a.author));
   return a;
 }

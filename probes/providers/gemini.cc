@@ -4,6 +4,7 @@
 // envelope alone (canonical status + numeric code) identifies it.
 #include <cctype>
 
+#include "pathwatch/text.h"
 #include "providers/provider_def.h"
 
 namespace pathwatch {
@@ -81,9 +82,9 @@ void extract(const Json& j, HttpLayer& http) {
         std::string value = jtext(jget(v, "quotaValue"));
         if (!value.empty()) http.rate["quota_limit"] = value;
         std::string metric = jtext(jget(v, "quotaMetric"));
-        if (!metric.empty()) http.rate["quota_metric"] = metric.substr(0, 200);
+        if (!metric.empty()) http.rate["quota_metric"] = cleanText(metric, 200);
       }
-      if (!ids.empty()) http.rate["quota_id"] = ids.substr(0, 400);
+      if (!ids.empty()) http.rate["quota_id"] = cleanText(ids, 400);  // redacted before the cut
     }
   }
   // The message spells the limit too: "... limit: 0, model: ...".

@@ -5,6 +5,7 @@
 // touch it.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "control_socket.h"
 #include "support/daemon_harness.h"
@@ -37,6 +39,8 @@ class ServerThread {
         server_->reply(id, {{"ok", server_->setWatching(id, true)}});
       } else if (req["cmd"] == "shared") {
         server_->replyLine(id, sharedLine());
+      } else if (req["cmd"] == "later") {
+        later_.push_back(id);  // answered by the next tick, like history's reader
       } else {
         server_->reply(id, {{"ok", true}, {"pong", true}});
       }
@@ -49,6 +53,9 @@ class ServerThread {
           auto* self = static_cast<ServerThread*>(t->data);
           if (!self) return;
           if (self->flood.load()) self->server_->broadcast({{"event", "x"}, {"pad", std::string(16384, 'p')}});
+          auto later = std::move(self->later_);
+          self->later_.clear();
+          for (auto id : later) self->server_->reply(id, {{"ok", true}, {"later", true}});
           self->watchers.store(self->server_->watcherCount());
           self->clients.store(self->server_->clientCount());
         },
@@ -81,6 +88,7 @@ class ServerThread {
  private:
   uv_loop_t loop_{};
   std::unique_ptr<ControlServer> server_;
+  std::vector<ControlServer::ClientId> later_;
   UvTimer tick_;
   UvAsync stop_;
   std::thread thread_;
@@ -194,6 +202,35 @@ TEST(ControlServerClients, ASharedAnswerReachesEveryClientWholeAndAStuckOneIsDro
   bool eof = false;
   for (int i = 0; i < 100 && !eof; ++i) eof = !stuck.readLine(2s);
   EXPECT_TRUE(eof);
+}
+
+TEST(ControlServerClients, AHalfClosedClientStillGetsTheAnswersDue) {
+  // `echo REQUEST | socat - UNIX-CONNECT:...` shuts its sending side down
+  // before an answer that comes on a later loop turn: it still gets every
+  // answer, in order, and then the end of the connection.
+  TempDir dir;
+  ControlOptions o = smallLimits(dir.path);
+  ServerThread server(o);
+  for (int round = 0; round < 20; ++round) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", o.path.c_str());
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const std::string burst = "{\"cmd\":\"later\"}\n{\"cmd\":\"ping\"}\n{\"cmd\":\"later\"}\n";
+    ASSERT_EQ(::write(fd, burst.data(), burst.size()), static_cast<ssize_t>(burst.size()));
+    ASSERT_EQ(::shutdown(fd, SHUT_WR), 0);
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string got;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) got.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+    EXPECT_EQ(got, "{\"later\":true,\"ok\":true}\n{\"ok\":true,\"pong\":true}\n{\"later\":true,\"ok\":true}\n")
+        << "round " << round;
+  }
+  EXPECT_TRUE(waitUntil([&] { return server.clients.load() == 0; }, 3s));
 }
 
 }  // namespace
