@@ -89,8 +89,15 @@ struct Transfer {
 
   ~Transfer() {
     if (easy) curl_easy_cleanup(easy);
+    // The request's header lines and scrub list hold the key: no copy of it
+    // outlives the probe in freed memory (docs/configuration.md, keys).
+    for (curl_slist* h = header_list; h; h = h->next)
+      if (h->data) OPENSSL_cleanse(h->data, std::strlen(h->data));
     curl_slist_free_all(header_list);
     curl_slist_free_all(resolve_list);
+    for (auto& [name, value] : req.headers) wipeSecret(value);
+    for (auto& s : req.scrub) wipeSecret(s);
+    if (!req.url.empty() && !req.scrub.empty()) wipeSecret(req.url);  // Gemini's ?key=
   }
 
   // ---- curl callbacks (all noexcept) ----

@@ -25,12 +25,6 @@ namespace {
 constexpr std::size_t kMaxKeyFile = 64 * 1024;  // no key is this big; a bigger file is not a key
 constexpr std::size_t kMaxKeyLength = 8192;     // long enough for JWT-style tokens of custom endpoints
 
-void wipe(std::string& s) {
-  s.resize(s.capacity());
-  OPENSSL_cleanse(s.data(), s.size());
-  s.clear();
-}
-
 bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
 bool startsWithNoCase(std::string_view s, std::string_view prefix) {
@@ -80,14 +74,20 @@ std::size_t quoteAtEnd(std::string_view s) {
 
 }  // namespace
 
-SecretKey::~SecretKey() { wipe(value_); }
+SecretKey::~SecretKey() { wipeSecret(value_); }
 
 SecretKey& SecretKey::operator=(const SecretKey& other) {
   if (this != &other) {
-    wipe(value_);
+    wipeSecret(value_);
     value_ = other.value_;
   }
   return *this;
+}
+
+void wipeSecret(std::string& s) {
+  s.resize(s.capacity());
+  OPENSSL_cleanse(s.data(), s.size());
+  s.clear();
 }
 
 std::string fingerprint(std::string_view key) {
@@ -326,7 +326,7 @@ KeyInspection inspectKey(const ProviderDef& def, std::string_view raw, std::stri
     for (char& c : lower)
       if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     if (lower.find("bearer ") != std::string::npos) problem("bearer_prefix");
-    wipe(lower);
+    wipeSecret(lower);
   }
   if (core.empty()) problem("empty");
   if (startsWithNoCase(core, "http://") || startsWithNoCase(core, "https://")) problem("url");
@@ -423,11 +423,11 @@ KeyInspection readKey(const ProviderConfig& provider) {
     }
     ::close(fd);
     if (failed) {
-      wipe(buf);
+      wipeSecret(buf);
       return missing(std::move(source), "file_unreadable");
     }
     if (got == 0) {
-      wipe(buf);
+      wipeSecret(buf);
       return missing(std::move(source), "file_empty");
     }
     KeyInspection out = inspectKey(*spec.def, std::string_view(buf.data(), std::min(got, kMaxKeyFile)),
@@ -438,7 +438,7 @@ KeyInspection readKey(const ProviderConfig& provider) {
       out.layer.problems.emplace_back("too_long");
       out.key = SecretKey();
     }
-    wipe(buf);
+    wipeSecret(buf);
     return out;
   }
   if (!spec.default_key_env.empty()) {

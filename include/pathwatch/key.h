@@ -27,6 +27,10 @@ class SecretKey {
 // "sk-proj…MxYA": first 7 and last 4 characters; "" for keys of 12 or fewer.
 std::string fingerprint(std::string_view key);
 
+// Overwrites the whole buffer (capacity included) in a way the compiler keeps,
+// then empties it: a copy of a key that is done with leaves no bytes behind.
+void wipeSecret(std::string& s);
+
 struct KeyInspection {
   KeyLayer layer;  // status ok / fail (key_missing, key_malformed) / skipped (no key)
   SecretKey key;   // what to send; empty when nothing may be sent

@@ -258,3 +258,23 @@ TEST_F(ReadKey, CustomProviderWithoutKeySourceProbesWithoutAKey) {
 
 }  // namespace
 }  // namespace pathwatch
+
+namespace pathwatch {
+namespace {
+
+TEST(WipeSecret, OverwritesTheWholeBufferThenEmptiesIt) {
+  // Longer than the small-string buffer, and with spare capacity past the size:
+  // the bytes beyond size() once held a longer key too.
+  std::string s = "sk-proj-" + std::string(80, 'Q');
+  s.resize(40);
+  const std::size_t cap = s.capacity();
+  ASSERT_GE(cap, 88u);
+  const char* buf = s.data();
+  wipeSecret(s);
+  EXPECT_TRUE(s.empty());
+  EXPECT_EQ(s.data(), buf) << "the same buffer, not a new one";
+  for (std::size_t i = 0; i < cap; ++i) ASSERT_EQ(buf[i], '\0') << "byte " << i;
+}
+
+}  // namespace
+}  // namespace pathwatch
