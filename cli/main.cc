@@ -39,13 +39,6 @@ constexpr CommandEntry kCommands[] = {
      kEchoServerHelp},
 };
 
-constexpr bool everyCommandHasItsHelp() {
-  for (const auto& c : kCommands)
-    if (c.run == nullptr || c.summary == nullptr || c.help == nullptr) return false;
-  return true;
-}
-static_assert(everyCommandHasItsHelp(), "each command needs its help text (cli/help.h)");
-
 // The words of a name: "config check" -> 2.
 int wordCount(std::string_view name) {
   int n = 1;
