@@ -7,7 +7,7 @@ namespace pathwatch {
 
 HistoryRetention::HistoryRetention(uv_loop_t* loop, HistoryWriter* writer,
                                    std::function<HistoryConfig()> config, RetentionOptions options)
-    : loop_(loop), writer_(writer), config_(std::move(config)), opt_(options) {
+    : writer_(writer), config_(std::move(config)), opt_(options) {
   timer_.init([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }, this);
   arm(opt_.first);
 }

@@ -51,7 +51,6 @@ class HistoryRetention {
   void finished(int64_t deleted, const std::string& error);
   void arm(Millis in);
 
-  uv_loop_t* loop_;
   HistoryWriter* writer_;
   std::function<HistoryConfig()> config_;
   RetentionOptions opt_;
