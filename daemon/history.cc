@@ -1,5 +1,6 @@
 #include "history.h"
 
+#include <algorithm>
 #include <string>
 
 #include "pathwatch/verdict.h"
@@ -142,6 +143,8 @@ History::History(const std::string& path, HistoryOptions options) : path_(path) 
   }
   try {
     sqlite3_busy_timeout(db_, options.busy_timeout_ms);
+    execSql(db_, ("PRAGMA cache_size=-" + std::to_string(std::max(64, options.cache_kib))).c_str(),
+            "bounding the page cache");
     if (options.read_only) {
       read_only_ = true;
       // The writer created and migrated it; a reader only checks it can read it.
@@ -586,6 +589,15 @@ uint64_t History::sizeBytes() {
   int64_t pages = pragma("PRAGMA page_count") - pragma("PRAGMA freelist_count");
   return static_cast<uint64_t>(pages < 0 ? 0 : pages) *
          static_cast<uint64_t>(pragma("PRAGMA page_size"));
+}
+
+int64_t History::pageCacheKib() {
+  auto pragma = [this](const char* sql) -> int64_t {
+    Stmt st{prepare(sql)};
+    return sqlite3_step(st.s) == SQLITE_ROW ? sqlite3_column_int64(st.s, 0) : 0;
+  };
+  const int64_t v = pragma("PRAGMA cache_size");  // negative: KiB; positive: pages
+  return v < 0 ? -v : v * pragma("PRAGMA page_size") / 1024;
 }
 
 int64_t History::countResults() {

@@ -80,6 +80,11 @@ struct HistoryOptions {
   // False: wal_autocheckpoint off; the owner checkpoints (checkpoint()).
   bool auto_checkpoint = true;
   int busy_timeout_ms = 2000;
+  // SQLite's page cache for this connection. Its default (2 MB) fills slowly
+  // as the file grows and shows up as RSS creeping for many minutes; the
+  // writer appends at the ends of its indexes and a reader's cache is dropped
+  // whenever the writer commits, so a small bound costs them little.
+  int cache_kib = 512;
 };
 
 // The newest verdict of one (provider, route).
@@ -136,6 +141,7 @@ class History {
   int64_t pruneStep(int64_t cutoff_ms, uint64_t max_bytes, int batch);
 
   uint64_t sizeBytes();         // page_count * page_size (live pages)
+  int64_t pageCacheKib();       // the bound on this connection's page cache
   int64_t countResults();
   std::string integrityCheck();  // "ok" when fine
   int schemaVersion();

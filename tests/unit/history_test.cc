@@ -91,6 +91,20 @@ TEST(History, WritesAndQueriesByProviderRouteAndTime) {
   EXPECT_EQ(h.query(lim).results.size(), 1u);
 }
 
+// SQLite's default cache (2 MB per connection) made the daemon's RSS creep for
+// many minutes as the file grew; every connection, writer and reader, is bounded.
+TEST(History, EveryConnectionBoundsItsPageCache) {
+  TempDir d;
+  const std::string path = (d.path / "h.db").string();
+  History writer(path);
+  EXPECT_EQ(writer.pageCacheKib(), 512);
+  HistoryOptions ro;
+  ro.read_only = true;
+  ro.cache_kib = 256;
+  History reader(path, ro);
+  EXPECT_EQ(reader.pageCacheKib(), 256);
+}
+
 TEST(History, RowsNeverCarryTheKeyOrItsFingerprint) {
   const std::string key = "sk-proj-Zx81hQ2mPq7LkV3nB5tRc9WdE4yUaF6gHj0sMxYA";
   auto r = sampleResult("openai", "default", Verdict::AuthFailed);
