@@ -69,7 +69,14 @@ struct Engine::Impl {
   struct Task {
     virtual ~Task() = default;
     virtual void start() = 0;
+    // A provider probe on this route that has not finished yet.
+    virtual bool probesPair(const std::string& /*provider*/, const std::string& /*route*/) const { return false; }
   };
+  using PairName = std::pair<std::string, std::string>;  // provider, route
+  // What a route session's trace does once its provider's probe on the same
+  // route has its answer: `pin` is the address that answered, nullopt when
+  // the probe made no connection (the trace then connects itself).
+  using TraceRider = std::function<void(std::optional<std::string> pin)>;
   struct Session;       // what both kinds of probe share: deadline, DNS targets, fetches
   struct PairSession;   // provider x route
   struct RouteSession;  // the route's own probes
@@ -96,6 +103,13 @@ struct Engine::Impl {
   std::map<std::string, std::string> binding_errors;
   std::map<std::pair<std::string, std::size_t>, std::unique_ptr<AresChannel>> channels;
   std::map<std::pair<std::string, std::size_t>, std::string> channel_errors;
+  bool pairRunning(const PairName& pair) const {
+    return std::any_of(running.begin(), running.end(),
+                       [&](const std::unique_ptr<Task>& t) { return t->probesPair(pair.first, pair.second); });
+  }
+
+  // Route sessions whose trace waits for a running provider probe (by pair).
+  std::map<PairName, TraceRider> trace_riders;
   std::list<std::unique_ptr<Task>> running;
   std::deque<std::unique_ptr<Task>> queued;
   uint64_t seed = 0x9e3779b97f4a7c15ull;
@@ -332,6 +346,22 @@ struct Engine::Impl::PairSession : Session {
 
   enum class Stage { Dns, Proxy, Connect, Done };
 
+  bool probesPair(const std::string& p, const std::string& rt) const override {
+    return !finished && provider.spec.name == p && route.name == rt;
+  }
+  PairName pairName() const { return {provider.spec.name, route.name}; }
+
+  // The route's trace waiting for this probe goes now, on this probe's
+  // connection when it is still open (curl keeps it; fetch.h). Called when
+  // the answer is in, and at the end whatever happened.
+  void releaseTraceRider() {
+    auto it = engine->trace_riders.find(pairName());
+    if (it == engine->trace_riders.end()) return;
+    TraceRider rider = std::move(it->second);
+    engine->trace_riders.erase(it);
+    rider(answered_pin);
+  }
+
   void run() override {
     r.started_at = isoFromMs(wallClockMs());
     stage = Stage::Dns;
@@ -482,11 +512,15 @@ struct Engine::Impl::PairSession : Session {
     FetchRequest req = baseRequest(probe.url, pin);
     req.headers = probe.headers;
     req.connect_only = !chain.full;
+    req.keep_connection = chain.full && engine->trace_riders.count(pairName()) > 0;
     if (!send_key.empty()) req.scrub.push_back(send_key);
     // Half of what is left for TCP + TLS, so another address or a retry with
     // a small MSS still fits in the deadline.
     req.connect_timeout = std::max<Millis>(remaining() / 2, std::chrono::milliseconds(1));
-    fetch(std::move(req), [this, &chain, address](FetchResult f) { attemptDone(chain, address, std::move(f)); });
+    fetch(std::move(req), [this, &chain, address, pin](FetchResult f) {
+      if (chain.full && f.http.code != 0) answered_pin = pin;
+      attemptDone(chain, address, std::move(f));
+    });
   }
 
   void attemptDone(Chain& chain, const std::string& address, FetchResult f) {
@@ -516,6 +550,7 @@ struct Engine::Impl::PairSession : Session {
         mss_retried = true;
         return retrySmallMss(chain, address);
       }
+      releaseTraceRider();  // now, not after the other family's check
     }
     chainsSettled();
   }
@@ -643,6 +678,7 @@ struct Engine::Impl::PairSession : Session {
   void complete() override {
     r.ms = msSince(start_ns);
     r.clock = std::move(clock);
+    releaseTraceRider();
   }
 
   void deliver() override {
@@ -662,6 +698,7 @@ struct Engine::Impl::PairSession : Session {
   std::optional<FetchResult> last_connect_failure;
   bool fallback_started = false, mss_retried = false;
   std::string small_mss;
+  std::optional<std::string> answered_pin;  // what the answered request was pinned to
 };
 
 // ---------------------------------------------------------------- RouteSession
@@ -771,23 +808,54 @@ struct Engine::Impl::RouteSession : Session {
   }
 
   // The egress as the provider's CDN sees it: /cdn-cgi/trace (no key sent).
+  // When that provider's probe on this route is running, the trace waits for
+  // its answer and goes on the same connection: one handshake fewer per
+  // route and cycle, and the egress of the very connection that was judged.
   void startTrace() {
     if (!what.trace_via) return;
-    const ProviderSpec& spec = *what.trace_via;
-    whereIs(spec.host, [this, spec](std::optional<std::string> pin, std::string error) {
-      if (!error.empty()) return;
-      FetchRequest req = baseRequest(urlOf(spec, "/cdn-cgi/trace"), std::move(pin));
-      req.headers = {{"User-Agent", "pathwatch/0.1"}, {"Accept", "text/plain"}};
-      req.body_cap = 4096;
-      fetch(std::move(req), [this, name = spec.name](FetchResult f) {
-        if (f.failed_at != FailedAt::None || f.http.code != 200) return;
-        if (auto e = parseCdnTrace(f.http.body)) {
-          obs.egress = *e;
-          obs.egress->seen_by = name;
-        }
-      });
+    const PairName pair{what.trace_via->name, route.name};
+    if (!engine->pairRunning(pair) || engine->trace_riders.count(pair)) return traceOnOwnConnection();
+    ++pending;  // held until the provider's probe has its answer
+    riding = pair;
+    engine->trace_riders[pair] = [this](std::optional<std::string> pin) {
+      riding.reset();
+      if (pin || proxyResolves())
+        fetchTrace(std::move(pin), true);
+      else
+        traceOnOwnConnection();
+      taskDone();
+    };
+  }
+
+  void traceOnOwnConnection() {
+    whereIs(what.trace_via->host, [this](std::optional<std::string> pin, std::string error) {
+      if (error.empty()) fetchTrace(std::move(pin), false);
     });
   }
+
+  void fetchTrace(std::optional<std::string> pin, bool reuse) {
+    const ProviderSpec& spec = *what.trace_via;
+    FetchRequest req = baseRequest(urlOf(spec, "/cdn-cgi/trace"), std::move(pin));
+    req.headers = {{"User-Agent", "pathwatch/0.1"}, {"Accept", "text/plain"}};
+    req.body_cap = 4096;
+    req.reuse_connection = reuse;
+    fetch(std::move(req), [this, name = spec.name](FetchResult f) {
+      if (f.failed_at != FailedAt::None || f.http.code != 200) return;
+      if (auto e = parseCdnTrace(f.http.body)) {
+        obs.egress = *e;
+        obs.egress->seen_by = name;
+      }
+    });
+  }
+
+  // A session that ends (deadline, cancel) before the probe answered is no
+  // longer waited for.
+  void stopRiding() {
+    if (!riding) return;
+    engine->trace_riders.erase(*riding);
+    riding.reset();
+  }
+  ~RouteSession() override { stopRiding(); }
 
   void onDeadline() override {
     for (std::size_t i = 0; i < echo_results.size(); ++i)
@@ -802,6 +870,7 @@ struct Engine::Impl::RouteSession : Session {
   }
 
   void complete() override {
+    stopRiding();
     obs.observed_ms = static_cast<int64_t>(uv_now(engine->loop));
     obs.clock = std::move(clock);
   }
@@ -818,6 +887,7 @@ struct Engine::Impl::RouteSession : Session {
   RouteObservation obs;
   std::vector<std::optional<EchoLayer>> echo_results;
   std::vector<EchoRequest> echo_sent;
+  std::optional<PairName> riding;  // the provider probe the trace waits for
 };
 
 // ---------------------------------------------------------------- Engine

@@ -292,8 +292,12 @@ std::string Transfer::setup() {
   set(CURLOPT_NOSIGNAL, 1L);
   set(CURLOPT_PROTOCOLS_STR, "http,https");
   set(CURLOPT_FOLLOWLOCATION, 0L);  // a 3xx is an answer
-  set(CURLOPT_FRESH_CONNECT, 1L);   // real timings, real handshakes
-  set(CURLOPT_FORBID_REUSE, 1L);
+  // Real timings, real handshakes: a new connection per fetch, closed after,
+  // but for the trace riding on its provider's connection (fetch.h).
+  set(CURLOPT_FRESH_CONNECT, req.reuse_connection ? 0L : 1L);
+  set(CURLOPT_FORBID_REUSE, req.keep_connection ? 0L : 1L);
+  // A kept connection nobody took is closed when the next one is made.
+  set(CURLOPT_MAXAGE_CONN, 2L);
   set(CURLOPT_SSL_SESSIONID_CACHE, 0L);  // a resumed session skips verification callbacks
   set(CURLOPT_HTTP_VERSION, req.allow_http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
   if (req.connect_only) set(CURLOPT_CONNECT_ONLY, 1L);

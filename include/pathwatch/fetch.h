@@ -39,6 +39,13 @@ struct FetchRequest {
   bool allow_http2 = false;  // HTTP/1.1 only by default (predictable through proxies)
   bool connect_only = false;  // stop after TCP + TLS: a handshake check, nothing sent
   int tcp_maxseg = 0;         // TCP_MAXSEG on the socket (a small MSS tells an MTU black hole)
+  // Every fetch makes its own connection and closes it (real timings, real
+  // handshakes), except that a route's cdn-cgi/trace may ride on the
+  // connection its provider's probe just made: that probe keeps it open
+  // (`keep_connection`) and the trace takes it (`reuse_connection`, closed
+  // after). Without an open one to the same place the trace connects itself.
+  bool keep_connection = false;
+  bool reuse_connection = false;
 };
 
 using FetchDone = std::function<void(FetchResult)>;

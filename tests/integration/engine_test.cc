@@ -114,6 +114,38 @@ TEST_F(EngineTest, ProviderShapedNoKeyAnswerIsOk) {
   EXPECT_FALSE(r->started_at.empty());
 }
 
+// The route's cdn-cgi/trace goes on the connection its provider's probe made
+// (one handshake fewer per route and cycle) and still gives the egress; a
+// provider that closes its connections gets the trace on a connection of its own.
+class TraceConnectionTest : public EngineTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(TraceConnectionTest, TraceRidesOnTheProvidersConnectionWhenItStaysOpen) {
+  const bool keep_alive = GetParam();
+  EngineFakeHttp server(loop.get(), openAiNoKey());
+  const EngineFakeHttp::Response trace{
+      200, {{"Content-Type", "text/plain"}},
+      "fl=1f1\nh=api.openai.com\nip=198.18.7.9\nts=1764450000.1\nvisit_scheme=http\ncolo=FRA\nloc=DE\n"};
+  server.keepAlive({{"/cdn-cgi/trace", trace}});
+  if (!keep_alive) server.closeAfterEachAnswer();
+  dns.set("api.openai.com", {{"127.0.0.1"}, {}, 0, false});
+  auto config = makeConfig(R"({"name": "openai", "base_url": "http://api.openai.com:)" +
+                               std::to_string(server.port()) + R"(/v1"})",
+                           resolvers());
+  ASSERT_TRUE(providerNamed(*config, "openai").spec.builtin);
+  auto r = probeOnce(config, "openai");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->http.code, 401);
+  EXPECT_EQ(server.requestLines(),
+            (std::vector<std::string>{"GET /v1/models HTTP/1.1", "GET /cdn-cgi/trace HTTP/1.1"}));
+  EXPECT_EQ(server.connections(), keep_alive ? 1 : 2);
+  ASSERT_TRUE(r->egress);
+  EXPECT_EQ(r->egress->ip, "198.18.7.9");
+  EXPECT_EQ(r->egress->country, "DE");
+  EXPECT_EQ(r->egress->seen_by, "openai");
+}
+
+INSTANTIATE_TEST_SUITE_P(KeepAliveOrClose, TraceConnectionTest, ::testing::Bool());
+
 TEST_F(EngineTest, AddressLiteralSkipsDns) {
   EngineFakeHttp provider(loop.get(), openAiNoKey());
   auto config = makeConfig(providerJson("lit", "http://127.0.0.1:" + std::to_string(provider.port()) + "/v1"),

@@ -52,6 +52,7 @@ void EngineFakeHttp::onConn(uv_stream_t* s, int status) noexcept {
     return;
   }
   self->conns_.insert(c);
+  ++self->connections_;
   uv_read_start(
       reinterpret_cast<uv_stream_t*>(&c->tcp),
       [](uv_handle_t*, size_t, uv_buf_t* buf) {
@@ -70,16 +71,25 @@ void EngineFakeHttp::onConn(uv_stream_t* s, int status) noexcept {
         conn->answered = true;
         ++srv->requests_;
         srv->last_head_ = conn->in.substr(0, end);
+        const std::string line = srv->last_head_.substr(0, srv->last_head_.find("\r\n"));
+        srv->request_lines_.push_back(line);
+        conn->in.erase(0, end + 4);  // GETs only: no body follows
         if (srv->hang_) return;  // never answers; closed when the server goes
-        const auto& r = srv->response_;
+        const auto sp = line.find(' ');
+        const std::string path = line.substr(sp + 1, line.find(' ', sp + 1) - sp - 1);
+        const auto by_path = srv->by_path_.find(path);
+        const auto& r = by_path != srv->by_path_.end() ? by_path->second : srv->response_;
         conn->out = "HTTP/1.1 " + std::to_string(r.status) + " X\r\n";
         for (const auto& [k, v] : r.headers) conn->out += k + ": " + v + "\r\n";
-        conn->out += "Content-Length: " + std::to_string(r.body.size()) + "\r\nConnection: close\r\n\r\n" + r.body;
+        conn->out += "Content-Length: " + std::to_string(r.body.size()) +
+                     (srv->keep_alive_ ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n") + r.body;
         uv_buf_t out = uv_buf_init(conn->out.data(), static_cast<unsigned>(conn->out.size()));
         conn->write.data = conn;
         uv_write(&conn->write, st, &out, 1, [](uv_write_t* w, int) {
           auto* cc = static_cast<Conn*>(w->data);
-          if (cc->server) cc->server->closeConn(cc);
+          if (!cc->server) return;
+          if (!cc->server->keep_alive_) return cc->server->closeConn(cc);
+          cc->answered = false;  // ready for the next request on this connection
         });
       });
 }

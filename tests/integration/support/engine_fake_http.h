@@ -4,8 +4,10 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "pathwatch/provider.h"
 
@@ -19,6 +21,16 @@ class EngineFakeHttp {
     std::string body;
   };
   EngineFakeHttp(uv_loop_t* loop, Response response, bool hang = false);
+  // Keeps connections open between requests (HTTP/1.1 keep-alive) and
+  // answers a path in `by_path` with its own response.
+  void keepAlive(std::map<std::string, Response> by_path) {
+    keep_alive_ = true;
+    by_path_ = std::move(by_path);
+  }
+  // Per-path answers as above, but every connection closed after its answer.
+  void closeAfterEachAnswer() { keep_alive_ = false; }
+  int connections() const { return connections_; }
+  const std::vector<std::string>& requestLines() const { return request_lines_; }
   ~EngineFakeHttp();
   EngineFakeHttp(const EngineFakeHttp&) = delete;
   EngineFakeHttp& operator=(const EngineFakeHttp&) = delete;
@@ -36,8 +48,12 @@ class EngineFakeHttp {
   uv_tcp_t* listener_;
   Response response_;
   bool hang_;
+  bool keep_alive_ = false;
+  std::map<std::string, Response> by_path_;
   uint16_t port_ = 0;
   int requests_ = 0;
+  int connections_ = 0;
+  std::vector<std::string> request_lines_;
   std::string last_head_;
   std::set<Conn*> conns_;
 };
