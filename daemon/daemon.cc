@@ -212,8 +212,12 @@ int Daemon::start() {
     auto parent = fs::path(config_->history.path).parent_path();
     std::error_code ec;
     if (!parent.empty() && !fs::exists(parent, ec)) fs::create_directories(parent, ec);
+    HistoryServiceOptions history_options;
+    // A cycle's diagnoses come one provider at a time: gathered for a second,
+    // they go in one transaction rather than one each.
+    history_options.writer.linger = std::chrono::seconds(1);
     history_ = std::make_unique<HistoryService>(loop_, config_->history.path,
-                                                [this] { return config_->history; });
+                                                [this] { return config_->history; }, history_options);
   } catch (const std::exception& e) {
     logError(std::string("history: ") + e.what());
     return 1;

@@ -1,6 +1,7 @@
 #include "history_writer.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "log.h"
 #include "pathwatch/clock.h"
@@ -61,7 +62,7 @@ uint64_t HistoryWriter::submit(HistoryBatch batch) {
   {
     std::lock_guard lk(mu_);
     dropped_before = stats_.dropped_batches;
-    queue_.push_back({seq, rows, std::move(batch)});
+    queue_.push_back({seq, seq, rows, std::move(batch), Clock::now()});
     queued_rows_ += rows;
     enforceBoundsLocked();
     dropped = stats_.dropped_batches != dropped_before;
@@ -100,11 +101,11 @@ void HistoryWriter::whenWritten(std::function<void()> ready) {
   {
     std::lock_guard lk(mu_);
     now = shut_down_ || stats_.failing || settledThroughLocked() >= target;
+    if (!now) hurry_ = true;  // someone waits to read: no more gathering
   }
-  if (now)
-    ready();
-  else
-    waiters_.emplace_back(target, std::move(ready));
+  if (now) return ready();
+  waiters_.emplace_back(target, std::move(ready));
+  cv_.notify_one();
 }
 
 void HistoryWriter::wakeWaiters() {
@@ -185,7 +186,10 @@ void HistoryWriter::run() {
       }
       auto now = Clock::now();
       if (stopping_ && (queue_.empty() || now >= drain_until_)) break;
-      if (!queue_.empty() && now >= retry_at_) {
+      const bool gathering = !queue_.empty() && !stopping_ && opt_.linger.count() > 0 &&
+                             !hurry_ && queued_rows_ < opt_.max_transaction_rows &&
+                             now < queue_.front().at + opt_.linger;
+      if (!queue_.empty() && now >= retry_at_ && !gathering) {
         writeOne(lk);
         continue;
       }
@@ -197,7 +201,7 @@ void HistoryWriter::run() {
       }
       auto wake = Clock::time_point::max();
       if (!queue_.empty())
-        wake = retry_at_;
+        wake = gathering ? std::max(retry_at_, queue_.front().at + opt_.linger) : retry_at_;
       else if (wal_dirty_)
         wake = last_write_ + opt_.idle_truncate;
       if (stopping_) wake = std::min(wake, drain_until_);
@@ -215,11 +219,29 @@ void HistoryWriter::run() {
   db_->checkpoint(SQLITE_CHECKPOINT_TRUNCATE);
 }
 
-void HistoryWriter::writeOne(std::unique_lock<std::mutex>& lk) {
+HistoryWriter::Queued HistoryWriter::takeTransactionLocked() {
   Queued q = std::move(queue_.front());
   queue_.pop_front();
   queued_rows_ -= q.rows;
-  in_flight_seq_ = q.seq;
+  if (opt_.linger.count() == 0) return q;
+  hurry_ = false;  // everything queued goes now (up to the bound)
+  auto append = [](auto& to, auto& from) { std::move(from.begin(), from.end(), std::back_inserter(to)); };
+  while (!queue_.empty() && q.rows + queue_.front().rows <= opt_.max_transaction_rows) {
+    Queued& next = queue_.front();
+    append(q.batch.results, next.batch.results);
+    append(q.batch.transitions, next.batch.transitions);
+    append(q.batch.alerts, next.batch.alerts);
+    q.rows += next.rows;
+    q.seq = next.seq;
+    queued_rows_ -= next.rows;
+    queue_.pop_front();
+  }
+  return q;
+}
+
+void HistoryWriter::writeOne(std::unique_lock<std::mutex>& lk) {
+  Queued q = takeTransactionLocked();
+  in_flight_seq_ = q.first_seq;  // nothing from there on is settled until it commits
   in_flight_rows_ = q.rows;
   lk.unlock();
   std::string error;

@@ -48,6 +48,11 @@ struct HistoryWriterOptions {
   int busy_timeout_ms = 2000;
   int checkpoint_frames = 1000;                     // PASSIVE once this many new WAL frames
   Millis idle_truncate = std::chrono::seconds(30);  // TRUNCATE after this long without writes
+  // How long a batch waits for later ones to share its transaction (0: every
+  // batch is its own). A commit costs about as much as its rows, so the
+  // daemon, whose providers' diagnoses come one by one, lets them gather.
+  Millis linger{0};
+  std::size_t max_transaction_rows = 5000;  // what one gathered transaction holds
   // Tests: runs on the worker inside each write transaction, before COMMIT.
   std::function<void()> before_commit;
 };
@@ -108,13 +113,15 @@ class HistoryWriter {
  private:
   using Clock = std::chrono::steady_clock;
   struct Queued {
-    uint64_t seq = 0;
+    uint64_t first_seq = 0, seq = 0;  // of the oldest and the newest batch in it
     std::size_t rows = 0;
     HistoryBatch batch;
+    Clock::time_point at{};  // when it was submitted
   };
 
   void run();  // the worker
   void writeOne(std::unique_lock<std::mutex>& lk);
+  Queued takeTransactionLocked();  // the oldest batch, with those that gather with it
   void maybeCheckpoint(int mode);
   void enforceBoundsLocked();
   uint64_t settledThroughLocked() const;
@@ -143,6 +150,7 @@ class HistoryWriter {
   Millis retry_delay_;
   Clock::time_point last_write_{};
   bool wal_dirty_ = false;   // frames written since the last TRUNCATE
+  bool hurry_ = false;       // a reader waits (whenWritten): write what is queued now
   int checkpoint_base_ = 0;  // WAL frames at the last checkpoint
   bool stopping_ = false;
   Clock::time_point drain_until_{};

@@ -150,6 +150,42 @@ TEST(HistoryWriter, AcknowledgesEveryBatchInOrderAfterItCommitted) {
   EXPECT_EQ(std::filesystem::file_size(path + "-wal"), 0u) << "shutdown truncates the WAL";
 }
 
+// The daemon lets a cycle's batches gather (linger): the ones submitted within
+// it share one transaction; a batch alone still goes when the linger ends; a
+// reader waiting (the history command) makes what is queued go at once.
+TEST(HistoryWriter, BatchesWithinTheLingerShareOneTransaction) {
+  TempDir dir;
+  std::string path = dir.path + "/h.db";
+  LoopRunner lr;
+  HistoryWriterOptions o;
+  o.linger = 2s;
+  HistoryWriter w(&lr.loop, path, o);
+  std::vector<uint64_t> acked;
+  w.onCommitted([&](uint64_t seq) { acked.push_back(seq); });
+  for (int k = 1; k <= 5; ++k) w.submit(batch(k, 10));
+  ASSERT_TRUE(lr.runUntil([&] { return w.stats().committed_rows == 50; }, 10s));
+  EXPECT_EQ(acked, std::vector<uint64_t>{5});
+  EXPECT_EQ(w.stats().committed_batches, 1u);
+  EXPECT_EQ(countRows(path), 50);
+
+  auto t0 = Clock::now();
+  w.submit(batch(6, 10));
+  ASSERT_TRUE(lr.runUntil([&] { return w.stats().committed_batches == 2; }, 10s));
+  EXPECT_GE(Clock::now() - t0, 1800ms) << "a lone batch waits out the linger";
+  EXPECT_EQ(countRows(path), 60);
+
+  t0 = Clock::now();
+  w.submit(batch(7, 10));
+  bool written = false;
+  w.whenWritten([&] {
+    written = true;
+    EXPECT_EQ(countRows(path), 70) << "heard before its rows were committed";
+  });
+  ASSERT_TRUE(lr.runUntil([&] { return written; }, 10s));
+  EXPECT_LT(Clock::now() - t0, 1500ms) << "a waiting reader does not wait for the linger";
+  EXPECT_EQ(w.shutdown(), 0u);
+}
+
 TEST(HistoryWriter, LockedDatabaseNeverHoldsTheLoopAndEveryRowIsWrittenAfter) {
   TempDir dir;
   std::string path = dir.path + "/h.db";
