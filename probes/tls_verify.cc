@@ -8,8 +8,11 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
+#include <unordered_map>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -24,15 +27,54 @@ namespace {
 
 constexpr std::uintmax_t kMaxRootFileBytes = 16u << 20;
 
-// Adds every certificate of a PEM stream; returns how many.
-std::size_t addPemCerts(X509_STORE* store, BIO* bio) {
-  std::size_t n = 0;
-  while (X509* raw = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
-    X509Ptr cert(raw);
-    if (X509_STORE_add_cert(store, cert.get()) == 1) ++n;
+// One DER element: its tag, where it starts, where its contents start and end.
+struct DerItem {
+  unsigned char tag = 0;
+  const unsigned char *start = nullptr, *body = nullptr, *end = nullptr;
+};
+
+// Reads the element at `p` (definite lengths up to 4 bytes, as DER has them).
+std::optional<DerItem> readDer(const unsigned char* p, const unsigned char* limit) {
+  DerItem it;
+  it.start = p;
+  if (limit - p < 2) return std::nullopt;
+  it.tag = *p++;
+  std::size_t len = *p++;
+  if (len & 0x80) {
+    const std::size_t n = len & 0x7f;
+    if (n == 0 || n > 4 || static_cast<std::size_t>(limit - p) < n) return std::nullopt;
+    len = 0;
+    for (std::size_t i = 0; i < n; ++i) len = (len << 8) | *p++;
   }
-  ERR_clear_error();  // the loop ends on "no start line": not an error
-  return n;
+  if (static_cast<std::size_t>(limit - p) < len) return std::nullopt;
+  it.body = p;
+  it.end = p + len;
+  return it;
+}
+
+// The subject Name of a DER certificate, without parsing the rest of it:
+// Certificate = SEQUENCE { tbsCertificate = SEQUENCE { [0] version OPTIONAL,
+// serialNumber, signature, issuer, validity, subject, ... }, ... } (RFC 5280).
+X509NamePtr subjectOfDer(const std::string& der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  const auto* limit = p + der.size();
+  auto cert = readDer(p, limit);
+  if (!cert || cert->tag != 0x30) return nullptr;
+  auto tbs = readDer(cert->body, cert->end);
+  if (!tbs || tbs->tag != 0x30) return nullptr;
+  const unsigned char* q = tbs->body;
+  auto field = readDer(q, tbs->end);
+  if (field && field->tag == 0xa0) field = readDer(field->end, tbs->end);  // version
+  for (int skip = 0; skip < 4 && field; ++skip) field = readDer(field->end, tbs->end);
+  if (!field || field->tag != 0x30) return nullptr;
+  const unsigned char* name = field->start;
+  return X509NamePtr(d2i_X509_NAME(nullptr, &name, field->end - field->start));
+}
+
+unsigned long nameHash(const X509_NAME* name) {
+  int ok = 0;
+  const unsigned long h = X509_NAME_hash_ex(name, nullptr, nullptr, &ok);
+  return ok ? h : 0;
 }
 
 bool hasCertExtension(const std::filesystem::path& p) {
@@ -67,9 +109,92 @@ std::string timeToIso(const ASN1_TIME* t) {
 
 }  // namespace
 
-PublicRoots::PublicRoots() : store_(X509_STORE_new()) {}
+// The bundle as read, by subject hash; a root is parsed and put in the store
+// the first time verification asks the store for a certificate of that
+// subject (an X509_LOOKUP, as OpenSSL's own hashed-folder lookup does).
+struct PublicRoots::Index {
+  std::vector<std::string> der;
+  std::unordered_multimap<unsigned long, std::size_t> by_subject;
+  std::mutex mu;
+  std::vector<bool> parsed;  // under mu
+  std::size_t parsed_count = 0;
+
+  void add(std::string cert) {
+    X509NamePtr subject = subjectOfDer(cert);
+    if (!subject) return;
+    by_subject.emplace(nameHash(subject.get()), der.size());
+    der.push_back(std::move(cert));
+    parsed.push_back(false);
+  }
+
+  // X509_LOOKUP get_by_subject: every root with this subject into the store,
+  // one of them into `ret`.
+  static int bySubject(X509_LOOKUP* lookup, X509_LOOKUP_TYPE type, const X509_NAME* name,
+                       X509_OBJECT* ret) noexcept {
+    auto* self = static_cast<Index*>(X509_LOOKUP_get_method_data(lookup));
+    if (!self || type != X509_LU_X509 || !name) return 0;
+    X509_STORE* store = X509_LOOKUP_get_store(lookup);
+    int found = 0;
+    std::lock_guard lk(self->mu);
+    auto [from, to] = self->by_subject.equal_range(nameHash(name));
+    for (auto it = from; it != to; ++it) {
+      if (self->parsed[it->second]) continue;
+      self->parsed[it->second] = true;
+      ++self->parsed_count;
+      X509Ptr cert = fromDer(self->der[it->second]);
+      if (!cert || X509_NAME_cmp(X509_get_subject_name(cert.get()), name) != 0) continue;
+      if (X509_STORE_add_cert(store, cert.get()) != 1) continue;
+      if (!found) found = X509_OBJECT_set1_X509(ret, cert.get());
+    }
+    ERR_clear_error();
+    return found;
+  }
+
+  static X509_LOOKUP_METHOD* method() {
+    static X509_LOOKUP_METHOD* m = [] {
+      X509_LOOKUP_METHOD* made = X509_LOOKUP_meth_new("pathwatch public roots");
+      if (made) X509_LOOKUP_meth_set_get_by_subject(made, &Index::bySubject);
+      return made;
+    }();
+    return m;
+  }
+};
+
+PublicRoots::PublicRoots() : index_(std::make_unique<Index>()), store_(X509_STORE_new()) {
+  X509_LOOKUP_METHOD* m = Index::method();
+  X509_LOOKUP* lookup = store_ && m ? X509_STORE_add_lookup(store_.get(), m) : nullptr;
+  if (!lookup || X509_LOOKUP_set_method_data(lookup, index_.get()) != 1)
+    throw std::runtime_error("tls.public_roots: cannot set up the certificate store");
+}
 
 PublicRoots::~PublicRoots() = default;
+
+std::size_t PublicRoots::parsed() const {
+  std::lock_guard lk(index_->mu);
+  return index_->parsed_count;
+}
+
+// Every certificate of a PEM stream goes into the index (not parsed yet).
+std::size_t PublicRoots::addPem(BIO* bio) {
+  std::size_t n = 0;
+  for (;;) {
+    char *name = nullptr, *header = nullptr;
+    unsigned char* data = nullptr;
+    long len = 0;
+    if (PEM_read_bio(bio, &name, &header, &data, &len) != 1) break;
+    const std::string type = name ? name : "";
+    if ((type == "CERTIFICATE" || type == "X509 CERTIFICATE") && len > 0) {
+      const std::size_t before = index_->der.size();
+      index_->add(std::string(reinterpret_cast<const char*>(data), static_cast<std::size_t>(len)));
+      n += index_->der.size() - before;
+    }
+    OPENSSL_free(name);
+    OPENSSL_free(header);
+    OPENSSL_free(data);
+  }
+  ERR_clear_error();  // the loop ends on "no start line": not an error
+  return n;
+}
 
 std::shared_ptr<const PublicRoots> PublicRoots::load(const std::string& path) {
   namespace fs = std::filesystem;
@@ -101,7 +226,7 @@ std::shared_ptr<const PublicRoots> PublicRoots::load(const std::string& path) {
       ERR_clear_error();
       continue;
     }
-    roots->count_ += addPemCerts(roots->store_.get(), bio.get());
+    roots->count_ += roots->addPem(bio.get());
   }
   if (roots->count_ == 0) {
     throw std::runtime_error("tls.public_roots: " + path + ": no PEM certificate found");
@@ -113,7 +238,7 @@ std::shared_ptr<const PublicRoots> PublicRoots::fromPem(std::string_view pem, st
   std::shared_ptr<PublicRoots> roots(new PublicRoots());
   roots->source_ = std::move(source);
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (bio) roots->count_ = addPemCerts(roots->store_.get(), bio.get());
+  if (bio) roots->count_ = roots->addPem(bio.get());
   if (roots->count_ == 0) {
     throw std::runtime_error("tls.public_roots: " + roots->source_ + ": no PEM certificate found");
   }

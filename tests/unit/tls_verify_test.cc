@@ -138,6 +138,35 @@ TEST(PublicRoots, LoadsPemFromMemoryAndCounts) {
   EXPECT_EQ(publicRoots()->source(), "unit");
 }
 
+// A bundle is indexed by subject when read; a root is parsed only when a
+// chain names it as its issuer, and the answers are the same as before.
+TEST(PublicRoots, ParsesOnlyTheRootsAChainNames) {
+  auto roots = PublicRoots::fromPem(std::string(kCorporatePem) + kRootPem + kCorporatePem);
+  EXPECT_EQ(roots->size(), 3u);
+  EXPECT_EQ(roots->parsed(), 0u);
+  ChainCheck r = roots->verify({der(kLeafPem), der(kIntermediatePem)}, "api.pathwatch.test", kValid);
+  EXPECT_TRUE(r.ok) << r.reason;
+  EXPECT_EQ(roots->parsed(), 1u) << "only the root the intermediate names";
+  r = roots->verify({der(kLeafPem), der(kIntermediatePem)}, "api.pathwatch.test", kValid);
+  EXPECT_TRUE(r.ok) << r.reason;
+  EXPECT_EQ(roots->parsed(), 1u) << "a root is parsed once";
+  r = roots->verify({der(kCorporateLeafPem)}, "api.pathwatch.test", kValid);
+  EXPECT_TRUE(r.ok) << "the corporate CA is in this set: " << r.reason;
+  EXPECT_EQ(roots->parsed(), 3u) << "both copies of the corporate CA";
+}
+
+TEST(PublicRoots, SystemBundleIsIndexedNotParsed) {
+  const char* bundle = "/etc/ssl/certs/ca-certificates.crt";
+  if (!std::filesystem::exists(bundle)) GTEST_SKIP() << "no system bundle";
+  auto roots = PublicRoots::load(bundle);
+  EXPECT_GT(roots->size(), 50u);
+  EXPECT_EQ(roots->parsed(), 0u);
+  ChainCheck r = roots->verify({der(kLeafPem), der(kIntermediatePem)}, "api.pathwatch.test", kValid);
+  EXPECT_FALSE(r.ok) << "the test CA is no public root";
+  EXPECT_EQ(r.code, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+  EXPECT_LE(roots->parsed(), 2u);
+}
+
 TEST(PublicRoots, RejectsTextWithoutCertificates) {
   EXPECT_THROW(PublicRoots::fromPem("not a certificate"), std::runtime_error);
   EXPECT_THROW(PublicRoots::fromPem(""), std::runtime_error);
