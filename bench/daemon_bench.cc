@@ -5,11 +5,16 @@
 //   daemon_bench soak [SECONDS] [INTERVAL] daemon RSS and CPU over a window (loopback fakes)
 //   daemon_bench lateness [ROWS] [SECONDS] [MODE]  a 1 ms timer's delay on the loop while the
 //                                          recorder writes and retention prunes a ROWS-row history
-// Every daemon here runs in a temp dir against a loopback port nothing
+//   daemon_bench lateness [ROWS] [SECONDS] checks|alerts|webhook [ROUNDS] [PROVIDERS] [ROUTES]
+//                                          the same timer on pathwatchd's own loop while it
+//                                          probes loopback fakes (DNS, TLS, HTTP) and, with
+//                                          `alerts`, delivers alerts; next to the bare loop
+// The other daemons here run in a temp dir against a loopback port nothing
 // listens on (connect_failed at once), so only pathwatchd's own cost shows.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -26,6 +31,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -43,6 +49,9 @@
 #include "history_recorder.h"
 #include "history_retention.h"
 #include "history_writer.h"
+#include "integration/support/engine_fake_http.h"
+#include "integration/support/fake_dns.h"
+#include "integration/support/fake_tls_server.h"
 #include "pathwatch/clock.h"
 #include "scheduler.h"
 
@@ -723,6 +732,419 @@ int benchLateness(long rows, int seconds, const std::string& mode) {
   return 0;
 }
 
+
+// ---- lateness on pathwatchd's own loop: real checks and alert delivery ----
+
+namespace fetchtest = pathwatch::fetchtest;  // the TLS server and the test PKI
+namespace loopfakes = pathwatch::testing;    // fake DNS and HTTP on a uv loop
+
+std::string loadAverage() {
+  std::ifstream f("/proc/loadavg");
+  std::string a, b, c;
+  f >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+// A 1 ms repeating timer: from `warmup_ms` on, for `seconds`, it records how
+// late each tick is (the gap since the previous tick minus 1 ms) and how much
+// CPU the loop thread used in that gap (work on the loop, as opposed to
+// waiting for a core); then it writes one line to `out_fd` ("P50 P99 MAX
+// TICKS CPU_P99 CPU_MAX" in ms, then the 5 worst ticks as
+// HRTIME_NS:LATE_MS:CPU_MS) and closes its handle. Lives until the process
+// exits (the daemon's loop may outlive the window).
+class TickProbe {
+ public:
+  TickProbe(uv_loop_t* loop, uint64_t warmup_ms, int seconds, int out_fd)
+      : out_fd_(out_fd), window_ns_(static_cast<uint64_t>(seconds) * 1000000000ull) {
+    uv_timer_init(loop, &tick_);
+    tick_.data = this;
+    uv_timer_start(
+        &tick_, [](uv_timer_t* t) noexcept { static_cast<TickProbe*>(t->data)->onTick(); },
+        warmup_ms, 1);
+  }
+
+ private:
+  static uint64_t threadCpuNs() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+  }
+  void onTick() {
+    const uint64_t now = uv_hrtime(), cpu = threadCpuNs();
+    if (last_ns_ == 0) {
+      last_ns_ = now;
+      last_cpu_ns_ = cpu;
+      end_ns_ = now + window_ns_;
+      ticks_.reserve(window_ns_ / 1000000 + 16);
+      return;
+    }
+    ticks_.push_back({std::max(0.0, static_cast<double>(now - last_ns_) / 1e6 - 1.0), now,
+                      static_cast<double>(cpu - last_cpu_ns_) / 1e6});
+    last_ns_ = now;
+    last_cpu_ns_ = cpu;
+    if (now >= end_ns_) finish();
+  }
+  void finish() {
+    uv_timer_stop(&tick_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
+    std::vector<double> late, cpu;
+    for (auto& t : ticks_) {
+      late.push_back(t.late_ms);
+      cpu.push_back(t.cpu_ms);
+    }
+    std::sort(ticks_.begin(), ticks_.end(),
+              [](const Tick& a, const Tick& b) { return a.late_ms > b.late_ms; });
+    std::string line = std::to_string(pct(late, 0.5)) + " " + std::to_string(pct(late, 0.99)) +
+                       " " + std::to_string(ticks_.empty() ? 0 : ticks_[0].late_ms) + " " +
+                       std::to_string(late.size()) + " " + std::to_string(pct(cpu, 0.99)) + " " +
+                       std::to_string(cpu.empty() ? 0 : *std::max_element(cpu.begin(), cpu.end()));
+    for (std::size_t i = 0; i < std::min<std::size_t>(5, ticks_.size()); ++i)
+      line += " " + std::to_string(ticks_[i].when_ns) + ":" + std::to_string(ticks_[i].late_ms) +
+              ":" + std::to_string(ticks_[i].cpu_ms);
+    line += "\n";
+    (void)!::write(out_fd_, line.data(), line.size());
+    ::close(out_fd_);
+  }
+  uv_timer_t tick_{};
+  int out_fd_;
+  uint64_t window_ns_, last_ns_ = 0, last_cpu_ns_ = 0, end_ns_ = 0;
+  struct Tick {
+    double late_ms;
+    uint64_t when_ns;  // uv_hrtime
+    double cpu_ms;     // the loop thread's CPU since the previous tick
+  };
+  std::vector<Tick> ticks_;
+};
+
+struct Lateness {
+  double p50 = 0, p99 = 0, max = 0, cpu_p99 = 0, cpu_max = 0;
+  long ticks = 0;
+  struct Worst {
+    uint64_t when_ns;
+    double late_ms, cpu_ms;
+  };
+  std::vector<Worst> worst;
+  bool ok = false;
+};
+
+// Reads the probe's line (bounded wait).
+Lateness readLateness(int fd, int timeout_s) {
+  Lateness l;
+  std::string line;
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+  char buf[512];
+  while (line.find('\n') == std::string::npos && Clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) continue;
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    line.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  std::istringstream in(line);
+  if (!(in >> l.p50 >> l.p99 >> l.max >> l.ticks >> l.cpu_p99 >> l.cpu_max)) return l;
+  std::string w;
+  while (in >> w) {
+    auto a = w.find(':'), b = w.rfind(':');
+    l.worst.push_back({std::stoull(w.substr(0, a)), std::stod(w.substr(a + 1, b - a - 1)),
+                       std::stod(w.substr(b + 1))});
+  }
+  l.ok = true;
+  return l;
+}
+
+// The floor: a process with a bare loop and the probe alone.
+Lateness floorLateness(int seconds) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return {};
+  pid_t pid = fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    new TickProbe(&loop, 100, seconds, fds[1]);  // lives until _exit
+    uv_run(&loop, UV_RUN_DEFAULT);
+    _exit(0);
+  }
+  ::close(fds[1]);
+  Lateness l = readLateness(fds[0], seconds + 30);
+  int st;
+  ::waitpid(pid, &st, 0);
+  return l;
+}
+
+// What the daemon probes, all on loopback: a TLS server with the test PKI's
+// good chain (thread per connection, the tests' FakeHttpServer), and on a
+// thread's own loop the fake DNS (api.pathwatch.test -> 127.0.0.1, or
+// NXDOMAIN every other `flip_ms` when flipping) and a webhook receiver.
+class LoopbackFakes {
+ public:
+  LoopbackFakes(bool flip, int flip_ms) : flip_ms_(static_cast<uint64_t>(flip_ms)) {
+    fetchtest::FakeServerOptions o;
+    o.tls = true;
+    o.leaf = fetchtest::TestPki::get().good;
+    tls_ = std::make_unique<fetchtest::FakeHttpServer>(o);
+    uv_loop_init(&loop_);
+    dns_ = std::make_unique<loopfakes::FakeDns>(&loop_);
+    setAnswer(true);
+    webhook_ = std::make_unique<loopfakes::EngineFakeHttp>(
+        &loop_, loopfakes::EngineFakeHttp::Response{200, {}, "{}"});
+    dns_spec_ = dns_->spec();
+    webhook_port_ = webhook_->port();
+    uv_async_init(&loop_, &stop_, [](uv_async_t* a) noexcept {
+      static_cast<LoopbackFakes*>(a->data)->closeAll();
+    });
+    stop_.data = this;
+    uv_timer_init(&loop_, &flip_);
+    flip_.data = this;
+    if (flip)
+      uv_timer_start(
+          &flip_,
+          [](uv_timer_t* t) noexcept {
+            auto* self = static_cast<LoopbackFakes*>(t->data);
+            self->flips_.push_back(uv_hrtime());
+            self->setAnswer(self->flips_.size() % 2 == 0);
+          },
+          flip_ms_, flip_ms_);
+    thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
+  }
+  ~LoopbackFakes() {
+    uv_async_send(&stop_);
+    thread_.join();
+    uv_loop_close(&loop_);
+  }
+  uint16_t tlsPort() const { return tls_->port(); }
+  uint16_t webhookPort() const { return webhook_port_; }
+  std::string dnsSpec() const { return dns_spec_; }
+  int tlsRequests() const { return tls_->requests(); }
+  // As of the latest flip (the receiver lives on the fakes' loop thread).
+  int webhookRequests() const { return webhook_requests_.load(); }
+  // When the DNS answer changed (uv_hrtime), for the worst ticks' context.
+  std::vector<uint64_t> flips() {
+    std::lock_guard<std::mutex> l(mu_);
+    return flips_copy_;
+  }
+
+ private:
+  void setAnswer(bool good) {
+    loopfakes::FakeDns::Record r;
+    if (good)
+      r.a = {"127.0.0.1"};
+    else
+      r.rcode = 3;
+    dns_->set(fetchtest::kTestHost, r);
+    std::lock_guard<std::mutex> l(mu_);
+    flips_copy_ = flips_;
+    if (webhook_) webhook_requests_ = webhook_->requests();
+  }
+  void closeAll() {
+    webhook_requests_ = webhook_->requests();
+    uv_close(reinterpret_cast<uv_handle_t*>(&flip_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&stop_), nullptr);
+    dns_.reset();
+    webhook_.reset();
+  }
+  uint64_t flip_ms_;
+  std::unique_ptr<fetchtest::FakeHttpServer> tls_;
+  uv_loop_t loop_{};
+  uv_async_t stop_{};
+  uv_timer_t flip_{};
+  std::unique_ptr<loopfakes::FakeDns> dns_;
+  std::unique_ptr<loopfakes::EngineFakeHttp> webhook_;
+  uint16_t webhook_port_ = 0;
+  std::string dns_spec_;
+  std::vector<uint64_t> flips_, flips_copy_;
+  std::mutex mu_;
+  std::atomic<int> webhook_requests_{0};
+  std::thread thread_;
+};
+
+// Counts every "verdict" string in a JSON document.
+void countVerdicts(const json& j, std::map<std::string, int>& out) {
+  if (j.is_object()) {
+    for (auto& [k, v] : j.items()) {
+      if (k == "verdict" && v.is_string()) ++out[v.get<std::string>()];
+      else countVerdicts(v, out);
+    }
+  } else if (j.is_array()) {
+    for (auto& v : j) countVerdicts(v, out);
+  }
+}
+
+// The 1 ms timer on pathwatchd's own loop (runDaemon in this binary re-executed, the
+// probe put on its loop by DaemonOptions::on_started) while it checks
+// PROVIDERS x ROUTES pairs every second against LoopbackFakes: DNS through
+// c-ares to the fake resolver, TCP, TLS verified against the test CA and the
+// public-root check, HTTP through libcurl multi_socket, classification,
+// diagnosis, status snapshot, metrics, watch feed and history (ROWS prefilled
+// over 30 days, retention 7 d, so retention prunes during the window).
+// `alerts` also flips the DNS answer every 6 s (every pair's verdict changes,
+// fail/resolve threshold 1) and delivers each alert to a loopback webhook and
+// an exec hook; `webhook` the same without the exec hook. Each round: the daemon (3 s warm-up, then SECONDS measured),
+// then the bare-loop floor for SECONDS; medians over rounds.
+int benchLatenessDaemon(long rows, int seconds, const std::string& mode, int rounds,
+                        int providers, int routes) {
+  const bool alerts = mode == "alerts" || mode == "webhook";
+  const int flip_ms = 6000;
+  const std::string load0 = loadAverage();
+  std::string top = tempDir();
+  std::string tmpl;
+  if (rows > 0) {
+    tmpl = top + "/template.db";
+    History h(tmpl);
+    prefill(h, rows, wallClockMs());
+  }
+  LoopbackFakes fakes(alerts, flip_ms);
+  const auto& pki = fetchtest::TestPki::get();
+  std::vector<double> d50, d99, dmax, f50, f99, fmax;
+  int failures = 0;
+  for (int round = 1; round <= rounds; ++round) {
+    std::string dir = top + "/r" + std::to_string(round);
+    std::filesystem::create_directories(dir);
+    if (!tmpl.empty()) std::filesystem::copy_file(tmpl, dir + "/h.db");
+    const std::string base = "https://" + std::string(fetchtest::kTestHost) + ":" +
+                             std::to_string(fakes.tlsPort());
+    json provs = json::array();
+    for (auto n : {"openai", "anthropic", "gemini", "discord"})
+      provs.push_back({{"name", n}, {"enabled", false}});
+    for (int i = 0; i < providers; ++i)
+      provs.push_back({{"name", "fake" + std::to_string(i)},
+                       {"kind", "openai"},
+                       {"base_url", base + "/status/200"},
+                       {"key_env", "PATHWATCH_BENCH_KEY"}});
+    json rts = json::array();
+    for (int i = 0; i < routes; ++i) rts.push_back({{"name", "r" + std::to_string(i)}});
+    json cfg = {{"interval", "1s"},
+                {"timeout", "1s"},
+                {"providers", provs},
+                {"routes", rts},
+                {"resolvers", {fakes.dnsSpec()}},
+                {"allowed_ranges", {"127.0.0.0/8"}},
+                {"tls", {{"ca_file", pki.ca_file}, {"public_roots", pki.public_roots_file}}},
+                {"echo", {base + "/echo"}},
+                {"socket", dir + "/pw.sock"},
+                {"history", {{"path", dir + "/h.db"}, {"retention", "7d"}}}};
+    if (alerts)
+      cfg["alerts"] = {
+          {"fail_threshold", 1},
+          {"resolve_threshold", 1},
+          {"webhooks", {{{"url", "http://127.0.0.1:" + std::to_string(fakes.webhookPort()) + "/hook"}}}}};
+    if (mode == "alerts")
+      cfg["alerts"]["exec"] = {{"/bin/sh", "-c", "cat >/dev/null; echo x >>" + dir + "/exec.count"}};
+    std::ofstream(dir + "/config.json") << cfg.dump(2);
+
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return 1;
+    const int tls0 = fakes.tlsRequests(), hooks0 = fakes.webhookRequests();
+    // A fresh process image (this binary again), so the daemon's fork for an
+    // exec hook copies pathwatchd's memory, not the bench's threads and heap.
+    pid_t pid = fork();
+    if (pid == 0) {
+      if (fds[1] == 3)
+        ::fcntl(3, F_SETFD, 0);  // keep it across the exec
+      else
+        ::dup2(fds[1], 3);  // the copy has no FD_CLOEXEC
+      int log = ::open((dir + "/daemon.log").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+      ::dup2(log, 2);
+      ::unsetenv("NOTIFY_SOCKET");
+      ::unsetenv("WATCHDOG_USEC");
+      // Made up, shaped like a key; only ever sent to the loopback fake.
+      ::setenv("PATHWATCH_BENCH_KEY", "sk-bench0000aaaabbbbccccddddeeeeffff0000111122223333", 1);
+      const std::string secs = std::to_string(seconds), config = dir + "/config.json";
+      ::execl("/proc/self/exe", "daemon_bench", "lateness-daemon", config.c_str(), secs.c_str(),
+              static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    ::close(fds[1]);
+    const std::string socket = dir + "/pw.sock";
+    uint64_t c0 = 0;
+    for (int i = 0; i < 300 && !(c0 = daemonCycles(socket)); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    Lateness d = readLateness(fds[0], seconds + 60);
+    std::map<std::string, int> verdicts;
+    uint64_t c1 = 0;
+    {
+      ControlClient c;
+      if (c.connect(socket))
+        if (auto a = c.ask({{"cmd", "status"}}, std::chrono::seconds(10))) {
+          countVerdicts((*a)["providers"], verdicts);
+          c1 = (*a)["daemon"].value("cycles", uint64_t{0});
+        }
+    }
+    ::kill(pid, SIGTERM);
+    int st;
+    ::waitpid(pid, &st, 0);
+    const int tls = fakes.tlsRequests() - tls0;
+    long execs = 0;
+    {
+      std::ifstream ec(dir + "/exec.count");
+      std::string l;
+      while (std::getline(ec, l)) ++execs;
+    }
+    Lateness f = floorLateness(seconds);
+    // The receiver's count is taken at each flip (every 6 s): complete by now.
+    const int hooks = fakes.webhookRequests() - hooks0;
+    if (!d.ok || !f.ok) {
+      std::printf("round %d: no measurement (daemon %s, floor %s; see %s/daemon.log)\n", round,
+                  d.ok ? "ok" : "failed", f.ok ? "ok" : "failed", dir.c_str());
+      ++failures;
+      continue;
+    }
+    d50.push_back(d.p50), d99.push_back(d.p99), dmax.push_back(d.max);
+    f50.push_back(f.p50), f99.push_back(f.p99), fmax.push_back(f.max);
+    std::string vs;
+    for (auto& [v, n] : verdicts) vs += (vs.empty() ? "" : ", ") + v + " " + std::to_string(n);
+    std::printf("round %d [%s]: pathwatchd p50 %.3f p99 %.3f max %.2f ms (%ld ticks; loop CPU "
+                "between ticks p99 %.2f max %.2f ms) | floor p50 %.3f p99 %.3f max %.2f ms (%ld "
+                "ticks)\n",
+                round, mode.c_str(), d.p50, d.p99, d.max, d.ticks, d.cpu_p99, d.cpu_max, f.p50,
+                f.p99, f.max, f.ticks);
+    std::printf("  in the round: %lu provider cycles, %d HTTPS requests at the fake, %d webhook "
+                "posts, %ld exec runs; verdicts now: %s\n",
+                static_cast<unsigned long>(c1 - c0), tls, hooks, execs, vs.c_str());
+    const auto flips = fakes.flips();
+    std::string worst;
+    for (auto& w : d.worst) {
+      char b[96];
+      uint64_t since = UINT64_MAX;
+      for (uint64_t fl : flips)
+        if (fl <= w.when_ns) since = w.when_ns - fl;
+      if (alerts && since != UINT64_MAX)
+        std::snprintf(b, sizeof b, " %.1f/%.1f (%.0f ms after a flip)", w.late_ms, w.cpu_ms,
+                      static_cast<double>(since) / 1e6);
+      else
+        std::snprintf(b, sizeof b, " %.1f/%.1f", w.late_ms, w.cpu_ms);
+      worst += b;
+    }
+    std::printf("  worst ticks (ms late / ms of loop CPU in the gap):%s\n", worst.c_str());
+  }
+  auto med = [](std::vector<double> v) { return pct(std::move(v), 0.5); };
+  std::printf("lateness [%s]: %d providers x %d routes every 1 s (HTTPS via fake DNS, test CA), "
+              "%s, history %ld rows prefilled (retention 7d), %d rounds x %d s; load average %s "
+              "-> %s\n",
+              mode.c_str(), providers, routes,
+              mode == "alerts"    ? "DNS answer flipping every 6 s, alerts to a webhook and an exec hook"
+              : mode == "webhook" ? "DNS answer flipping every 6 s, alerts to a webhook"
+                                  : "no alerts",
+              rows, rounds, seconds, load0.c_str(), loadAverage().c_str());
+  std::printf("median of rounds: pathwatchd p50 %.3f ms p99 %.3f ms max %.2f ms | floor (bare "
+              "loop) p50 %.3f ms p99 %.3f ms max %.2f ms; %d failed rounds\n",
+              med(d50), med(d99), med(dmax), med(f50), med(f99), med(fmax), failures);
+  if (failures == 0) std::filesystem::remove_all(top);  // else kept for its daemon.log
+  return failures ? 1 : 0;
+}
+// The daemon side of benchLatenessDaemon: pathwatchd with the probe on its
+// loop (3 s warm-up), the probe's line to fd 3.
+int latenessDaemonChild(const std::string& config, int seconds) {
+  DaemonOptions o;
+  o.config_path = config;
+  o.config_required = true;
+  o.on_started = [seconds](uv_loop_t* loop) {
+    new TickProbe(loop, 3000, seconds, 3);  // lives until the process exits
+  };
+  return runDaemon(o);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -732,11 +1154,20 @@ int main(int argc, char** argv) {
     return benchStatus(argc > 2 ? std::atoi(argv[2]) : 100, argc > 3 ? std::atoi(argv[3]) : 50,
                        argc > 4 ? std::atoi(argv[4]) : 3, argc > 5 ? std::atoi(argv[5]) : 100);
   if (mode == "soak") return benchSoak(argc > 2 ? std::atoi(argv[2]) : 60, argc > 3 ? argv[3] : "5s");
-  if (mode == "lateness")
-    return benchLateness(argc > 2 ? std::atol(argv[2]) : 1000000,
-                         argc > 3 ? std::atoi(argv[3]) : 20, argc > 4 ? argv[4] : "worker");
+  if (mode == "lateness-daemon" && argc > 3) return latenessDaemonChild(argv[2], std::atoi(argv[3]));
+  if (mode == "lateness") {
+    const long rows = argc > 2 ? std::atol(argv[2]) : 1000000;
+    const int seconds = argc > 3 ? std::atoi(argv[3]) : 20;
+    const std::string how = argc > 4 ? argv[4] : "worker";
+    if (how == "checks" || how == "alerts" || how == "webhook")
+      return benchLatenessDaemon(rows, seconds, how, argc > 5 ? std::atoi(argv[5]) : 3,
+                                 argc > 6 ? std::atoi(argv[6]) : 50,
+                                 argc > 7 ? std::atoi(argv[7]) : 2);
+    return benchLateness(rows, seconds, how);
+  }
   std::fprintf(stderr,
                "usage: daemon_bench history [ROWS] | status [CLIENTS] [REQS] [ROUNDS] [PERIOD_MS] | soak [SECONDS] "
-               "[INTERVAL] | lateness [ROWS] [SECONDS] [worker|loop|none]\n");
+               "[INTERVAL] | lateness [ROWS] [SECONDS] [worker|loop|none] | lateness [ROWS] [SECONDS] "
+               "checks|alerts|webhook [ROUNDS] [PROVIDERS] [ROUTES]\n");
   return 2;
 }

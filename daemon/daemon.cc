@@ -636,6 +636,7 @@ int runDaemon(const DaemonOptions& options) {
     Daemon d(&loop, options);
     rc = d.start();
     if (rc == 0) {
+      if (options.on_started) options.on_started(&loop);
       uv_run(&loop, UV_RUN_DEFAULT);
     }
     d.stop();
