@@ -198,6 +198,8 @@ def main():
     ap.add_argument("--slack", type=float, default=None,
                     help="seconds a gap may exceed 1.1 x interval (default: timeout + 5 s)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (history, log)")
+    ap.add_argument("--wrapper", default="", help="run pathwatchd under this command, split on "
+                    "spaces (e.g. 'heaptrack -o /tmp/pw'); the figures are then the wrapper's")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
     if os.geteuid() != 0:
@@ -256,8 +258,8 @@ def main():
                                                         os.path.getsize(config_path) / 1024.0),
               flush=True)
         with open(log_path, "w") as out:
-            proc = subprocess.Popen(["ip", "netns", "exec", w.host_ns,
-                                     os.path.join(bin_dir, "pathwatchd"), "-c", config_path],
+            proc = subprocess.Popen(["ip", "netns", "exec", w.host_ns] + a.wrapper.split() +
+                                    [os.path.join(bin_dir, "pathwatchd"), "-c", config_path],
                                     stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, env=env, cwd=tmp)
         end = time.monotonic() + 20
@@ -271,7 +273,7 @@ def main():
                 return 1
             time.sleep(0.1)
         with open("/proc/%d/comm" % proc.pid) as f:
-            if f.read().strip() != "pathwatchd":
+            if f.read().strip() != "pathwatchd" and not a.wrapper:
                 print("pid %d is not pathwatchd" % proc.pid)
                 return 1
         duration = (k_int + 0.6) * interval_s
