@@ -2,7 +2,8 @@
 """pathwatchd at scale on the lab world (tests/lab): N custom providers x 4 routes. Needs root.
 
   sudo /usr/bin/python3 bench/daemon_lab_scale.py --bin-dir build [--providers 1000]
-       [--intervals 5] [--sample 1] [--interval 60s] [--concurrency 16] [-v]
+       [--intervals 5] [--sample 1] [--interval 60s] [--concurrency 16] [--keep]
+       [--wrapper 'heaptrack -o FILE'] [-v]
 
 Starts pathwatchd in the lab's host namespace with N custom provider entries (`kind` +
 `base_url`, docs/configuration.md) spread round-robin over the lab's 11 provider
@@ -343,6 +344,9 @@ def main():
             last.nthreads, max(x.nthreads for x in samples),
             ", ".join("%s(%d)%s" % (nm, tid, " [the loop: probes, classification]" if tid == proc.pid else "")
                       for tid, nm in sorted(names_seen.items()))))
+        print("                    (the loop thread is the pid: every probe, classification "
+              "and diagnosis; the others are the history writer and reader, "
+              "daemon/history_writer.cc and history_reader.cc)")
         run_total = delta_tasks(samples[0], last)
         per_thread = {}
         for tid, (name, ns, wk) in run_total.items():
