@@ -24,21 +24,26 @@ int64_t ScheduleCore::startAt(const PairState& s) const {
 }
 
 void ScheduleCore::index(const PairKey& k, const PairState& s) {
-  if (s.in_flight)
+  if (s.in_flight) {
     flying_.emplace(s.next_due_ms, k);
-  else
-    waiting_.emplace(startAt(s), k);
+  } else {
+    waiting_.emplace(s.next_due_ms, k);
+    starts_.emplace(startAt(s), k);
+  }
 }
 
 void ScheduleCore::unindex(const PairKey& k, const PairState& s) {
-  if (s.in_flight)
+  if (s.in_flight) {
     flying_.erase({s.next_due_ms, k});
-  else
-    waiting_.erase({startAt(s), k});
+  } else {
+    waiting_.erase({s.next_due_ms, k});
+    starts_.erase({startAt(s), k});
+  }
 }
 
 void ScheduleCore::reindex() {
   waiting_.clear();
+  starts_.clear();
   flying_.clear();
   for (const auto& [k, s] : pairs_) index(k, s);
 }
@@ -82,14 +87,16 @@ std::vector<PairKey> ScheduleCore::due(int64_t now_ms) {
     node.value().first = s.next_due_ms;
     flying_.insert(std::move(node));
   }
-  // Due (next_due_ms) and not held (not_before_ms): startAt is past.
-  std::vector<std::pair<int64_t, PairKey>> ready;
-  for (auto it = waiting_.begin(); it != waiting_.end() && it->first <= now_ms; ++it)
-    ready.emplace_back(pairs_[it->second].next_due_ms, it->second);
-  std::sort(ready.begin(), ready.end());
+  // Due and not held, earliest due first, up to the cap: waiting_ is in that
+  // order, so only the pairs started (and any held ones among the due) are
+  // looked at, however long the queue behind the cap.
+  std::vector<PairKey> ready;
+  const auto cap = static_cast<std::size_t>(opt_.concurrency);
+  for (auto it = waiting_.begin();
+       it != waiting_.end() && it->first <= now_ms && in_flight_ + ready.size() < cap; ++it)
+    if (pairs_[it->second].not_before_ms <= now_ms) ready.push_back(it->second);
   std::vector<PairKey> out;
-  for (auto& [t, k] : ready) {
-    if (in_flight_ >= static_cast<std::size_t>(opt_.concurrency)) break;
+  for (auto& k : ready) {
     auto& s = pairs_[k];
     unindex(k, s);
     s.in_flight = true;
@@ -156,8 +163,8 @@ std::vector<PairKey> ScheduleCore::forceDue(int64_t now_ms) {
 
 std::optional<int64_t> ScheduleCore::nextWakeMs() const {
   if (in_flight_ >= static_cast<std::size_t>(opt_.concurrency)) return std::nullopt;
-  if (waiting_.empty()) return std::nullopt;
-  return waiting_.begin()->first;
+  if (starts_.empty()) return std::nullopt;
+  return starts_.begin()->first;
 }
 
 const ScheduleCore::PairState* ScheduleCore::state(const PairKey& k) const {

@@ -100,7 +100,8 @@ class ScheduleCore {
   // The pairs by when they next matter, so that due() and nextWakeMs() look
   // at the pairs that are due rather than walking all of them (each runs
   // after every result: pairs x pairs per cycle otherwise).
-  std::set<std::pair<int64_t, PairKey>> waiting_;  // not in flight, by startAt
+  std::set<std::pair<int64_t, PairKey>> waiting_;  // not in flight, by next_due_ms
+  std::set<std::pair<int64_t, PairKey>> starts_;   // the same, by startAt
   std::set<std::pair<int64_t, PairKey>> flying_;   // in flight, by next_due_ms
   std::size_t in_flight_ = 0;
 };
