@@ -181,7 +181,19 @@ void Daemon::applyConfig(std::shared_ptr<const Config> cfg, bool initial) {
     const std::string err = listenMetrics(*cfg);
     if (!err.empty()) logError("reload: " + err);
   }
-  if (engine_) retired_.push_back(std::move(engine_));  // finishes its in-flight probes
+  if (engine_) {
+    retired_.push_back(std::move(engine_));  // finishes its in-flight probes
+    // Collected once a second while there are retired engines, and only then:
+    // an idle daemon wakes only for timers with work to do.
+    if (gc_ && !uv_is_active(gc_.handle()))
+      uv_timer_start(
+          gc_.get(),
+          [](uv_timer_t* t) noexcept {
+            auto* self = static_cast<Daemon*>(t->data);
+            if (self) self->gcEngines();
+          },
+          1000, 1000);
+  }
   engine_ = std::make_unique<Engine>(loop_, cfg);
   for (const auto& r : cfg->routes) {
     auto err = engine_->routeBindingError(r.name);
@@ -328,14 +340,7 @@ int Daemon::start() {
   }
 
 
-  timer(gc_);
-  uv_timer_start(
-      gc_.get(),
-      [](uv_timer_t* t) noexcept {
-        auto* self = static_cast<Daemon*>(t->data);
-        if (self) self->gcEngines();
-      },
-      1000, 1000);
+  timer(gc_);  // started when a reload retires an engine
 
   timer(reload_timer_);
 
@@ -393,6 +398,7 @@ std::string Daemon::listenMetrics(const Config& cfg) {
 
 void Daemon::gcEngines() {
   std::erase_if(retired_, [](auto& e) { return e->inFlight() == 0 && e->queued() == 0; });
+  if (retired_.empty() && gc_) uv_timer_stop(gc_.get());
 }
 
 // Loads and applies the config now; the answer every requester gets.

@@ -23,6 +23,31 @@ int64_t ScheduleCore::startAt(const PairState& s) const {
   return std::max(s.next_due_ms, s.not_before_ms);
 }
 
+void ScheduleCore::index(const PairKey& k, const PairState& s) {
+  if (s.in_flight) {
+    flying_.emplace(s.next_due_ms, k);
+  } else {
+    waiting_.emplace(s.next_due_ms, k);
+    starts_.emplace(startAt(s), k);
+  }
+}
+
+void ScheduleCore::unindex(const PairKey& k, const PairState& s) {
+  if (s.in_flight) {
+    flying_.erase({s.next_due_ms, k});
+  } else {
+    waiting_.erase({s.next_due_ms, k});
+    starts_.erase({startAt(s), k});
+  }
+}
+
+void ScheduleCore::reindex() {
+  waiting_.clear();
+  starts_.clear();
+  flying_.clear();
+  for (const auto& [k, s] : pairs_) index(k, s);
+}
+
 void ScheduleCore::setPairs(const std::vector<PairKey>& pairs, const ScheduleOptions& opt,
                             int64_t now_ms) {
   opt_ = opt;
@@ -47,30 +72,38 @@ void ScheduleCore::setPairs(const std::vector<PairKey>& pairs, const ScheduleOpt
   pairs_ = std::move(next);
   in_flight_ = static_cast<std::size_t>(
       std::count_if(pairs_.begin(), pairs_.end(), [](auto& p) { return p.second.in_flight; }));
+  reindex();
 }
 
 std::vector<PairKey> ScheduleCore::due(int64_t now_ms) {
-  std::vector<std::pair<int64_t, PairKey>> ready;
-  for (auto& [k, s] : pairs_) {
-    if (s.in_flight) {
-      // The previous probe still runs: this tick is skipped, not queued.
-      while (s.next_due_ms <= now_ms) {
-        s.next_due_ms = jittered(s.next_due_ms);
-        ++s.skipped;
-      }
-      continue;
+  // The previous probe still runs: this tick is skipped, not queued.
+  while (!flying_.empty() && flying_.begin()->first <= now_ms) {
+    auto node = flying_.extract(flying_.begin());
+    auto& s = pairs_[node.value().second];
+    while (s.next_due_ms <= now_ms) {
+      s.next_due_ms = jittered(s.next_due_ms);
+      ++s.skipped;
     }
-    if (s.next_due_ms <= now_ms && s.not_before_ms <= now_ms) ready.emplace_back(s.next_due_ms, k);
+    node.value().first = s.next_due_ms;
+    flying_.insert(std::move(node));
   }
-  std::sort(ready.begin(), ready.end());
+  // Due and not held, earliest due first, up to the cap: waiting_ is in that
+  // order, so only the pairs started (and any held ones among the due) are
+  // looked at, however long the queue behind the cap.
+  std::vector<PairKey> ready;
+  const auto cap = static_cast<std::size_t>(opt_.concurrency);
+  for (auto it = waiting_.begin();
+       it != waiting_.end() && it->first <= now_ms && in_flight_ + ready.size() < cap; ++it)
+    if (pairs_[it->second].not_before_ms <= now_ms) ready.push_back(it->second);
   std::vector<PairKey> out;
-  for (auto& [t, k] : ready) {
-    if (in_flight_ >= static_cast<std::size_t>(opt_.concurrency)) break;
+  for (auto& k : ready) {
     auto& s = pairs_[k];
+    unindex(k, s);
     s.in_flight = true;
     ++s.started;
     s.next_due_ms = jittered(now_ms);
     ++in_flight_;
+    index(k, s);
     out.push_back(k);
   }
   return out;
@@ -81,6 +114,7 @@ void ScheduleCore::completed(const PairKey& k, Verdict v, std::optional<double> 
   auto it = pairs_.find(k);
   if (it == pairs_.end() || !it->second.in_flight) return;
   auto& s = it->second;
+  unindex(k, s);
   s.in_flight = false;
   --in_flight_;
   int64_t hold = 0;
@@ -102,13 +136,16 @@ void ScheduleCore::completed(const PairKey& k, Verdict v, std::optional<double> 
     s.not_before_ms = now_ms + hold;
     s.next_due_ms = std::max(s.next_due_ms, s.not_before_ms);
   }
+  index(k, s);
 }
 
 void ScheduleCore::cancelled(const PairKey& k) {
   auto it = pairs_.find(k);
   if (it == pairs_.end() || !it->second.in_flight) return;
+  unindex(k, it->second);
   it->second.in_flight = false;
   --in_flight_;
+  index(k, it->second);
 }
 
 std::vector<PairKey> ScheduleCore::forceDue(int64_t now_ms) {
@@ -120,18 +157,14 @@ std::vector<PairKey> ScheduleCore::forceDue(int64_t now_ms) {
       s.next_due_ms = now_ms;
     }
   }
+  reindex();
   return held_pairs;
 }
 
 std::optional<int64_t> ScheduleCore::nextWakeMs() const {
   if (in_flight_ >= static_cast<std::size_t>(opt_.concurrency)) return std::nullopt;
-  std::optional<int64_t> best;
-  for (const auto& [k, s] : pairs_) {
-    if (s.in_flight) continue;
-    int64_t t = startAt(s);
-    if (!best || t < *best) best = t;
-  }
-  return best;
+  if (starts_.empty()) return std::nullopt;
+  return starts_.begin()->first;
 }
 
 const ScheduleCore::PairState* ScheduleCore::state(const PairKey& k) const {
@@ -192,10 +225,8 @@ void Scheduler::pump() {
 }
 
 const ProviderConfig* Scheduler::findProvider(const std::string& name) const {
-  if (!config_) return nullptr;
-  for (const auto& p : config_->providers)
-    if (p.spec.name == name) return &p;
-  return nullptr;
+  auto it = providers_by_name_.find(name);
+  return it == providers_by_name_.end() ? nullptr : it->second;
 }
 
 const RouteConfig* Scheduler::findRoute(const std::string& name) const {
@@ -250,7 +281,12 @@ void Scheduler::onRouteObserved(const std::string& name, RouteObservation obs) {
   if (it == routes_.end()) return;  // removed by a reload while it ran
   it->second.in_flight = false;
   it->second.observed = true;
-  std::erase_if(observations_, [&](const RouteObservation& o) { return o.route == name; });
+  std::erase_if(observations_, [&](const RouteObservation& o) {
+    if (o.route != name) return false;
+    host_.remove(o.clock);
+    return true;
+  });
+  host_.add(obs.clock);
   observations_.push_back(obs);
   views_ = routeViews(observations_);
   for (auto& w : runs_)
@@ -288,12 +324,25 @@ void Scheduler::record(const PairKey& k, RouteResult raw) {
     core_.cancelled(k);
     return;
   }
-  latest_raw_[k] = raw;
   auto view = views_.find(k.route);
-  RouteResult r = finishPair(prov->spec, std::move(raw), view == views_.end() ? nullptr : &view->second);
+  RouteResult r = finishPair(prov->spec, raw, view == views_.end() ? nullptr : &view->second);
   core_.completed(k, r.verdict, r.http.retry_after_s, now());
-  latest_[k] = r;
-  if (hooks_.on_result) hooks_.on_result(r);
+  // runNow reports a held pair's latest raw result instead of probing it; a
+  // pair is held only from its completion on, so only these need keeping.
+  if (core_.held(k, now()))
+    latest_raw_[k] = std::move(raw);
+  else
+    latest_raw_.erase(k);
+  auto [slot, fresh] = latest_.try_emplace(k);
+  if (!fresh) host_.remove(slot->second.clock);
+  host_.add(r.clock);
+  slot->second = std::move(r);
+  if (hooks_.on_result) hooks_.on_result(slot->second);
+  // The diagnosis reads the layers' outcomes, never the answer's body or
+  // headers (on_result had them): kept for every pair, they would be most of
+  // the daemon's memory.
+  std::string().swap(slot->second.http.body);
+  HeaderList().swap(slot->second.http.headers);
   auto& pending = cycle_pending_[k.provider];
   pending.erase(k.route);
   if (pending.empty()) {
@@ -305,12 +354,9 @@ void Scheduler::record(const PairKey& k, RouteResult raw) {
       pending.insert(rc.name);
     }
     // This machine's clock from every latest answer (all providers, every
-    // route's own probe), as `pathwatch check` judges it (report.h).
-    std::vector<const RouteResult*> all;
-    for (const auto& [key, result] : latest_) all.push_back(&result);
-    std::vector<const RouteObservation*> observed;
-    for (const auto& o : observations_) observed.push_back(&o);
-    Diagnosis d = diagnoseProvider(prov->spec, routes, judgeHost(all, observed));
+    // route's own probe), as `pathwatch check` judges it (report.h); the
+    // tally keeps judgeHost's answer over them up to date.
+    Diagnosis d = diagnoseProvider(prov->spec, routes, host_.report());
     if (hooks_.on_diagnosis) hooks_.on_diagnosis(k.provider, d, routes);
   }
 }
@@ -336,17 +382,27 @@ void Scheduler::configure(std::shared_ptr<const Config> config, ScheduleOptions 
   std::set<std::string> route_names;
   for (const auto& r : config->routes) route_names.insert(r.name);
   config_ = std::move(config);
+  providers_by_name_.clear();
+  for (const auto& p : config_->providers) providers_by_name_.emplace(p.spec.name, &p);
   keys_ = std::move(keys);
   route_probe_ = RouteProbe::forProviders(enabled);
   // Routes keep their state across a reload; a route's next probe carries
   // the new providers' shapes. Gone routes go, with what waited for them.
   std::erase_if(routes_, [&](auto& e) { return !route_names.count(e.first); });
   for (auto& [name, rs] : routes_) rs.observed = false;  // probe it again with the new config
-  std::erase_if(observations_, [&](const RouteObservation& o) { return !route_names.count(o.route); });
+  std::erase_if(observations_, [&](const RouteObservation& o) {
+    if (route_names.count(o.route)) return false;
+    host_.remove(o.clock);
+    return true;
+  });
   views_ = routeViews(observations_);
   uv_update_time(loop_);
   core_.setPairs(pairs, base, now());
-  std::erase_if(latest_, [&](auto& e) { return !pair_set.count(e.first); });
+  std::erase_if(latest_, [&](auto& e) {
+    if (pair_set.count(e.first)) return false;
+    host_.remove(e.second.clock);
+    return true;
+  });
   std::erase_if(latest_raw_, [&](auto& e) { return !pair_set.count(e.first); });
   for (auto& w : runs_) {
     std::erase_if(w->pending, [&](const PairKey& k) { return !pair_set.count(k); });

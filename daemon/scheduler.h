@@ -24,6 +24,7 @@
 #include "pathwatch/duration.h"
 #include "pathwatch/key.h"
 #include "pathwatch/engine.h"
+#include "pathwatch/host.h"
 #include "pathwatch/uv_handle.h"
 #include "pathwatch/report.h"
 #include "pathwatch/result.h"
@@ -88,10 +89,20 @@ class ScheduleCore {
  private:
   int64_t jittered(int64_t from_ms);
   int64_t startAt(const PairState& s) const;
+  // Files a pair in the index that fits its state (waiting_ or flying_).
+  void index(const PairKey& k, const PairState& s);
+  void unindex(const PairKey& k, const PairState& s);
+  void reindex();
 
   std::mt19937_64 rng_;
   ScheduleOptions opt_;
   std::map<PairKey, PairState> pairs_;
+  // The pairs by when they next matter, so that due() and nextWakeMs() look
+  // at the pairs that are due rather than walking all of them (each runs
+  // after every result: pairs x pairs per cycle otherwise).
+  std::set<std::pair<int64_t, PairKey>> waiting_;  // not in flight, by next_due_ms
+  std::set<std::pair<int64_t, PairKey>> starts_;   // the same, by startAt
+  std::set<std::pair<int64_t, PairKey>> flying_;   // in flight, by next_due_ms
   std::size_t in_flight_ = 0;
 };
 
@@ -116,6 +127,7 @@ class Scheduler {
     std::function<KeyInspection(const ProviderConfig&)> read_key;  // the daemon passes readKey
     std::function<void()> cancel_all;  // cancel every in-flight probe (stop)
     std::function<void(const RouteResult&)> on_result;  // classified
+    // The latest result of each route, without the answer's body and headers.
     std::function<void(const std::string& provider, const Diagnosis&,
                        const std::vector<RouteResult>&)>
         on_diagnosis;
@@ -140,7 +152,8 @@ class Scheduler {
   // what they have.
   void stop();
 
-  // The latest classified result per pair (for the status snapshot).
+  // The latest classified result per pair, without the answer's body and
+  // headers.
   const std::map<PairKey, RouteResult>& latest() const { return latest_; }
   const ScheduleCore& core() const { return core_; }
   std::shared_ptr<const Config> config() const { return config_; }
@@ -184,8 +197,12 @@ class Scheduler {
   std::map<std::string, RouteState> routes_;
   std::vector<RouteObservation> observations_;          // latest per route
   std::map<std::string, RouteObservation> views_;       // routeViews(observations_)
+  std::map<std::string, const ProviderConfig*> providers_by_name_;  // into config_
   std::map<PairKey, RouteResult> latest_;               // classified
+  // Raw, only of pairs held by a rate limit (what runNow reports for them).
   std::map<PairKey, RouteResult> latest_raw_;
+  // The clock sightings of latest_ and observations_, judged at every diagnosis.
+  HostTally host_;
   std::map<std::string, std::set<std::string>> cycle_pending_;  // provider -> routes
   std::vector<std::unique_ptr<RunWaiter>> runs_;
   bool stopped_ = false;

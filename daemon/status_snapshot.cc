@@ -13,6 +13,7 @@ StatusSnapshot::StatusSnapshot(std::function<int64_t()> wall_ms) : wall_ms_(std:
 
 void StatusSnapshot::onConfig(const Config& config) {
   ++version_;
+  summary_.reset();
   order_.clear();
   route_order_.clear();
   std::map<std::string, ProviderState> kept;
@@ -62,9 +63,11 @@ void StatusSnapshot::onDiagnosis(const std::string& provider, const Diagnosis& d
   int64_t now = wall_ms_();
   if (!p.diagnosis) {
     p.since_ms = now;
+    summary_.reset();
   } else if (p.diagnosis->verdict != d.verdict) {
     p.since_ms = now;
     p.last_change_ms = now;
+    summary_.reset();
   }
   p.diagnosis = d;
   p.last_checked_ms = now;
@@ -133,6 +136,7 @@ json StatusSnapshot::toJson() const {
 }
 
 std::string StatusSnapshot::summaryLine() const {
+  if (summary_) return *summary_;
   int ok = 0, bad = 0, waiting = 0;
   std::string problems;
   for (const auto& name : order_) {
@@ -152,6 +156,7 @@ std::string StatusSnapshot::summaryLine() const {
   std::string s = std::to_string(order_.size()) + " providers: " + std::to_string(ok) + " ok";
   if (bad) s += ", " + std::to_string(bad) + " problem" + (bad > 1 ? "s" : "") + " (" + problems + ")";
   if (waiting) s += ", " + std::to_string(waiting) + " not checked yet";
+  summary_ = s;
   return s;
 }
 

@@ -58,6 +58,10 @@ class StatusSnapshot : public ResultObserver {
   std::map<std::string, ProviderState> providers_;
   uint64_t cycles_ = 0;
   uint64_t version_ = 0;
+  // summaryLine() as last built: it changes only with the config or a
+  // provider's first or changed diagnosis verdict, and the daemon asks for
+  // it after every diagnosis (rebuilding it walks every provider).
+  mutable std::optional<std::string> summary_;
 };
 
 }  // namespace pathwatch

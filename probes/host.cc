@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <set>
 
 #include "pathwatch/clock.h"
@@ -22,6 +23,19 @@ const std::string* dateHeader(const HeaderList& headers) {
   for (const auto& [name, value] : headers)
     if (iequals(name, "date")) return &value;
   return nullptr;
+}
+
+// The server wrote its Date (whole seconds) at some moment t between our
+// request and its answer: our clock minus its clock lies in
+// [sent - date - 1 s, answered - date]. The middle of that window.
+double offsetMs(const ClockSighting& s) {
+  const double lo = static_cast<double>(s.sent_ms - *s.date_ms) - 1000.0;
+  const double hi = static_cast<double>(s.answered_ms - *s.date_ms);
+  return (lo + hi) / 2;
+}
+
+double roundedOffsetS(double median_ms) {
+  return std::round(median_ms / 100.0) / 10.0;  // a tenth of a second is plenty
 }
 
 }  // namespace
@@ -62,13 +76,7 @@ HostReport judgeHost(const std::vector<const std::vector<ClockSighting>*>& sight
     if (!list) continue;
     for (const ClockSighting& s : *list) {
       if (!s.tls_time_error.empty()) certificates.insert(s.certificate);
-      if (!s.date_ms) continue;
-      // The server wrote its Date (whole seconds) at some moment t between
-      // our request and its answer: our clock minus its clock lies in
-      // [sent - date - 1 s, answered - date]. The middle of that window.
-      const double lo = static_cast<double>(s.sent_ms - *s.date_ms) - 1000.0;
-      const double hi = static_cast<double>(s.answered_ms - *s.date_ms);
-      offsets_ms.push_back((lo + hi) / 2);
+      if (s.date_ms) offsets_ms.push_back(offsetMs(s));
     }
   }
   h.tls_time_servers.assign(certificates.begin(), certificates.end());
@@ -79,7 +87,65 @@ HostReport judgeHost(const std::vector<const std::vector<ClockSighting>*>& sight
     std::sort(offsets_ms.begin(), offsets_ms.end());
     const std::size_t n = offsets_ms.size();
     const double median = n % 2 ? offsets_ms[n / 2] : (offsets_ms[n / 2 - 1] + offsets_ms[n / 2]) / 2;
-    h.clock_offset_s = std::round(median / 100.0) / 10.0;  // a tenth of a second is plenty
+    h.clock_offset_s = roundedOffsetS(median);
+  }
+  return h;
+}
+
+void HostTally::add(const std::vector<ClockSighting>& sightings) {
+  for (const ClockSighting& s : sightings) {
+    if (!s.tls_time_error.empty()) ++certificates_[s.certificate];
+    if (!s.date_ms) continue;
+    const double x = offsetMs(s);
+    if (low_.empty() || x <= *low_.rbegin())
+      low_.insert(x);
+    else
+      high_.insert(x);
+    rebalance();
+  }
+}
+
+void HostTally::remove(const std::vector<ClockSighting>& sightings) {
+  for (const ClockSighting& s : sightings) {
+    if (!s.tls_time_error.empty()) {
+      auto it = certificates_.find(s.certificate);
+      if (it != certificates_.end() && --it->second <= 0) certificates_.erase(it);
+    }
+    if (!s.date_ms) continue;
+    const double x = offsetMs(s);
+    // Every value in high_ is >= the largest in low_: a value up to that
+    // largest one is in low_ (an equal one may be in both; either will do).
+    if (!low_.empty() && x <= *low_.rbegin()) {
+      if (auto it = low_.find(x); it != low_.end()) low_.erase(it);
+    } else if (auto it = high_.find(x); it != high_.end()) {
+      high_.erase(it);
+    }
+    rebalance();
+  }
+}
+
+void HostTally::rebalance() {
+  while (low_.size() > high_.size() + 1) {
+    auto last = std::prev(low_.end());
+    high_.insert(*last);
+    low_.erase(last);
+  }
+  while (high_.size() > low_.size()) {
+    low_.insert(*high_.begin());
+    high_.erase(high_.begin());
+  }
+}
+
+HostReport HostTally::report() const {
+  HostReport h;
+  for (const auto& [certificate, n] : certificates_) h.tls_time_servers.push_back(certificate);
+  const std::size_t n = low_.size() + high_.size();
+  h.clock_samples = static_cast<int>(n);
+  if (n > 0) {
+    // judgeHost's median of the sorted offsets: [n/2] when n is odd, else
+    // the mean of [n/2 - 1] and [n/2].
+    const double median = n % 2 ? *low_.rbegin() : (*low_.rbegin() + *high_.begin()) / 2;
+    h.clock_offset_s = roundedOffsetS(median);
   }
   return h;
 }

@@ -3,7 +3,9 @@
 // `host`): its clock against the Date headers servers sent and against the
 // validity of their certificates. Pure: the engine records the sightings,
 // report.h and the daemon judge them the same way.
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,26 @@ HostReport judgeHost(const std::vector<const std::vector<ClockSighting>*>& sight
 // The same over a report's raw parts.
 HostReport judgeHost(const std::vector<const RouteResult*>& pairs,
                      const std::vector<const RouteObservation*>& routes);
+
+// judgeHost over a set of answers that changes one source at a time (the
+// daemon's latest result per pair and per route): add() what a source saw,
+// remove() exactly that when it is replaced. report() is judgeHost over
+// everything added and not removed, without walking it all: the daemon
+// judges the clock at every diagnosis, and walking every pair's latest
+// result each time costs providers x pairs per cycle.
+class HostTally {
+ public:
+  void add(const std::vector<ClockSighting>& sightings);
+  void remove(const std::vector<ClockSighting>& sightings);
+  HostReport report() const;
+
+ private:
+  void rebalance();
+  // The offsets split at the median: low_ holds the smaller half (one more
+  // when the count is odd), high_ the rest.
+  std::multiset<double> low_, high_;
+  std::map<std::string, int> certificates_;  // refused on time -> how many sightings
+};
 
 // "2 h 3 min ahead", "45 s behind", "2 y 3 d ahead": a person's words.
 std::string describeClockOffset(double seconds);

@@ -3,7 +3,9 @@
 // words a person reads.
 #include <gtest/gtest.h>
 
+#include <list>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -153,6 +155,51 @@ TEST(DescribeClockOffset, WordsAPersonReads) {
   EXPECT_EQ(describeClockOffset(3 * 86400 + 4 * 3600), "3 d 4 h ahead");
   EXPECT_EQ(describeClockOffset(-2 * 365 * 86400.0), "2 y behind");
   EXPECT_EQ(describeClockOffset(2 * 365 * 86400.0 + 3 * 86400), "2 y 3 d ahead");
+}
+
+// The daemon's running tally against judgeHost over the same answers, while
+// sources come and go: ties, odd and even counts, duplicates, expired
+// certificates counted once per server however many answers name them.
+TEST(HostTally, AgreesWithJudgeHostAsSourcesAreReplaced) {
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> small(0, 4);
+  const int64_t offsets_ms[] = {0, 500, -500, 2 * 3600 * 1000, -301 * 1000};
+  auto source = [&] {
+    std::vector<ClockSighting> out;
+    const int n = small(rng);
+    for (int i = 0; i < n; ++i) {
+      if (small(rng) == 0) {
+        out.push_back(expired("s" + std::to_string(small(rng)), "CN=c" + std::to_string(small(rng))));
+      } else {
+        const int64_t sent = kNoon + small(rng) * 1000;
+        out.push_back(dated(sent - offsets_ms[small(rng)] - 200 * small(rng), sent, sent + 100 * small(rng)));
+      }
+    }
+    return out;
+  };
+  HostTally tally;
+  std::list<std::vector<ClockSighting>> live;
+  EXPECT_EQ(tally.report().clock_samples, 0);
+  EXPECT_FALSE(tally.report().clock_offset_s.has_value());
+  for (int step = 0; step < 3000; ++step) {
+    if (!live.empty() && (live.size() > 40 || small(rng) < 2)) {
+      auto it = live.begin();
+      std::advance(it, static_cast<long>(rng() % live.size()));
+      tally.remove(*it);
+      live.erase(it);
+    } else {
+      live.push_back(source());
+      tally.add(live.back());
+    }
+    std::vector<const std::vector<ClockSighting>*> all;
+    for (const auto& s : live) all.push_back(&s);
+    const HostReport want = judgeHost(all);
+    const HostReport got = tally.report();
+    ASSERT_EQ(got.clock_samples, want.clock_samples) << "step " << step;
+    ASSERT_EQ(got.clock_offset_s, want.clock_offset_s) << "step " << step;
+    ASSERT_EQ(got.tls_time_servers, want.tls_time_servers) << "step " << step;
+    ASSERT_EQ(got.clockWrong(), want.clockWrong()) << "step " << step;
+  }
 }
 
 }  // namespace

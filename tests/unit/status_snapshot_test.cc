@@ -53,5 +53,37 @@ TEST(StatusSnapshot, VersionMovesWithEveryChangeAndOnlyThen) {
   EXPECT_NE(s.toJson(), before_key);
 }
 
+// summaryLine() is kept between calls: it must still follow every first
+// diagnosis, every verdict change and every config.
+TEST(StatusSnapshot, SummaryLineFollowsDiagnosesAndConfig) {
+  StatusSnapshot s([] { return int64_t{1'800'000'000'000}; });
+  Config c;
+  c.providers = {ProviderConfig{}, ProviderConfig{}};
+  c.providers[0].spec.name = "openai";
+  c.providers[1].spec.name = "anthropic";
+  c.routes = {RouteConfig{}};
+  c.routes[0].name = "default";
+  s.onConfig(c);
+  EXPECT_EQ(s.summaryLine(), "2 providers: 0 ok, 2 not checked yet");
+  Diagnosis ok;
+  ok.verdict = Verdict::Ok;
+  Diagnosis blocked;
+  blocked.verdict = Verdict::RegionBlocked;
+  s.onDiagnosis("openai", ok, {});
+  EXPECT_EQ(s.summaryLine(), "2 providers: 1 ok, 1 not checked yet");
+  s.onDiagnosis("anthropic", blocked, {});
+  EXPECT_EQ(s.summaryLine(), "2 providers: 1 ok, 1 problem (anthropic region_blocked)");
+  s.onDiagnosis("anthropic", blocked, {});
+  EXPECT_EQ(s.summaryLine(), "2 providers: 1 ok, 1 problem (anthropic region_blocked)");
+  s.onDiagnosis("openai", blocked, {});
+  EXPECT_EQ(s.summaryLine(),
+            "2 providers: 0 ok, 2 problems (openai region_blocked, anthropic region_blocked)");
+  s.onDiagnosis("anthropic", ok, {});
+  EXPECT_EQ(s.summaryLine(), "2 providers: 1 ok, 1 problem (openai region_blocked)");
+  c.providers.pop_back();
+  s.onConfig(c);
+  EXPECT_EQ(s.summaryLine(), "1 providers: 0 ok, 1 problem (openai region_blocked)");
+}
+
 }  // namespace
 }  // namespace pathwatch
