@@ -144,7 +144,12 @@ struct PublicRoots::Index {
       X509Ptr cert = fromDer(self->der[it->second]);
       if (!cert || X509_NAME_cmp(X509_get_subject_name(cert.get()), name) != 0) continue;
       if (X509_STORE_add_cert(store, cert.get()) != 1) continue;
-      if (!found) found = X509_OBJECT_set1_X509(ret, cert.get());
+      // `ret` borrows the store's reference, as OpenSSL's own lookups fill
+      // it: X509_STORE_CTX_get_by_subject takes its own reference after.
+      if (!found && X509_OBJECT_set1_X509(ret, cert.get()) == 1) {
+        X509_free(cert.get());
+        found = 1;
+      }
     }
     ERR_clear_error();
     return found;
