@@ -1,5 +1,8 @@
 #include "alerts/exec_sink.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdlib>
 
@@ -12,7 +15,7 @@ namespace pathwatch {
 // the sink owns the Child, so destroying either cancels everything.
 struct ExecSink::Child {
   ExecSink* sink = nullptr;
-  UvProcess proc;
+  ChildProcess proc;
   UvPipe in;
   UvTimer timer;
   bool term_sent = false;
@@ -133,35 +136,25 @@ void ExecSink::spawn(const nlohmann::json& event) {
     return fail(rc);
   if (int rc = c->timer.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }, raw); rc != 0)
     return fail(rc);
-
-  std::vector<std::string> env = execEnvironment(event);
-  std::vector<char*> args, envp;
-  for (auto& a : argv_) args.push_back(a.data());
-  args.push_back(nullptr);
-  for (auto& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
-  uv_stdio_container_t stdio[3];
-  stdio[0].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_READABLE_PIPE);
-  stdio[0].data.stream = c->in.stream();
-  stdio[1].flags = UV_INHERIT_FD;
-  stdio[1].data.fd = 1;
-  stdio[2].flags = UV_INHERIT_FD;
-  stdio[2].data.fd = 2;
-
-  uv_process_options_t o{};
-  o.file = args[0];
-  o.args = args.data();
-  o.env = envp.data();
-  o.stdio_count = 3;
-  o.stdio = stdio;
-  // Its own session and process group, so a timeout reaches its children too.
-  o.flags = UV_PROCESS_DETACHED;
-  if (int rc = c->proc.spawn(loop_, o, raw, &Child::onExit); rc != 0) return fail(rc);
+  // The event goes down a pipe: the child reads one end as its stdin, the
+  // loop writes the other.
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return fail(-errno);
+  const int rc = c->proc.spawn(loop_, argv_, execEnvironment(event), fds[0], raw, &Child::onExit);
+  ::close(fds[0]);
+  if (rc != 0) {
+    ::close(fds[1]);
+    return fail(rc);
+  }
+  if (uv_pipe_open(c->in.get(), fds[1]) != 0) {
+    ::close(fds[1]);
+    c->in.reset();  // the child sees EOF at once
+  }
 
   children_.push_back(std::move(c));
   std::string payload = event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  if (uvWrite(raw->in.stream(), std::move(payload), &Child::onWritten) != 0) raw->in.reset();
+  if (!raw->in || uvWrite(raw->in.stream(), std::move(payload), &Child::onWritten) != 0)
+    raw->in.reset();
   uv_timer_start(raw->timer.get(), &Child::onTimer,
                  static_cast<uint64_t>(std::max<int64_t>(opt_.timeout.count(), 1)), 0);
 }

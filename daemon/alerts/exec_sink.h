@@ -1,6 +1,6 @@
 #pragma once
-// Runs a command for each alert event, WITHOUT a shell (uv_spawn, argv as
-// configured): the event JSON on stdin, and PATHWATCH_EVENT, _PROVIDER,
+// Runs a command for each alert event, WITHOUT a shell (posix_spawn, argv as
+// configured; see child_process.h): the event JSON on stdin, and PATHWATCH_EVENT, _PROVIDER,
 // _ROUTE, _BEFORE, _AFTER, _SUMMARY in its environment. Each run has a
 // timeout (SIGTERM to its process group, then SIGKILL after a grace), at most
 // max_concurrent run at once, the rest wait in a bounded queue that drops the
@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <uv.h>
 
+#include "alerts/child_process.h"
 #include "pathwatch/duration.h"
 
 namespace pathwatch {

@@ -12,11 +12,7 @@
 //   close cancels it and libuv still calls back). The request owns its buffer,
 //   and its callback gets the stream's data pointer, which is nullptr once the
 //   owner is gone, so it can never touch a freed owner.
-// - UvProcess: a child process whose close needs a custom step. Destroying
-//   the owner of a running child kills it (SIGKILL, its whole process group
-//   when it leads one) and the handle closes once the exit is reaped, so no
-//   child outlives its owner and none is left a zombie.
-#include <signal.h>
+// (A child process follows the same rule: daemon/alerts/child_process.h.)
 #include <uv.h>
 
 #include <memory>
@@ -161,89 +157,5 @@ inline int uvShutdown(uv_stream_t* stream, UvRequestDone done = nullptr) {
   if (rc != 0) delete s;
   return rc;
 }
-
-class UvProcess {
- public:
-  // data is the owner; the callback runs once, unless the owner is gone first.
-  using ExitFn = void (*)(void* data, int64_t exit_status, int term_signal);
-
-  UvProcess() = default;
-  ~UvProcess() { reset(); }
-  UvProcess(const UvProcess&) = delete;
-  UvProcess& operator=(const UvProcess&) = delete;
-  UvProcess(UvProcess&& o) noexcept : b_(std::exchange(o.b_, nullptr)) {}
-  UvProcess& operator=(UvProcess&& o) noexcept {
-    if (this != &o) {
-      reset();
-      b_ = std::exchange(o.b_, nullptr);
-    }
-    return *this;
-  }
-
-  // uv_spawn with `options` (its exit_cb is replaced). On failure nothing is
-  // owned and the libuv status is returned.
-  int spawn(uv_loop_t* loop, uv_process_options_t options, void* data, ExitFn on_exit) {
-    reset();
-    auto* b = new Box;
-    b->on_exit = on_exit;
-    b->group = (options.flags & UV_PROCESS_DETACHED) != 0;
-    options.exit_cb = &UvProcess::onExit;
-    const int rc = uv_spawn(loop, &b->proc, &options);
-    if (rc != 0) {
-      // libuv wants even a failed spawn's handle closed.
-      uv_close(reinterpret_cast<uv_handle_t*>(&b->proc), &UvProcess::onClose);
-      return rc;
-    }
-    b->proc.data = data;
-    b->pid = b->proc.pid;
-    b_ = b;
-    return 0;
-  }
-
-  int pid() const { return b_ ? b_->pid : 0; }
-  // Until its exit has been reaped.
-  bool running() const {
-    return b_ && uv_is_active(reinterpret_cast<const uv_handle_t*>(&b_->proc)) != 0;
-  }
-  // To its process group when it leads one (spawned detached): a script's own
-  // children go too.
-  void signal(int sig) const {
-    if (running()) ::kill(b_->group ? -b_->pid : b_->pid, sig);
-  }
-
-  void reset() {
-    Box* b = std::exchange(b_, nullptr);
-    if (!b) return;
-    b->proc.data = nullptr;
-    if (uv_is_active(reinterpret_cast<uv_handle_t*>(&b->proc))) {
-      ::kill(b->group ? -b->pid : b->pid, SIGKILL);
-      return;  // closed by onExit once reaped
-    }
-    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&b->proc)))
-      uv_close(reinterpret_cast<uv_handle_t*>(&b->proc), &UvProcess::onClose);
-  }
-
- private:
-  struct Box {
-    uv_process_t proc{};  // first: the handle pointer is the box pointer
-    ExitFn on_exit = nullptr;
-    bool group = false;
-    int pid = 0;
-  };
-  static void onClose(uv_handle_t* h) noexcept { delete reinterpret_cast<Box*>(h); }
-  static void onExit(uv_process_t* p, int64_t exit_status, int term_signal) noexcept {
-    auto* b = reinterpret_cast<Box*>(p);
-    if (p->data == nullptr) {  // the owner is gone: nobody else will close it
-      uv_close(reinterpret_cast<uv_handle_t*>(p), &UvProcess::onClose);
-      return;
-    }
-    try {
-      b->on_exit(p->data, exit_status, term_signal);
-    } catch (...) {
-    }
-  }
-
-  Box* b_ = nullptr;
-};
 
 }  // namespace pathwatch

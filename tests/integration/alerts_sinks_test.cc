@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -14,6 +16,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -601,6 +604,76 @@ TEST(AlertsExec, DestroyingTheSinkKillsAHookThatIgnoresSigterm) {
   }
   // The hook and its own child (same process group) are killed and reaped.
   for (pid_t p : pids) EXPECT_TRUE(waitUntilGone(loop, p)) << "pid " << p;
+}
+
+// The daemon ignores SIGPIPE and may hold descriptors without close-on-exec
+// (a library's socket); a hook inherits neither, and starts in its own
+// session.
+TEST(AlertsExec, HookStartsCleanWithoutTheDaemonsDescriptorsOrSignalState) {
+  TempDir dir;
+  const std::string out = dir.path() + "/state";
+  const std::string hook = writeScript(dir.path(), "state.sh", "#!/bin/sh\n"
+                                       "cat >/dev/null\n"
+                                       "{ grep '^SigIgn:' /proc/$$/status\n"
+                                       "  for f in /proc/$$/fd/*; do echo fd \"$(readlink $f)\"; done\n"
+                                       "  echo leads $(cut -d' ' -f6 /proc/$$/stat) $$\n"
+                                       "} > " + out + ".tmp\n"
+                                       "mv " + out + ".tmp " + out + "\n");
+  // dash clears its signal mask as it starts; python leaves it as inherited.
+  const std::string blocked_out = dir.path() + "/blocked";
+  const std::string mask_hook = writeScript(dir.path(), "mask.py", R"(#!/usr/bin/python3
+import os, sys
+sys.stdin.read()
+line = [l for l in open("/proc/self/status") if l.startswith("SigBlk:")][0]
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(line)
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+)");
+  const std::string marker = dir.path() + "/daemon-secret-fd";
+  std::ofstream(marker) << "x";
+  const int leaky = ::open(marker.c_str(), O_RDONLY);  // no O_CLOEXEC, on purpose
+  ASSERT_GE(leaky, 0);
+  sigset_t usr1, before;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &usr1, &before), 0);
+
+  Loop loop;
+  ExecSink sink(loop.get(), {hook});  // its constructor makes the daemon ignore SIGPIPE
+  ExecSink mask_sink(loop.get(), {mask_hook, blocked_out});
+  sink.send({{"event", "problem"}});
+  mask_sink.send({{"event", "problem"}});
+  ASSERT_TRUE(loop.runUntil([&] { return sink.succeeded() == 1 && mask_sink.succeeded() == 1; },
+                            10s))
+      << sink.failed() << " " << mask_sink.failed();
+  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  ::close(leaky);
+
+  std::ifstream f(out), g(blocked_out);
+  std::stringstream both;
+  both << f.rdbuf() << g.rdbuf();
+  std::string line;
+  uint64_t ignored = ~0ull, blocked = ~0ull;
+  std::vector<std::string> fds;
+  std::string session, pid;
+  while (std::getline(both, line)) {
+    std::istringstream ls(line);
+    std::string key, value;
+    ls >> key >> value;
+    if (key == "SigIgn:") ignored = std::stoull(value, nullptr, 16);
+    if (key == "SigBlk:") blocked = std::stoull(value, nullptr, 16);
+    if (key == "fd") fds.push_back(line.substr(3));
+    if (key == "leads") {
+      session = value;
+      ls >> pid;
+    }
+  }
+  EXPECT_EQ(ignored & (1ull << (SIGPIPE - 1)), 0u) << "SIGPIPE is at its default";
+  EXPECT_EQ(blocked, 0u) << "no signal blocked";
+  EXPECT_FALSE(fds.empty());
+  for (const auto& target : fds) EXPECT_EQ(target.find("daemon-secret-fd"), std::string::npos);
+  EXPECT_FALSE(pid.empty());
+  EXPECT_EQ(session, pid) << "the hook leads its own session";
 }
 
 TEST(AlertsExec, MissingCommandIsCountedNotFatal) {
