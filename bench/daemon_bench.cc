@@ -1036,8 +1036,8 @@ int benchLatenessDaemon(long rows, int seconds, const std::string& mode, int rou
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return 1;
     const int tls0 = fakes.tlsRequests(), hooks0 = fakes.webhookRequests();
-    // A fresh process image (this binary again), so the daemon's fork for an
-    // exec hook copies pathwatchd's memory, not the bench's threads and heap.
+    // A fresh process image (this binary again), so the daemon's process is
+    // pathwatchd's memory and thread, not the bench's threads and heap.
     pid_t pid = fork();
     if (pid == 0) {
       if (fds[1] == 3)

@@ -154,7 +154,7 @@ int ChildProcess::spawn(uv_loop_t* loop, const std::vector<std::string>& argv,
   w->pid = pid;
   w->data = data;
   w->on_exit = on_exit;
-  w->pidfd = openPidfd(pid);
+  w->pidfd = watch_ == ExitWatch::Pidfd ? openPidfd(pid) : -1;
   if (w->pidfd >= 0 && uv_poll_init(loop, &w->h.poll, w->pidfd) == 0) {
     w->by_pidfd = true;
     w->h.poll.data = w;

@@ -34,7 +34,11 @@ class ChildProcess {
   // ignored by someone); term_signal the signal that ended it, else 0.
   using ExitFn = void (*)(void* data, int64_t exit_status, int term_signal);
 
-  ChildProcess() = default;
+  // How the exit is seen: a pidfd when the kernel has one (falling back to
+  // waitpid on a timer when not), or always waitpid (tests of the fallback).
+  enum class ExitWatch { Pidfd, Waitpid };
+
+  explicit ChildProcess(ExitWatch watch = ExitWatch::Pidfd) : watch_(watch) {}
   ~ChildProcess() { reset(); }
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -55,6 +59,7 @@ class ChildProcess {
   struct Watch;  // the pidfd poll or the waitpid timer (child_process.cc)
 
  private:
+  ExitWatch watch_;
   Watch* w_ = nullptr;
 };
 
