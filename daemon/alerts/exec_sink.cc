@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 
 #include "log.h"
 #include "pathwatch/uv_handle.h"
@@ -130,7 +131,9 @@ void ExecSink::spawn(const nlohmann::json& event) {
   ++started_;
   auto fail = [&](int rc) {
     ++failed_;
-    logWarning("alerts: exec " + argv_[0] + " could not start: " + uv_strerror(rc));
+    // rc is a negative errno (libuv's codes are too); strerror knows them
+    // all, uv_strerror not ENOEXEC (a script without its #! line).
+    logWarning("alerts: exec " + argv_[0] + " could not start: " + std::strerror(-rc));
   };
   if (int rc = c->in.init([&](uv_pipe_t* p) { return uv_pipe_init(loop_, p, 0); }, raw); rc != 0)
     return fail(rc);

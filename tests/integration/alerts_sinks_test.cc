@@ -685,6 +685,20 @@ TEST(AlertsExec, MissingCommandIsCountedNotFatal) {
   loop.runUntil([] { return false; }, 20ms);  // close callbacks run
 }
 
+TEST(AlertsExec, AScriptWithoutItsShebangFailsWithTheReasonNamed) {
+  TempDir dir;
+  const std::string hook = writeScript(dir.path(), "no-shebang", "echo paged\n");
+  Loop loop;
+  ExecSink sink(loop.get(), {hook});
+  ::testing::internal::CaptureStderr();
+  sink.send({{"event", "problem"}});
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(sink.failed(), 1u);
+  EXPECT_EQ(sink.running(), 0u);
+  EXPECT_NE(log.find("could not start: Exec format error"), std::string::npos) << log;
+  loop.runUntil([] { return false; }, 20ms);  // close callbacks run
+}
+
 // ---- the bus and egress ---------------------------------------------------
 
 TEST(AlertsBus, EgressChangeReachesTheBusAtOnce) {
