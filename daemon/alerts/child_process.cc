@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <utility>
 
 namespace pathwatch {
@@ -138,16 +139,30 @@ int ChildProcess::spawn(uv_loop_t* loop, const std::vector<std::string>& argv,
   for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
 
+  // A SIGCHLD ignored by whoever started the daemon (inherited across exec)
+  // would let the kernel reap the child: its exit status lost, its pid free
+  // for reuse while we still signal it.
+  struct sigaction chld {};
+  if (::sigaction(SIGCHLD, nullptr, &chld) == 0 && chld.sa_handler == SIG_IGN)
+    std::signal(SIGCHLD, SIG_DFL);
+
   SpawnSetup setup(stdin_fd);
   if (setup.rc != 0) return -setup.rc;
   pid_t pid = 0;
   // Like execvp: a bare name is looked up in PATH (the daemon's; the child
   // gets the same PATH in env).
   const bool has_slash = argv[0].find('/') != std::string::npos;
-  const int rc = has_slash ? ::posix_spawn(&pid, args[0], &setup.actions, &setup.attr,
-                                           args.data(), envp.data())
-                           : ::posix_spawnp(&pid, args[0], &setup.actions, &setup.attr,
-                                            args.data(), envp.data());
+  int rc = has_slash ? ::posix_spawn(&pid, args[0], &setup.actions, &setup.attr, args.data(),
+                                     envp.data())
+                     : ::posix_spawnp(&pid, args[0], &setup.actions, &setup.attr, args.data(),
+                                      envp.data());
+  if (rc == ENOEXEC) {
+    // Also like execvp: an executable without a #! line is a shell script,
+    // run by /bin/sh with the same arguments (still no shell parses them).
+    std::vector<char*> sh_args{const_cast<char*>("/bin/sh")};
+    sh_args.insert(sh_args.end(), args.begin(), args.end());
+    rc = ::posix_spawn(&pid, "/bin/sh", &setup.actions, &setup.attr, sh_args.data(), envp.data());
+  }
   if (rc != 0) return -rc;  // glibc reports a failed exec here, the child is gone
 
   auto* w = new Watch;
@@ -171,6 +186,8 @@ int ChildProcess::spawn(uv_loop_t* loop, const std::vector<std::string>& argv,
 }
 
 pid_t ChildProcess::pid() const { return w_ ? w_->pid : 0; }
+
+bool ChildProcess::watchesByPidfd() const { return w_ && w_->by_pidfd; }
 
 bool ChildProcess::running() const { return w_ && !w_->reaped; }
 

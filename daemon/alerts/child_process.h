@@ -17,7 +17,9 @@
 // Ownership follows uv_handle.h: destroying the owner of a running child
 // kills its process group (SIGKILL) and the watch stays until the exit is
 // reaped, so no child outlives its owner and none is left a zombie. No
-// callback reaches the owner after its destruction.
+// callback reaches the owner after its destruction. (Once the child itself
+// has exited, what it left running in its group is its own: a hook may start
+// something on purpose.)
 #include <sys/types.h>
 #include <uv.h>
 
@@ -43,13 +45,17 @@ class ChildProcess {
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
-  // Starts argv[0] (searched in PATH when it has no slash) with exactly
-  // `env`, reading `stdin_fd` (kept by the caller; -1: /dev/null). Returns 0,
-  // or a negative errno (-ENOENT for a missing command) with nothing owned.
+  // Starts argv[0] (searched in PATH when it has no slash; an executable
+  // without a #! line runs under /bin/sh, as execvp does) with exactly `env`,
+  // reading `stdin_fd` (kept by the caller; -1: /dev/null). Returns 0, or a
+  // negative errno (-ENOENT for a missing command) with nothing owned. A
+  // child still running from an earlier spawn is killed first (no callback).
   int spawn(uv_loop_t* loop, const std::vector<std::string>& argv,
             const std::vector<std::string>& env, int stdin_fd, void* data, ExitFn on_exit);
 
   pid_t pid() const;
+  // The exit is watched through a pidfd (false: the waitpid timer).
+  bool watchesByPidfd() const;
   bool running() const;  // until its exit has been reaped
   // To its process group: a script's own children go too.
   void signal(int sig) const;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -57,6 +58,7 @@ TEST_P(ChildProcessTest, ReportsTheExitCodeAndTheSignal) {
   ASSERT_EQ(code.spawn(loop.get(), {"/bin/sh", "-c", "exit 3"}, env(), -1, &a, &onExit), 0);
   ASSERT_EQ(killed.spawn(loop.get(), {"/bin/sh", "-c", "kill -TERM $$"}, env(), -1, &b, &onExit), 0);
   EXPECT_GT(code.pid(), 0);
+  EXPECT_EQ(code.watchesByPidfd(), GetParam() == Watch::Pidfd);
   ASSERT_TRUE(loop.runUntil([&] { return a.done && b.done; }, 10000));
   EXPECT_EQ(a.code, 3);
   EXPECT_EQ(a.signal, 0);
@@ -94,6 +96,45 @@ TEST_P(ChildProcessTest, ABareNameIsFoundInPathAndStdinIsTheGivenDescriptor) {
   ASSERT_TRUE(loop.runUntil([&] { return piped.done && empty.done; }, 10000));
   EXPECT_EQ(piped.code, 0);
   EXPECT_EQ(empty.code, 0);
+}
+
+TEST_P(ChildProcessTest, AnExecutableWithoutItsShebangRunsUnderBinShWithItsArguments) {
+  const std::string dir = ::testing::TempDir() + "child-noshebang-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  const std::string script = dir + "/hook";
+  std::ofstream(script) << "echo \"$1\" > \"$2\"\n";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  TestLoop loop;
+  Exit e;
+  ChildProcess p(GetParam());
+  // The argument holds a shell's special characters: they reach the script as
+  // one word, nothing parses them.
+  ASSERT_EQ(p.spawn(loop.get(), {script, "x; touch " + dir + "/pwned", dir + "/out"}, env(), -1, &e,
+                    &onExit),
+            0);
+  ASSERT_TRUE(loop.runUntil([&] { return e.done; }, 10000));
+  EXPECT_EQ(e.code, 0);
+  std::ifstream out(dir + "/out");
+  std::string line;
+  std::getline(out, line);
+  EXPECT_EQ(line, "x; touch " + dir + "/pwned");
+  EXPECT_FALSE(std::filesystem::exists(dir + "/pwned"));
+  std::filesystem::remove_all(dir);
+}
+
+// Whoever started the daemon may have left SIGCHLD ignored (it survives
+// exec): the kernel would then reap the child and its status would be lost.
+TEST_P(ChildProcessTest, AnIgnoredSigchldDoesNotLoseTheExitStatus) {
+  struct sigaction before {};
+  ASSERT_EQ(::sigaction(SIGCHLD, nullptr, &before), 0);
+  std::signal(SIGCHLD, SIG_IGN);
+  TestLoop loop;
+  Exit e;
+  ChildProcess p(GetParam());
+  ASSERT_EQ(p.spawn(loop.get(), {"/bin/sh", "-c", "exit 7"}, env(), -1, &e, &onExit), 0);
+  ASSERT_TRUE(loop.runUntil([&] { return e.done; }, 10000));
+  EXPECT_EQ(e.code, 7);
+  ::sigaction(SIGCHLD, &before, nullptr);
 }
 
 TEST_P(ChildProcessTest, TheOwnersEndKillsTheGroupAndTheExitIsStillReaped) {
