@@ -14,7 +14,11 @@ HistoryRecorder::HistoryRecorder(HistoryWriter* writer) : writer_(writer) {
 }
 
 void HistoryRecorder::onRouteResult(const RouteResult& r) {
-  batch_.results.push_back(resultRow(r, wallClockMs()));
+  // The result's time is when its probe started, as the watch feed, status
+  // and metrics give it: a probe that ends in the next second must not be
+  // another second in history than in `watch`.
+  const int64_t ts = msFromIso(r.started_at).value_or(wallClockMs());
+  batch_.results.push_back(resultRow(r, ts));
   if (batch_.results.size() >= 256) flush();
 }
 

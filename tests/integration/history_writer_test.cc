@@ -450,6 +450,26 @@ TEST(HistoryService, HistoryCommandSeesWhatWasRecordedBeforeIt) {
   svc.shutdown();
 }
 
+// `watch`, status and metrics give a result the time its probe started; a
+// probe that ends in the next second must carry the same time in history.
+TEST(HistoryService, AResultIsRecordedAtItsProbesStartAsWatchShowsIt) {
+  TempDir dir;
+  std::string path = dir.path + "/h.db";
+  LoopRunner lr;
+  HistoryService svc(&lr.loop, path, [] { return HistoryConfig{}; });
+  auto r = result(1);
+  r.started_at = isoFromMs(wallClockMs() - 3000);  // a slow probe, ended now
+  svc.recorder()->onRouteResult(r);
+  svc.recorder()->onDiagnosis(r.provider, Diagnosis{}, {r});
+  std::optional<json> answer;
+  svc.answer({{"cmd", "history"}, {"provider", r.provider}},
+             [&](std::string a) { answer = json::parse(a); });
+  ASSERT_TRUE(lr.runUntil([&] { return answer.has_value(); }, 10s));
+  ASSERT_EQ((*answer)["results"].size(), 1u) << answer->dump();
+  EXPECT_EQ((*answer)["results"][0]["at"], r.started_at);
+  svc.shutdown();
+}
+
 TEST(HistoryService, RestartKeepsTheLastVerdictSoTransitionsSurviveIt) {
   TempDir dir;
   std::string path = dir.path + "/h.db";
