@@ -35,11 +35,13 @@
 #include "alerts/webhook_sink.h"
 #include "pathwatch/fetch.h"
 #include "result_bus.h"
+#include "support/process_state.h"
 
 namespace pathwatch {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::processGone;
 
 // ---- a tiny HTTP receiver -------------------------------------------------
 
@@ -539,19 +541,8 @@ time.sleep(60)
   EXPECT_EQ(sink.running(), 0u);
 }
 
-bool processGone(pid_t pid);
-
 bool waitUntilGone(Loop& loop, pid_t pid) {
   return loop.runUntil([&] { return processGone(pid); }, 5s);
-}
-
-bool processGone(pid_t pid) {
-  // Gone, or a zombie nobody here reaps (reparented): either way not running.
-  if (::kill(pid, 0) != 0) return errno == ESRCH;
-  std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
-  std::string all((std::istreambuf_iterator<char>(st)), {});
-  auto rp = all.rfind(')');
-  return rp != std::string::npos && rp + 2 < all.size() && all[rp + 2] == 'Z';
 }
 
 // A hook that ignores SIGTERM and records its pid (and its child's).

@@ -18,10 +18,12 @@
 
 #include "alerts/child_process.h"
 #include "support/engine_loop.h"
+#include "support/process_state.h"
 
 namespace pathwatch {
 namespace {
 
+using testing::processGone;
 using testing::TestLoop;
 using Watch = ChildProcess::ExitWatch;
 
@@ -39,15 +41,6 @@ void onExit(void* data, int64_t code, int sig) {
 }
 
 std::vector<std::string> env() { return {"PATH=/usr/bin:/bin"}; }
-
-// Gone, or a zombie of a parent other than us (reparented): not running.
-bool processGone(pid_t pid) {
-  if (::kill(pid, 0) != 0) return errno == ESRCH;
-  std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
-  std::string all((std::istreambuf_iterator<char>(st)), {});
-  auto rp = all.rfind(')');
-  return rp != std::string::npos && rp + 2 < all.size() && all[rp + 2] == 'Z';
-}
 
 class ChildProcessTest : public ::testing::TestWithParam<Watch> {};
 
