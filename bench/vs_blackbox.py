@@ -17,7 +17,7 @@ namespace and keeps them running for the whole bench:
   A driver inside the namespace asks its /probe endpoint once per provider every
   --interval (the four at once, like pathwatchd's round), so both run at the same rate.
 
-After a warm-up, each run samples both processes' utime+stime (/proc/PID/stat, all threads)
+After a warm-up, each run samples both processes' run time (/proc/PID/task/*/schedstat, ns, all threads)
 over --window seconds and counts the probes each did in it: pathwatchd's from
 `pathwatch status` (`cycles`: with one route one per provider probe; with more routes the
 history rows in the window are counted) and blackbox's from the driver (probes answered
@@ -63,9 +63,31 @@ class Stop(BaseException):
 
 
 def cpu_s(pid):
+    """CPU time of a process so far, seconds: the sum of its threads' run time in ns
+    (/proc/PID/task/*/schedstat). utime + stime in /proc/PID/stat count 10 ms ticks, and a
+    40 s window of 80 probes is only 20-30 of them: a quarter of the run-to-run spread was
+    that rounding. Both daemons keep their threads for their life (a thread that exits would
+    take its time out of this sum), which the tick count confirms in verbose mode."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / 1e9
+
+
+def cpu_ticks_s(pid):
     with open("/proc/%d/stat" % pid) as f:
         rest = f.read().rsplit(")", 1)[1].split()
     return (int(rest[11]) + int(rest[12])) / CLK_TCK
+
+
+def minflt(pid):
+    """Minor page faults of a process so far (all threads): memory it maps and touches anew."""
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[7])
 
 
 def mem_kb(pid, field, where="status"):
@@ -135,6 +157,8 @@ def main():
     ap.add_argument("--routes", default="iface-a",
                     help="comma-separated lab routes for pathwatchd (iface-a: egress A, the "
                          "first ISP, the one blackbox's main-table route takes too)")
+    ap.add_argument("--pw-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="extra environment for pathwatchd only (an A/B of a tunable)")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
     if os.geteuid() != 0:
@@ -175,11 +199,19 @@ def main():
             env[harness.ENV_VARS[p]] = lab.key(p, "valid")
         sock = cfg["socket"]
 
+        pw_env = dict(env)
+        for kv in a.pw_env:
+            k, sep, v = kv.partition("=")
+            if not sep or not k:
+                print("--pw-env wants NAME=VALUE")
+                return 2
+            pw_env[k] = v
+
         def start(name, cmd):
             out = open(os.path.join(tmp, name + ".log"), "w")
             p = subprocess.Popen(["ip", "netns", "exec", w.host_ns] + cmd, stdout=out,
-                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                 cwd=tmp)
+                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 env=pw_env if name == "pathwatchd" else env, cwd=tmp)
             out.close()
             procs.append(p)
             return p
@@ -258,8 +290,14 @@ def main():
             s0 = cli("status")
             c0 = (s0.get("daemon") or {}).get("cycles")
             t0, pw0, bb0 = time.time(), cpu_s(pw.pid), cpu_s(bb.pid)
+            pf0, bf0 = minflt(pw.pid), minflt(bb.pid)
+            pt0, bt0 = cpu_ticks_s(pw.pid), cpu_ticks_s(bb.pid)
             out, err = d.communicate(timeout=window + 60)
             t1, pw1, bb1 = time.time(), cpu_s(pw.pid), cpu_s(bb.pid)
+            pf1, bf1 = minflt(pw.pid), minflt(bb.pid)
+            if a.verbose:
+                print("  ticks (utime+stime): pathwatchd %.2f s, blackbox %.2f s" % (
+                    cpu_ticks_s(pw.pid) - pt0, cpu_ticks_s(bb.pid) - bt0))
             s1 = cli("status")
             c1 = (s1.get("daemon") or {}).get("cycles")
             results = [json.loads(x) for x in out.splitlines() if x.strip()]
@@ -274,9 +312,9 @@ def main():
                 return 1
             pw_ms = (pw1 - pw0) * 1000.0 / n_pw
             bb_ms = (bb1 - bb0) * 1000.0 / bb_ok
-            rows.append((pw_ms, bb_ms, pw_ms / bb_ms))
-            print("run %d: %.0f s; pathwatchd %.2f s CPU / %d probes = %.2f ms/probe (RSS %.1f MiB); "
-                  "blackbox %.2f s CPU / %d probes = %.2f ms/probe (RSS %.1f MiB)%s; ratio %.2f" % (
+            rows.append((pw_ms, bb_ms, pw_ms / bb_ms, (pf1 - pf0) / n_pw, (bf1 - bf0) / bb_ok))
+            print("run %d: %.0f s; pathwatchd %.3f s CPU / %d probes = %.2f ms/probe (RSS %.1f MiB); "
+                  "blackbox %.3f s CPU / %d probes = %.2f ms/probe (RSS %.1f MiB)%s; ratio %.2f" % (
                       run + 1, t1 - t0, pw1 - pw0, n_pw, pw_ms, mem_kb(pw.pid, "VmRSS") / 1024.0,
                       bb1 - bb0, bb_ok, bb_ms, mem_kb(bb.pid, "VmRSS") / 1024.0,
                       " (%d failed: %s)" % (len(bb_bad), ",".join(sorted(set(bb_bad))))
@@ -302,6 +340,8 @@ def main():
                   len(rows), statistics.median(r[0] for r in rows),
                   statistics.median(r[1] for r in rows), statistics.median(r[2] for r in rows),
                   " ".join("%.2f" % r[2] for r in rows)))
+        print("minor page faults per probe, median: pathwatchd %.0f, blackbox %.0f" % (
+            statistics.median(r[3] for r in rows), statistics.median(r[4] for r in rows)))
         return 0
     except Stop:
         print("interrupted", flush=True)
