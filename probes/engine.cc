@@ -97,7 +97,18 @@ struct Engine::Impl {
 
   uv_loop_t* loop;
   std::shared_ptr<const Config> config;
-  std::unique_ptr<HttpClient> http;
+  // One HTTP client (curl multi handle, hence connection cache) per route: a
+  // connection kept for a route's trace can only be taken on that route.
+  // libcurl matches an idle connection by host, port, proxy and TLS settings;
+  // the route's binding is a socket option it knows nothing of, so with one
+  // cache a trace on one route could ride on another route's connection and
+  // report that route's egress.
+  std::map<std::string, std::unique_ptr<HttpClient>> http;
+  HttpClient& httpFor(const RouteConfig& route) {
+    auto& client = http[route.name];
+    if (!client) client = std::make_unique<HttpClient>(loop);
+    return *client;
+  }
   std::shared_ptr<const PublicRoots> public_roots;
   std::string public_roots_error;
   std::map<std::string, std::string> binding_errors;
@@ -116,7 +127,7 @@ struct Engine::Impl {
 };
 
 Engine::Impl::Impl(uv_loop_t* l, std::shared_ptr<const Config> c)
-    : loop(l), config(std::move(c)), http(std::make_unique<HttpClient>(l)) {
+    : loop(l), config(std::move(c)) {
   // Once per engine: the public root set (sync file I/O at start, never per
   // probe) and whether each route's binding is accepted by the kernel.
   if (!config->tls.public_roots.empty()) {
@@ -132,7 +143,7 @@ Engine::Impl::Impl(uv_loop_t* l, std::shared_ptr<const Config> c)
 Engine::Impl::~Impl() {
   cancelAll();
   channels.clear();  // ares_destroy: pending callbacks swallowed
-  http.reset();      // curl_multi_cleanup; its handles close on the loop
+  http.clear();      // curl_multi_cleanup; its handles close on the loop
 }
 
 void Engine::Impl::cancelAll() {
@@ -233,7 +244,7 @@ struct Engine::Impl::Session : Task {
     const int64_t sent_ms = wallClockMs();
     const auto url = parseUrl(req.url);
     std::string server = url ? url->host : std::string();
-    fetches.push_back(engine->http->fetch(
+    fetches.push_back(engine->httpFor(route).fetch(
         std::move(req), [this, sent_ms, server = std::move(server), cb = std::move(cb)](FetchResult f) {
           noteClock(server, sent_ms, f);
           cb(std::move(f));

@@ -44,6 +44,8 @@ struct FetchRequest {
   // connection its provider's probe just made: that probe keeps it open
   // (`keep_connection`) and the trace takes it (`reuse_connection`, closed
   // after). Without an open one to the same place the trace connects itself.
+  // A client's idle connections are matched by host, port, proxy and TLS
+  // settings, not by route binding: the engine keeps one client per route.
   bool keep_connection = false;
   bool reuse_connection = false;
 };

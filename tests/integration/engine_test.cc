@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <regex>
@@ -145,6 +146,53 @@ TEST_P(TraceConnectionTest, TraceRidesOnTheProvidersConnectionWhenItStaysOpen) {
 }
 
 INSTANTIATE_TEST_SUITE_P(KeepAliveOrClose, TraceConnectionTest, ::testing::Bool());
+
+// Two routes to the same provider whose answers arrive together: each route's
+// trace rides on its own route's connection, never on the other's (an idle
+// connection to the same host is a match for libcurl whatever socket option
+// bound it). The fake answers the trace with the address it sees, which is
+// the route's source address. Rounds, because which answer is handled first
+// is up to the kernel.
+TEST_F(EngineTest, EachRoutesTraceRidesOnItsOwnRoutesConnection) {
+  EngineFakeHttp server(loop.get(), openAiNoKey());
+  server.keepAlive({{"/cdn-cgi/trace",
+                     {200, {{"Content-Type", "text/plain"}},
+                      "fl=1f1\nh=api.openai.com\nip={peer}\nts=1764450000.1\nvisit_scheme=http\ncolo=FRA\nloc=DE\n"}}});
+  server.answerInGroupsOf(2);
+  dns.set("api.openai.com", {{"127.0.0.1"}, {}, 0, false});
+  const std::string json =
+      R"({"timeout": "3s", "providers": [{"name": "openai", "base_url": "http://api.openai.com:)" +
+      std::to_string(server.port()) +
+      R"(/v1"}], "routes": [{"name": "a", "source_ip": "127.0.0.1"}, {"name": "b", "source_ip": "127.0.0.2"}],
+         "resolvers": [)" + resolvers() + R"(], "allowed_ranges": ["127.0.0.0/8"]})";
+  auto config = std::make_shared<const Config>(parseConfig(json, "engine_test.json"));
+  const ProviderConfig& provider = providerNamed(*config, "openai");
+  ASSERT_TRUE(provider.spec.builtin);
+  Engine engine(loop.get(), config);
+  for (const auto& route : config->routes) ASSERT_EQ(engine.routeBindingError(route.name), "") << route.name;
+  for (int round = 0; round < 8; ++round) {
+    const int connections_before = server.connections();
+    std::map<std::string, RouteObservation> seen;
+    int answers = 0;
+    for (const auto& route : config->routes) {
+      engine.observeRoute(route, RouteProbe::forProviders({provider}),
+                          [&](RouteObservation o) { seen[o.route] = std::move(o); });
+      engine.probe(provider, route, noKey(), [&](RouteResult r) {
+        EXPECT_EQ(r.http.code, 401) << r.route;
+        ++answers;
+      });
+    }
+    loop.runUntil([&] { return answers == 2 && seen.size() == 2; }, 15000);
+    ASSERT_EQ(answers, 2) << "round " << round;
+    ASSERT_EQ(seen.size(), 2u) << "round " << round;
+    for (const auto& [name, source] : {std::pair{"a", "127.0.0.1"}, std::pair{"b", "127.0.0.2"}}) {
+      ASSERT_TRUE(seen[name].egress) << "round " << round << ", route " << name;
+      EXPECT_EQ(seen[name].egress->ip, source) << "round " << round << ": route " << name
+                                               << "'s trace went out on another route's connection";
+    }
+    EXPECT_EQ(server.connections() - connections_before, 2) << "round " << round << ": each trace rides";
+  }
+}
 
 TEST_F(EngineTest, AddressLiteralSkipsDns) {
   EngineFakeHttp provider(loop.get(), openAiNoKey());

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+
 namespace pathwatch::testing {
 
 struct EngineFakeHttp::Conn {
@@ -34,6 +36,7 @@ EngineFakeHttp::~EngineFakeHttp() {
 
 void EngineFakeHttp::closeConn(Conn* c) {
   if (!conns_.erase(c)) return;
+  held_.erase(std::remove(held_.begin(), held_.end(), c), held_.end());
   c->server = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp),
            [](uv_handle_t* h) { delete static_cast<Conn*>(h->data); });
@@ -78,20 +81,40 @@ void EngineFakeHttp::onConn(uv_stream_t* s, int status) noexcept {
         const auto sp = line.find(' ');
         const std::string path = line.substr(sp + 1, line.find(' ', sp + 1) - sp - 1);
         const auto by_path = srv->by_path_.find(path);
-        const auto& r = by_path != srv->by_path_.end() ? by_path->second : srv->response_;
-        conn->out = "HTTP/1.1 " + std::to_string(r.status) + " X\r\n";
-        for (const auto& [k, v] : r.headers) conn->out += k + ": " + v + "\r\n";
-        conn->out += "Content-Length: " + std::to_string(r.body.size()) +
-                     (srv->keep_alive_ ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n") + r.body;
-        uv_buf_t out = uv_buf_init(conn->out.data(), static_cast<unsigned>(conn->out.size()));
-        conn->write.data = conn;
-        uv_write(&conn->write, st, &out, 1, [](uv_write_t* w, int) {
-          auto* cc = static_cast<Conn*>(w->data);
-          if (!cc->server) return;
-          if (!cc->server->keep_alive_) return cc->server->closeConn(cc);
-          cc->answered = false;  // ready for the next request on this connection
-        });
+        if (by_path == srv->by_path_.end() && srv->group_of_ > 0) {
+          srv->held_.push_back(conn);
+          if (srv->held_.size() < srv->group_of_) return;
+          const std::vector<Conn*> group = std::move(srv->held_);
+          srv->held_.clear();
+          for (auto it = group.rbegin(); it != group.rend(); ++it) srv->answer(*it, srv->response_);
+          return;
+        }
+        srv->answer(conn, by_path != srv->by_path_.end() ? by_path->second : srv->response_);
       });
+}
+
+void EngineFakeHttp::answer(Conn* conn, const Response& r) {
+  std::string body = r.body;
+  if (const auto at = body.find("{peer}"); at != std::string::npos) {
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (uv_tcp_getpeername(&conn->tcp, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+      uv_ip_name(reinterpret_cast<sockaddr*>(&ss), ip, sizeof ip);
+    body.replace(at, 6, ip);
+  }
+  conn->out = "HTTP/1.1 " + std::to_string(r.status) + " X\r\n";
+  for (const auto& [k, v] : r.headers) conn->out += k + ": " + v + "\r\n";
+  conn->out += "Content-Length: " + std::to_string(body.size()) +
+               (keep_alive_ ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n") + body;
+  uv_buf_t out = uv_buf_init(conn->out.data(), static_cast<unsigned>(conn->out.size()));
+  conn->write.data = conn;
+  uv_write(&conn->write, reinterpret_cast<uv_stream_t*>(&conn->tcp), &out, 1, [](uv_write_t* w, int) {
+    auto* cc = static_cast<Conn*>(w->data);
+    if (!cc->server) return;
+    if (!cc->server->keep_alive_) return cc->server->closeConn(cc);
+    cc->answered = false;  // ready for the next request on this connection
+  });
 }
 
 }  // namespace pathwatch::testing

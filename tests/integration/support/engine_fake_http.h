@@ -1,6 +1,7 @@
 #pragma once
 // A plain-HTTP server on the test's own libuv loop (127.0.0.1, port 0) that
 // answers every request with one canned response, or never answers (hang).
+// In a response body, "{peer}" becomes the client's address.
 #include <uv.h>
 
 #include <cstdint>
@@ -29,6 +30,10 @@ class EngineFakeHttp {
   }
   // Per-path answers as above, but every connection closed after its answer.
   void closeAfterEachAnswer() { keep_alive_ = false; }
+  // Holds answers with the main response until `n` requests wait for one,
+  // then writes them all in the same loop turn, the last request's first
+  // (clients see them together, in the other order than they asked).
+  void answerInGroupsOf(std::size_t n) { group_of_ = n; }
   int connections() const { return connections_; }
   const std::vector<std::string>& requestLines() const { return request_lines_; }
   ~EngineFakeHttp();
@@ -43,6 +48,7 @@ class EngineFakeHttp {
   struct Conn;
   static void onConn(uv_stream_t* s, int status) noexcept;
   void closeConn(Conn* c);
+  void answer(Conn* c, const Response& r);
 
   uv_loop_t* loop_;
   uv_tcp_t* listener_;
@@ -56,6 +62,8 @@ class EngineFakeHttp {
   std::vector<std::string> request_lines_;
   std::string last_head_;
   std::set<Conn*> conns_;
+  std::size_t group_of_ = 0;
+  std::vector<Conn*> held_;
 };
 
 }  // namespace pathwatch::testing
