@@ -102,7 +102,8 @@ struct Engine::Impl {
   // libcurl matches an idle connection by host, port, proxy and TLS settings;
   // the route's binding is a socket option it knows nothing of, so with one
   // cache a trace on one route could ride on another route's connection and
-  // report that route's egress.
+  // report that route's egress. The CA file they verify against is parsed
+  // once for all of them (caStore below).
   std::map<std::string, std::unique_ptr<HttpClient>> http;
   HttpClient& httpFor(const RouteConfig& route) {
     auto& client = http[route.name];
@@ -111,6 +112,23 @@ struct Engine::Impl {
   }
   std::shared_ptr<const PublicRoots> public_roots;
   std::string public_roots_error;
+  // tls.ca_file parsed at the first TLS fetch (a check that never gets that
+  // far never reads it), then shared by every route's connections. When it
+  // cannot be loaded, fetches hand libcurl the path and it reports the
+  // failure as it always has (a TLS error naming the file).
+  std::shared_ptr<const CaStore> ca_store;
+  bool ca_store_tried = false;
+  std::shared_ptr<const CaStore> caStore() {
+    if (!ca_store_tried && !config->tls.ca_file.empty()) {
+      ca_store_tried = true;
+      try {
+        ca_store = CaStore::load(config->tls.ca_file);
+      } catch (const std::exception&) {
+        ca_store.reset();
+      }
+    }
+    return ca_store;
+  }
   std::map<std::string, std::string> binding_errors;
   std::map<std::pair<std::string, std::size_t>, std::unique_ptr<AresChannel>> channels;
   std::map<std::pair<std::string, std::size_t>, std::string> channel_errors;
@@ -230,6 +248,8 @@ struct Engine::Impl::Session : Task {
     req.pin_address = std::move(pin);
     req.route = &route;
     req.ca_file = engine->config->tls.ca_file;
+    if (url.rfind("https://", 0) == 0 || route.proxy_scheme == ProxyScheme::Https)
+      req.ca_store = engine->caStore();
     req.public_roots = engine->public_roots;
     req.timeout = std::max<Millis>(remaining(), std::chrono::milliseconds(1));
     if (route.kind == RouteKind::Proxy && !proxy_ip.empty()) req.proxy_pin_address = proxy_ip;

@@ -212,6 +212,8 @@ struct Transfer {
     t->verify_error = 0;
     t->tls_version.clear();
     auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
+    // The proxy's TLS and the target's verify against the same CA file.
+    if (t->req.ca_store) SSL_CTX_set1_cert_store(ctx, t->req.ca_store->store());
     SSL_CTX_set_ex_data(ctx, sslCtxIndex(), t);
     // Keep curl's mode (peer verification on): only watch what happens.
     SSL_CTX_set_verify(ctx, SSL_CTX_get_verify_mode(ctx), &Transfer::onVerify);
@@ -318,14 +320,21 @@ std::string Transfer::setup() {
   set(CURLOPT_SSL_VERIFYHOST, 2L);
   set(CURLOPT_PROXY_SSL_VERIFYPEER, 1L);
   set(CURLOPT_PROXY_SSL_VERIFYHOST, 2L);
-  if (!req.ca_file.empty()) {
+  if (req.ca_store) {
+    // The engine's parsed CA file, put in each TLS context (onSslCtx); libcurl
+    // loads nothing itself (an empty store it caches, then replaced).
+    set(CURLOPT_CAINFO, static_cast<const char*>(nullptr));
+    set(CURLOPT_CAPATH, static_cast<const char*>(nullptr));
+    set(CURLOPT_PROXY_CAINFO, static_cast<const char*>(nullptr));
+    set(CURLOPT_PROXY_CAPATH, static_cast<const char*>(nullptr));
+  } else if (!req.ca_file.empty()) {
     set(CURLOPT_CAINFO, req.ca_file.c_str());
     set(CURLOPT_CAPATH, static_cast<const char*>(nullptr));  // no silent extra trust
     set(CURLOPT_PROXY_CAINFO, req.ca_file.c_str());
     set(CURLOPT_PROXY_CAPATH, static_cast<const char*>(nullptr));
-    // Parsed once per HttpClient (libcurl keeps the store per multi handle),
-    // and the client lives as long as its config: read at start and on
-    // reload only (docs/configuration.md), never per probe.
+    // Without the engine's parsed store: parsed once per HttpClient (libcurl
+    // keeps the store per multi handle), and the client lives as long as its
+    // config: read at start and on reload only (docs/configuration.md).
     set(CURLOPT_CA_CACHE_TIMEOUT, -1L);
   }
   set(CURLOPT_SSL_CTX_FUNCTION, &Transfer::onSslCtx);

@@ -201,6 +201,19 @@ std::size_t PublicRoots::addPem(BIO* bio) {
   return n;
 }
 
+std::shared_ptr<const CaStore> CaStore::load(const std::string& path) {
+  std::shared_ptr<CaStore> ca(new CaStore());
+  ca->path_ = path;
+  ca->store_.reset(X509_STORE_new());
+  if (!ca->store_) throw std::runtime_error("tls.ca_file: out of memory");
+  if (X509_STORE_load_file(ca->store_.get(), path.c_str()) != 1) {
+    ERR_clear_error();
+    throw std::runtime_error("tls.ca_file: " + path + ": no certificate could be loaded");
+  }
+  X509_STORE_set_flags(ca->store_.get(), X509_V_FLAG_TRUSTED_FIRST | X509_V_FLAG_PARTIAL_CHAIN);
+  return ca;
+}
+
 std::shared_ptr<const PublicRoots> PublicRoots::load(const std::string& path) {
   namespace fs = std::filesystem;
   std::shared_ptr<PublicRoots> roots(new PublicRoots());

@@ -93,6 +93,27 @@ class PublicRoots {
 };
 
 // What a person needs to see of one certificate.
+// The CA file every connection verifies against (tls.ca_file), parsed once
+// per engine and shared by the connections of every route. libcurl 7.88
+// keeps its own parsed copy per multi handle, and the engine has one per
+// route (a kept connection must stay on its route): each would parse the
+// system bundle again (about 20 ms and 0.8 MiB each here).
+class CaStore {
+ public:
+  // As libcurl loads CURLOPT_CAINFO (X509_STORE_load_file: the certificates
+  // and CRLs in the PEM), with the flags it sets (trusted first, partial
+  // chains). Synchronous file I/O: once per engine, never per probe.
+  // Throws std::runtime_error naming the path when it cannot be loaded.
+  static std::shared_ptr<const CaStore> load(const std::string& path);
+  X509_STORE* store() const { return store_.get(); }
+  const std::string& path() const { return path_; }
+
+ private:
+  CaStore() = default;
+  X509StorePtr store_;
+  std::string path_;
+};
+
 struct CertSummary {
   std::string subject, issuer;  // RFC 2253: "CN=api.openai.com,O=OpenAI"
   std::string not_after;        // ISO 8601 UTC: "2027-01-31T23:59:59Z"

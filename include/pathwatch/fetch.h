@@ -18,6 +18,7 @@
 
 namespace pathwatch {
 
+class CaStore;      // tls_verify.h
 class PublicRoots;  // tls_verify.h
 
 struct FetchRequest {
@@ -28,6 +29,8 @@ struct FetchRequest {
   std::optional<std::string> pin_address;  // CURLOPT_RESOLVE host:port:address
   const RouteConfig* route = nullptr;      // binding and proxy; nullptr = default path
   std::string ca_file;                     // what the route trusts; "" = libcurl default
+  // ca_file already parsed (shared by every route); nullptr: libcurl reads ca_file.
+  std::shared_ptr<const CaStore> ca_store;
   std::shared_ptr<const PublicRoots> public_roots;  // nullptr: public_root left unset
   Millis timeout = std::chrono::seconds(10);
   std::size_t body_cap = 64 * 1024;
@@ -75,10 +78,11 @@ class [[nodiscard]] FetchHandle {
 
 // Runs on the loop thread only. The public roots (FetchRequest::public_roots)
 // are loaded once by the caller (PublicRoots::load at start or reload, sync
-// file I/O), never per probe. The only file read here is libcurl loading
-// req.ca_file for the client's first handshake (libcurl 7.87+ keeps the
-// parsed store per HttpClient, for its lifetime): recreate the HttpClient on
-// config reload.
+// file I/O), never per probe, and so is the CA file (FetchRequest::ca_store,
+// CaStore::load). Without a ca_store the only file read here is libcurl
+// loading req.ca_file for the client's first handshake (libcurl 7.87+ keeps
+// the parsed store per HttpClient, for its lifetime): recreate the
+// HttpClient on config reload.
 // The process should ignore SIGPIPE (CURLOPT_NOSIGNAL leaves it alone).
 class HttpClient {
  public:

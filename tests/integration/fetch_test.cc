@@ -4,6 +4,7 @@
 // cancellation and shutdown.
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <regex>
 
@@ -187,6 +188,57 @@ TEST_F(FetchTest, CaFileIsReadOncePerClientNotPerFetch) {
   std::filesystem::remove_all(dir);
 }
 
+// The engine parses the CA file once and hands the store to every route's
+// client (CaStore): no client reads the file again, and the store is what
+// the handshake trusts (the private CA's leaf verifies through it).
+TEST_F(FetchTest, AParsedCaStoreIsTrustedAndNoClientReadsTheFile) {
+  const std::string dir = ::testing::TempDir() + "pw-castore-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  const std::string ca = dir + "/ca.pem";
+  std::filesystem::copy_file(TestPki::get().ca_file, ca,
+                             std::filesystem::copy_options::overwrite_existing);
+  const auto store = CaStore::load(ca);
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->path(), ca);
+  int in = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  ASSERT_GE(in, 0);
+  ASSERT_GE(::inotify_add_watch(in, ca.c_str(), IN_OPEN), 0);
+  auto srv = tlsServer(TestPki::get().corporate);
+  for (int client = 0; client < 2; ++client) {
+    client_ = std::make_unique<HttpClient>(loop_.get());
+    for (int i = 0; i < 2; ++i) {
+      FetchRequest req = request(true, srv->port(), "/ok");
+      req.ca_file = ca;
+      req.ca_store = store;
+      FetchResult r = run(std::move(req));
+      ASSERT_EQ(r.failed_at, FailedAt::None) << r.error << " " << r.detail;
+      EXPECT_EQ(r.tls.ca_file_ok, std::optional<bool>(true));
+      EXPECT_EQ(r.tls.public_root, std::optional<bool>(false));
+    }
+  }
+  alignas(inotify_event) char buf[4096];
+  EXPECT_LT(::read(in, buf, sizeof buf), 0) << "a client opened the CA file";
+  EXPECT_EQ(srv->connections(), 4);
+  ::close(in);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(CaStoreTest, AFileWithoutCertificatesOrNoFileIsAnErrorNamingIt) {
+  const std::string dir = ::testing::TempDir() + "pw-castore-bad-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  const std::string empty = dir + "/empty.pem";
+  { std::ofstream(empty) << "not a certificate\n"; }
+  for (const std::string& path : {empty, dir + "/missing.pem"}) {
+    try {
+      CaStore::load(path);
+      ADD_FAILURE() << path << " loaded";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    }
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST_F(FetchTest, CorporateCaWorksButIsNotAPublicRoot) {
   auto srv = tlsServer(TestPki::get().corporate);
   FetchResult r = run(request(true, srv->port(), "/ok"));
@@ -220,20 +272,29 @@ class FetchCertTest : public FetchTest, public ::testing::WithParamInterface<Cer
 TEST_P(FetchCertTest, BadCertificateFailsTlsAndNothingIsSent) {
   const CertCase& c = GetParam();
   auto srv = tlsServer(TestPki::get().*(c.leaf));
-  FetchRequest req = request(true, srv->port(), "/echo");
-  req.headers = {{"Authorization", "Bearer " + kKey}};
-  req.scrub = {kKey};
-  FetchResult r = run(std::move(req));
-  EXPECT_EQ(r.failed_at, FailedAt::Tls);
-  EXPECT_EQ(r.error, c.error) << r.detail;
-  EXPECT_EQ(r.tls.status, LayerStatus::Fail);
-  EXPECT_EQ(r.tls.error, c.error);
-  EXPECT_EQ(r.tls.ca_file_ok, std::optional<bool>(false));
-  EXPECT_EQ(r.tls.public_root, std::optional<bool>(false));
-  EXPECT_FALSE(r.tls.verify_error.empty());
-  EXPECT_FALSE(r.tls.chain.empty()) << "the chain is evidence even when it fails";
-  EXPECT_EQ(r.http.status, LayerStatus::Skipped);
-  EXPECT_EQ(r.http.code, 0);
+  // Against the CA file as libcurl reads it, and against the engine's parsed
+  // store (CaStore) with the file out of reach: the same refusal.
+  for (const bool parsed : {false, true}) {
+    SCOPED_TRACE(parsed ? "parsed store" : "ca_file");
+    FetchRequest req = request(true, srv->port(), "/echo");
+    req.headers = {{"Authorization", "Bearer " + kKey}};
+    req.scrub = {kKey};
+    if (parsed) {
+      req.ca_store = CaStore::load(TestPki::get().ca_file);
+      req.ca_file = "/nonexistent/pathwatch-ca.pem";
+    }
+    FetchResult r = run(std::move(req));
+    EXPECT_EQ(r.failed_at, FailedAt::Tls);
+    EXPECT_EQ(r.error, c.error) << r.detail;
+    EXPECT_EQ(r.tls.status, LayerStatus::Fail);
+    EXPECT_EQ(r.tls.error, c.error);
+    EXPECT_EQ(r.tls.ca_file_ok, std::optional<bool>(false));
+    EXPECT_EQ(r.tls.public_root, std::optional<bool>(false));
+    EXPECT_FALSE(r.tls.verify_error.empty());
+    EXPECT_FALSE(r.tls.chain.empty()) << "the chain is evidence even when it fails";
+    EXPECT_EQ(r.http.status, LayerStatus::Skipped);
+    EXPECT_EQ(r.http.code, 0);
+  }
   EXPECT_EQ(srv->requests(), 0) << "a request went out over an unverified connection";
 }
 
