@@ -3,6 +3,11 @@
 made by sequential curl runs, on the lab world (tests/lab). Needs root.
 
   sudo /usr/bin/python3 bench/check_vs_curl.py --bin-dir build [--runs 5] [--timeout 5s]
+       [--system-roots]
+
+--system-roots: the CA file both trust is the system's bundle (/etc/ssl/certs/
+ca-certificates.crt, about 140 roots) followed by the lab CA, the shape of an operator's
+file with a private CA added, instead of the lab CA alone (parsing it is part of a check).
 
 Prints wall time and CPU time (user+sys of the children, resource.getrusage)
 per round, as median and min over the runs.
@@ -69,6 +74,8 @@ def main():
     ap.add_argument("--bin-dir", required=True)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--timeout", default="5s")
+    ap.add_argument("--system-roots", action="store_true",
+                    help="trust the system bundle + the lab CA (one file), not the lab CA alone")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
     if os.geteuid() != 0:
@@ -85,6 +92,13 @@ def main():
         w.build()
         lab = harness.Lab(w, verbose=a.verbose)
         lab.new_workdir("bench")
+        if a.system_roots:
+            combined = os.path.join(w.dir, "system-and-lab-ca.pem")
+            with open(combined, "w") as out:
+                for src in ("/etc/ssl/certs/ca-certificates.crt", w.ca_bundle):
+                    with open(src) as f:
+                        out.write(f.read().rstrip("\n") + "\n")
+            w.ca_bundle = combined
         script = os.path.join(w.dir, "curl16.sh")
         with open(script, "w") as f:
             f.write(curl_script(w, int(a.timeout.rstrip("s"))))
