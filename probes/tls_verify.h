@@ -92,7 +92,6 @@ class PublicRoots {
   std::string source_;
 };
 
-// What a person needs to see of one certificate.
 // The CA file every connection verifies against (tls.ca_file), parsed once
 // per engine and shared by the connections of every route. libcurl 7.88
 // keeps its own parsed copy per multi handle, and the engine has one per
@@ -114,6 +113,7 @@ class CaStore {
   std::string path_;
 };
 
+// What a person needs to see of one certificate.
 struct CertSummary {
   std::string subject, issuer;  // RFC 2253: "CN=api.openai.com,O=OpenAI"
   std::string not_after;        // ISO 8601 UTC: "2027-01-31T23:59:59Z"
