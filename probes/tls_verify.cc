@@ -204,15 +204,19 @@ std::size_t PublicRoots::addPem(BIO* bio) {
 std::shared_ptr<const CaStore> CaStore::load(const std::string& path) {
   std::shared_ptr<CaStore> ca(new CaStore());
   ca->path_ = path;
-  ca->store_.reset(X509_STORE_new());
-  if (!ca->store_) throw std::runtime_error("tls.ca_file: out of memory");
-  if (X509_STORE_load_file(ca->store_.get(), path.c_str()) != 1) {
-    ERR_clear_error();
-    throw std::runtime_error("tls.ca_file: " + path + ": no certificate could be loaded");
+  try {
+    ca->roots_ = PublicRoots::load(path);
+  } catch (const std::runtime_error& e) {
+    std::string why = e.what();
+    const std::string_view prefix = "tls.public_roots: ";
+    if (why.rfind(prefix, 0) == 0) why.erase(0, prefix.size());
+    throw std::runtime_error("tls.ca_file: " + why);
   }
-  X509_STORE_set_flags(ca->store_.get(), X509_V_FLAG_TRUSTED_FIRST | X509_V_FLAG_PARTIAL_CHAIN);
+  X509_STORE_set_flags(ca->store(), X509_V_FLAG_TRUSTED_FIRST | X509_V_FLAG_PARTIAL_CHAIN);
   return ca;
 }
+
+X509_STORE* CaStore::store() const { return roots_->store_.get(); }
 
 std::shared_ptr<const PublicRoots> PublicRoots::load(const std::string& path) {
   namespace fs = std::filesystem;

@@ -84,6 +84,7 @@ class PublicRoots {
     ChainCheck result;
     std::time_t from = 0, until = 0;  // the answer holds for times in [from, until)
   };
+  friend class CaStore;           // uses the store of its own instance
   std::unique_ptr<Index> index_;  // before store_: the store's lookup points into it
   X509StorePtr store_;
   mutable std::mutex memo_mutex_;
@@ -92,24 +93,29 @@ class PublicRoots {
   std::string source_;
 };
 
-// The CA file every connection verifies against (tls.ca_file), parsed once
+// The CA file every connection verifies against (tls.ca_file), read once
 // per engine and shared by the connections of every route. libcurl 7.88
 // keeps its own parsed copy per multi handle, and the engine has one per
 // route (a kept connection must stay on its route): each would parse the
-// system bundle again (about 20 ms and 0.8 MiB each here).
+// system bundle again (about 20 ms and 0.8 MiB each here). Read as the
+// public roots are: indexed by subject, a certificate parsed the first time
+// a chain names it, so a handshake pays for its own issuers only.
 class CaStore {
  public:
-  // As libcurl loads CURLOPT_CAINFO (X509_STORE_load_file: the certificates
-  // and CRLs in the PEM), with the flags it sets (trusted first, partial
-  // chains). Synchronous file I/O: once per engine, never per probe.
-  // Throws std::runtime_error naming the path when it cannot be loaded.
+  // The certificates of a PEM file (or of the *.pem / *.crt / *.cer files of
+  // a folder), with the flags libcurl sets on its store (trusted first,
+  // partial chains). A file that is not a regular one (a FIFO, a device) is
+  // never read. Synchronous file I/O: once per engine, never per probe.
+  // Throws std::runtime_error naming the path when nothing can be loaded.
   static std::shared_ptr<const CaStore> load(const std::string& path);
-  X509_STORE* store() const { return store_.get(); }
+  X509_STORE* store() const;
   const std::string& path() const { return path_; }
+  std::size_t size() const { return roots_->size(); }
+  std::size_t parsed() const { return roots_->parsed(); }
 
  private:
   CaStore() = default;
-  X509StorePtr store_;
+  std::shared_ptr<const PublicRoots> roots_;  // its store, with other flags, is the CA store
   std::string path_;
 };
 

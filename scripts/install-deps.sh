@@ -14,6 +14,8 @@ packages=(
   # tests: the lab's real servers and tools
   python3 openssl curl iproute2 nftables util-linux procps
   nginx-light dnsmasq-base squid-openssl microsocks
+  # the system's root bundle: the default tls.ca_file, and what the CA store test trusts
+  ca-certificates
   # the lab runs pathwatch under a shifted clock (host/clock_* scenarios)
   faketime
   # systemd-analyze verify for the unit

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -195,11 +196,20 @@ TEST_F(FetchTest, AParsedCaStoreIsTrustedAndNoClientReadsTheFile) {
   const std::string dir = ::testing::TempDir() + "pw-castore-" + std::to_string(::getpid());
   std::filesystem::create_directories(dir);
   const std::string ca = dir + "/ca.pem";
-  std::filesystem::copy_file(TestPki::get().ca_file, ca,
-                             std::filesystem::copy_options::overwrite_existing);
+  // The system's bundle first, then the test CAs: what a host with a private
+  // CA added trusts; only the chain's own issuers get parsed.
+  {
+    std::ofstream out(ca, std::ios::trunc);
+    for (const std::string& src : {std::string("/etc/ssl/certs/ca-certificates.crt"), TestPki::get().ca_file}) {
+      std::ifstream in(src);
+      out << in.rdbuf() << "\n";
+    }
+  }
   const auto store = CaStore::load(ca);
   ASSERT_TRUE(store);
   EXPECT_EQ(store->path(), ca);
+  EXPECT_GT(store->size(), 100u) << "the system bundle was not read";
+  EXPECT_EQ(store->parsed(), 0u);
   int in = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   ASSERT_GE(in, 0);
   ASSERT_GE(::inotify_add_watch(in, ca.c_str(), IN_OPEN), 0);
@@ -219,6 +229,8 @@ TEST_F(FetchTest, AParsedCaStoreIsTrustedAndNoClientReadsTheFile) {
   alignas(inotify_event) char buf[4096];
   EXPECT_LT(::read(in, buf, sizeof buf), 0) << "a client opened the CA file";
   EXPECT_EQ(srv->connections(), 4);
+  EXPECT_GE(store->parsed(), 1u);
+  EXPECT_LE(store->parsed(), 3u) << "certificates parsed that no chain named";
   ::close(in);
   std::filesystem::remove_all(dir);
 }
@@ -228,7 +240,9 @@ TEST(CaStoreTest, AFileWithoutCertificatesOrNoFileIsAnErrorNamingIt) {
   std::filesystem::create_directories(dir);
   const std::string empty = dir + "/empty.pem";
   { std::ofstream(empty) << "not a certificate\n"; }
-  for (const std::string& path : {empty, dir + "/missing.pem"}) {
+  const std::string fifo = dir + "/fifo.pem";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {empty, dir + "/missing.pem", fifo}) {
     try {
       CaStore::load(path);
       ADD_FAILURE() << path << " loaded";
