@@ -105,7 +105,7 @@ class CaStore {
   // The certificates of a PEM file (or of the *.pem / *.crt / *.cer files of
   // a folder), with the flags libcurl sets on its store (trusted first,
   // partial chains). A file that is not a regular one (a FIFO, a device) is
-  // never read. Synchronous file I/O: once per engine, never per probe.
+  // not read here. Synchronous file I/O: once per engine, never per probe.
   // Throws std::runtime_error naming the path when nothing can be loaded.
   static std::shared_ptr<const CaStore> load(const std::string& path);
   X509_STORE* store() const;
