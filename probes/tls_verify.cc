@@ -204,28 +204,21 @@ std::size_t PublicRoots::addPem(BIO* bio) {
 std::shared_ptr<const CaStore> CaStore::load(const std::string& path) {
   std::shared_ptr<CaStore> ca(new CaStore());
   ca->path_ = path;
-  try {
-    ca->roots_ = PublicRoots::load(path);
-  } catch (const std::runtime_error& e) {
-    std::string why = e.what();
-    const std::string_view prefix = "tls.public_roots: ";
-    if (why.rfind(prefix, 0) == 0) why.erase(0, prefix.size());
-    throw std::runtime_error("tls.ca_file: " + why);
-  }
+  ca->roots_ = PublicRoots::load(path, "tls.ca_file");
   X509_STORE_set_flags(ca->store(), X509_V_FLAG_TRUSTED_FIRST | X509_V_FLAG_PARTIAL_CHAIN);
   return ca;
 }
 
 X509_STORE* CaStore::store() const { return roots_->store_.get(); }
 
-std::shared_ptr<const PublicRoots> PublicRoots::load(const std::string& path) {
+std::shared_ptr<const PublicRoots> PublicRoots::load(const std::string& path, std::string_view key) {
   namespace fs = std::filesystem;
   std::shared_ptr<PublicRoots> roots(new PublicRoots());
   roots->source_ = path;
   std::error_code ec;
   fs::file_status st = fs::status(path, ec);
   if (ec || !fs::exists(st)) {
-    throw std::runtime_error("tls.public_roots: " + path + ": no such file or folder");
+    throw std::runtime_error(std::string(key) + ": " + path + ": no such file or folder");
   }
   std::vector<fs::path> files;
   if (fs::is_directory(st)) {
@@ -235,7 +228,7 @@ std::shared_ptr<const PublicRoots> PublicRoots::load(const std::string& path) {
         files.push_back(it->path());
       }
     }
-    if (ec) throw std::runtime_error("tls.public_roots: " + path + ": " + ec.message());
+    if (ec) throw std::runtime_error(std::string(key) + ": " + path + ": " + ec.message());
     std::sort(files.begin(), files.end());
   } else {
     files.emplace_back(path);
@@ -251,7 +244,7 @@ std::shared_ptr<const PublicRoots> PublicRoots::load(const std::string& path) {
     roots->count_ += roots->addPem(bio.get());
   }
   if (roots->count_ == 0) {
-    throw std::runtime_error("tls.public_roots: " + path + ": no PEM certificate found");
+    throw std::runtime_error(std::string(key) + ": " + path + ": no PEM certificate found");
   }
   return roots;
 }

@@ -40,7 +40,9 @@ class PublicRoots {
   // Synchronous file I/O: call once at engine start or config reload and share
   // the result (FetchRequest::public_roots), never per probe.
   // Throws std::runtime_error naming the path when no certificate was found.
-  static std::shared_ptr<const PublicRoots> load(const std::string& path);
+  // `key` is the config key its errors name (CaStore reads tls.ca_file so).
+  static std::shared_ptr<const PublicRoots> load(const std::string& path,
+                                                 std::string_view key = "tls.public_roots");
   // From PEM text already in memory (tests, embedded sets). Throws as load().
   static std::shared_ptr<const PublicRoots> fromPem(std::string_view pem,
                                                     std::string source = "<memory>");
