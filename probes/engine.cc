@@ -86,6 +86,15 @@ struct Engine::Impl {
 
   AresChannel* channel(const RouteConfig& route, std::size_t idx, std::string* err);
   std::vector<DnsTarget> targets(const RouteConfig& route, bool first_only);
+  // How old a shared connection may be: half an interval (at most a
+  // minute), so a pair never takes the connection of its own previous check
+  // (at least 0.9 interval ago with the jitter) and every pair's TCP and TLS
+  // are those of a handshake made on its route within the interval it is
+  // checked in. Entries on one host share; a lone entry connects each time.
+  std::chrono::seconds connectionLifetime() const {
+    const auto s = std::chrono::duration_cast<std::chrono::seconds>(config->interval / 2);
+    return std::clamp<std::chrono::seconds>(s, std::chrono::seconds(1), std::chrono::seconds(60));
+  }
   Millis dnsBudget() const {
     return std::max<Millis>(std::chrono::milliseconds(200), config->timeout * 2 / 5);
   }
@@ -544,6 +553,12 @@ struct Engine::Impl::PairSession : Session {
     req.headers = probe.headers;
     req.connect_only = !chain.full;
     req.keep_connection = chain.full && engine->trace_riders.count(pairName()) > 0;
+    // The request takes this route's kept connection to the same host and
+    // address when one was made within the last interval, and leaves its own:
+    // one handshake per route, host and address per interval however many
+    // entries name that host (docs/json.md layers.tcp.reused).
+    req.share_connection = chain.full;
+    req.connection_lifetime = engine->connectionLifetime();
     if (!send_key.empty()) req.scrub.push_back(send_key);
     // Half of what is left for TCP + TLS, so another address or a retry with
     // a small MSS still fits in the deadline.
@@ -627,6 +642,8 @@ struct Engine::Impl::PairSession : Session {
     r.tcp.address = f.connected_address;
     r.tcp.local_address = f.local_address;
     r.tcp.ms = f.connect_ms;
+    r.tcp.reused = f.reused;
+    r.tcp.connection_age_ms = f.connection_age_ms;
     r.tls = std::move(f.tls);
     r.http = std::move(f.http);
     if (r.tls.status == LayerStatus::Skipped && r.tls.reason.empty() &&
@@ -869,7 +886,8 @@ struct Engine::Impl::RouteSession : Session {
     FetchRequest req = baseRequest(urlOf(spec, "/cdn-cgi/trace"), std::move(pin));
     req.headers = {{"User-Agent", "pathwatch/0.1"}, {"Accept", "text/plain"}};
     req.body_cap = 4096;
-    req.reuse_connection = reuse;
+    // Riding: the connection stays for the route's next probe of that host.
+    req.reuse_connection = req.keep_connection = reuse;
     fetch(std::move(req), [this, name = spec.name](FetchResult f) {
       if (f.failed_at != FailedAt::None || f.http.code != 200) return;
       if (auto e = parseCdnTrace(f.http.body)) {

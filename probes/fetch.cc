@@ -39,6 +39,33 @@ int sslCtxIndex() {
   return idx;
 }
 
+// What a TLS connection's handshake showed, kept with the connection (in its
+// SSL object's ex_data, freed with it) for the requests that later ride on it
+// (FetchRequest::share_connection): they make no handshake of their own.
+struct ConnectionTls {
+  std::vector<CertSummary> chain;
+  long verify_error = 0;
+  std::string tls_version;
+  std::optional<bool> public_root;
+  std::string public_root_reason;
+  long connect_code = 0;      // a tunnel's answer to CONNECT
+  HeaderList proxy_headers;   // and its headers (scrubbed when read)
+  int64_t connect_us = 0, tls_us = 0;  // the handshake's timings
+  uint64_t made_ns = 0;       // uv_hrtime() when it was made
+};
+
+void freeConnectionTls(void* /*parent*/, void* ptr, CRYPTO_EX_DATA* /*ad*/, int /*idx*/, long /*argl*/,
+                       void* /*argp*/) noexcept {
+  delete static_cast<std::shared_ptr<const ConnectionTls>*>(ptr);
+}
+
+int connectionTlsIndex() {
+  static int idx = -1;
+  static std::once_flag once;
+  std::call_once(once, [] { idx = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, &freeConnectionTls); });
+  return idx;
+}
+
 bool validHeaderPart(std::string_view s, bool name) {
   for (char c : s) {
     if (c == '\r' || c == '\n' || c == '\0') return false;
@@ -58,6 +85,7 @@ struct Transfer {
   CURL* easy = nullptr;
   curl_slist* header_list = nullptr;
   curl_slist* resolve_list = nullptr;
+  curl_slist* connect_to_list = nullptr;
   char errbuf[CURL_ERROR_SIZE] = {};
 
   std::string scheme, host;  // host without brackets
@@ -86,6 +114,13 @@ struct Transfer {
   std::string tls_version;
 
   std::string bind_error;
+  // The chain against the public roots, judged once (at the request, or at
+  // the end when the handshake failed).
+  std::optional<ChainCheck> public_check;
+  // Riding on a kept connection: what its handshake showed (noteConnection).
+  bool reused = false;
+  long reused_connect_code = 0;
+  int64_t reused_connect_us = 0, reused_tls_us = 0, connection_age_us = 0;
 
   ~Transfer() {
     if (easy) curl_easy_cleanup(easy);
@@ -95,6 +130,7 @@ struct Transfer {
       if (h->data) OPENSSL_cleanse(h->data, std::strlen(h->data));
     curl_slist_free_all(header_list);
     curl_slist_free_all(resolve_list);
+    curl_slist_free_all(connect_to_list);
     for (auto& [name, value] : req.headers) wipeSecret(value);
     for (auto& s : req.scrub) wipeSecret(s);
     if (!req.url.empty() && !req.scrub.empty()) wipeSecret(req.url);  // Gemini's ?key=
@@ -215,6 +251,10 @@ struct Transfer {
     // The proxy's TLS and the target's verify against the same CA file.
     if (t->req.ca_store) SSL_CTX_set1_cert_store(ctx, t->req.ca_store->store());
     SSL_CTX_set_ex_data(ctx, sslCtxIndex(), t);
+    // A probe never renegotiates: the verify callback below (which finds this
+    // transfer through the context) runs during this transfer's handshake only,
+    // never on a kept connection after the transfer is gone.
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
     // Keep curl's mode (peer verification on): only watch what happens.
     SSL_CTX_set_verify(ctx, SSL_CTX_get_verify_mode(ctx), &Transfer::onVerify);
     return CURLE_OK;
@@ -241,6 +281,79 @@ struct Transfer {
     } catch (...) {
     }
     return preverify_ok;  // curl decides; we only record
+  }
+
+  // The connection is ready and the request about to go (new or kept).
+  static int onPrereq(void* userp, char* /*primary_ip*/, char* /*local_ip*/, int /*primary_port*/,
+                      int /*local_port*/) noexcept {
+    auto* t = static_cast<Transfer*>(userp);
+    try {
+      if (t->https) {
+        curl_tlssessioninfo* info = nullptr;
+        if (curl_easy_getinfo(t->easy, CURLINFO_TLS_SSL_PTR, &info) == CURLE_OK && info &&
+            info->backend == CURLSSLBACKEND_OPENSSL && info->internals)
+          t->noteConnection(static_cast<SSL*>(info->internals));
+      }
+    } catch (...) {
+    }
+    return CURL_PREREQFUNC_OK;
+  }
+
+  // A handshake of this transfer's: its evidence goes with the connection for
+  // whoever rides on it later. No handshake (a kept connection): the evidence
+  // is the one that came with it.
+  void noteConnection(SSL* ssl) {
+    SSL_CTX_set_ex_data(SSL_get_SSL_CTX(ssl), sslCtxIndex(), nullptr);  // the handshake is over
+    if (tls_started) {
+      reused = false;  // libcurl may retry on a new connection when a kept one died
+      if (!chain_captured || (!req.share_connection && !req.keep_connection)) return;
+      judgePublicRoots();
+      auto c = std::make_shared<ConnectionTls>();
+      c->chain = chain;
+      c->verify_error = verify_error;
+      c->tls_version = tls_version.empty() ? SSL_get_version(ssl) : tls_version;
+      if (public_check) {
+        c->public_root = public_check->ok;
+        c->public_root_reason = public_check->reason;
+      }
+      if (tunnel) {
+        curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &c->connect_code);
+        c->proxy_headers = proxy_headers;
+      }
+      curl_off_t lookup = 0, connect = 0, appconnect = 0;
+      curl_easy_getinfo(easy, CURLINFO_NAMELOOKUP_TIME_T, &lookup);
+      curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connect);
+      curl_easy_getinfo(easy, CURLINFO_APPCONNECT_TIME_T, &appconnect);
+      c->connect_us = connect > lookup ? connect - lookup : 0;
+      c->tls_us = appconnect > connect ? appconnect - connect : 0;
+      c->made_ns = uv_hrtime();
+      auto* held = new std::shared_ptr<const ConnectionTls>(std::move(c));
+      delete static_cast<std::shared_ptr<const ConnectionTls>*>(SSL_get_ex_data(ssl, connectionTlsIndex()));
+      if (SSL_set_ex_data(ssl, connectionTlsIndex(), held) != 1) delete held;
+      return;
+    }
+    const auto* held = static_cast<std::shared_ptr<const ConnectionTls>*>(SSL_get_ex_data(ssl, connectionTlsIndex()));
+    if (!held || !*held) return;
+    const ConnectionTls& c = **held;
+    reused = true;
+    chain_captured = true;
+    chain = c.chain;
+    verify_error = c.verify_error;
+    tls_version = c.tls_version;
+    if (c.public_root) public_check = ChainCheck{*c.public_root, 0, c.public_root_reason};
+    if (tunnel) {
+      connect_done = true;
+      reused_connect_code = c.connect_code;
+      proxy_headers = c.proxy_headers;
+    }
+    reused_connect_us = c.connect_us;
+    reused_tls_us = c.tls_us;
+    connection_age_us = static_cast<int64_t>((uv_hrtime() - c.made_ns) / 1000);
+  }
+
+  void judgePublicRoots() {
+    if (!public_check && chain_captured && req.public_roots && !peer_chain.der.empty())
+      public_check = req.public_roots->verifyPeer(peer_chain, host);
   }
 
   void keepCert(X509* c) {
@@ -295,11 +408,24 @@ std::string Transfer::setup() {
   set(CURLOPT_PROTOCOLS_STR, "http,https");
   set(CURLOPT_FOLLOWLOCATION, 0L);  // a 3xx is an answer
   // Real timings, real handshakes: a new connection per fetch, closed after,
-  // but for the trace riding on its provider's connection (fetch.h).
-  set(CURLOPT_FRESH_CONNECT, req.reuse_connection ? 0L : 1L);
-  set(CURLOPT_FORBID_REUSE, req.keep_connection ? 0L : 1L);
-  // A kept connection nobody took is closed when the next one is made.
-  set(CURLOPT_MAXAGE_CONN, 2L);
+  // but for the trace riding on its provider's connection and the requests
+  // that share one (fetch.h).
+  const bool share = req.share_connection && https && !req.connect_only;
+  set(CURLOPT_FRESH_CONNECT, share || req.reuse_connection ? 0L : 1L);
+  set(CURLOPT_FORBID_REUSE, share || req.keep_connection ? 0L : 1L);
+  if (share) {
+    // Never a connection older than the lifetime: each one is a handshake
+    // proven within it (the engine's probe interval). libcurl compares whole
+    // seconds of age with '>', so N - 1 keeps every taken one under N.
+    const long lifetime = std::max<long>(1, static_cast<long>(req.connection_lifetime.count()) - 1);
+    set(CURLOPT_MAXLIFETIME_CONN, lifetime);
+    // Idle at most 10 s: NATs and firewalls forget idle connections silently
+    // (tens of seconds on some), and a request on a forgotten one only times out.
+    set(CURLOPT_MAXAGE_CONN, std::min(lifetime, 10L));
+  } else {
+    // A kept connection nobody took is closed when the next one is made.
+    set(CURLOPT_MAXAGE_CONN, 2L);
+  }
   set(CURLOPT_SSL_SESSIONID_CACHE, 0L);  // a resumed session skips verification callbacks
   set(CURLOPT_HTTP_VERSION, req.allow_http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
   if (req.connect_only) set(CURLOPT_CONNECT_ONLY, 1L);
@@ -314,6 +440,8 @@ std::string Transfer::setup() {
   set(CURLOPT_WRITEDATA, this);
   set(CURLOPT_SOCKOPTFUNCTION, &Transfer::onSockopt);
   set(CURLOPT_SOCKOPTDATA, this);
+  set(CURLOPT_PREREQFUNCTION, &Transfer::onPrereq);
+  set(CURLOPT_PREREQDATA, this);
 
   // TLS: curl verifies against the route's CA file (and nothing else); we watch.
   set(CURLOPT_SSL_VERIFYPEER, 1L);
@@ -347,15 +475,26 @@ std::string Transfer::setup() {
     if (inet_pton(AF_INET6, addr.c_str(), buf) == 1) return name + ":" + std::to_string(p) + ":[" + addr + "]";
     return {};
   };
+  // The route's proxy, or explicitly none (never the environment's).
+  const RouteConfig* route = req.route;
+  const bool proxied = route && route->kind == RouteKind::Proxy && !route->proxy.empty();
   if (req.pin_address && !isIpLiteral(host)) {
     std::string e = pinEntry(host, port, *req.pin_address);
     if (e.empty()) return "invalid_pin_address";
-    resolve_list = curl_slist_append(resolve_list, e.c_str());
+    if (!proxied || !route->proxyResolvesRemotely()) {
+      // Connect to the address, still speaking to the name (SNI, Host,
+      // certificate). libcurl matches a kept connection by this address too,
+      // so a request never rides on a connection to another address of the
+      // name (it would ignore a CURLOPT_RESOLVE entry there).
+      e += ":" + std::to_string(port);
+      connect_to_list = curl_slist_append(connect_to_list, e.c_str());
+    } else {
+      // A proxy that resolves the name itself is handed the name.
+      resolve_list = curl_slist_append(resolve_list, e.c_str());
+    }
   }
 
-  // The route's proxy, or explicitly none (never the environment's).
-  const RouteConfig* route = req.route;
-  if (route && route->kind == RouteKind::Proxy && !route->proxy.empty()) {
+  if (proxied) {
     via_proxy = true;
     http_proxy = route->proxy_scheme == ProxyScheme::Http || route->proxy_scheme == ProxyScheme::Https;
     tunnel = http_proxy && https;
@@ -371,6 +510,7 @@ std::string Transfer::setup() {
     set(CURLOPT_PROXY, "");
   }
   if (resolve_list) set(CURLOPT_RESOLVE, resolve_list);
+  if (connect_to_list) set(CURLOPT_CONNECT_TO, connect_to_list);
 
   // Method and body.
   if (req.method == "HEAD") {
@@ -457,10 +597,17 @@ FetchResult Transfer::finish(CURLcode rc) {
     f.leaf_not_after = chain.front().not_after;
   }
   // In-memory verification against the public roots parsed once per config.
-  if (chain_captured && req.public_roots) {
-    ChainCheck pc = req.public_roots->verifyPeer(peer_chain, host);
-    f.public_root = pc.ok;
-    f.public_root_reason = pc.reason;
+  judgePublicRoots();
+  if (chain_captured && public_check) {
+    f.public_root = public_check->ok;
+    f.public_root_reason = public_check->reason;
+  }
+  if (reused) {
+    f.reused_connection = true;
+    f.reused_connect_us = reused_connect_us;
+    f.reused_tls_us = reused_tls_us;
+    f.connection_age_us = connection_age_us;
+    if (tunnel && f.connect_code == 0) f.connect_code = reused_connect_code;
   }
   f.bind_error = bind_error;
   f.headers = std::move(headers);

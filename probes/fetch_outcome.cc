@@ -104,6 +104,12 @@ FetchResult transferOutcome(TransferFacts f) {
   }
   r.local_address = f.local_ip;
   if (f.connect_us > 0) r.connect_ms = usToMs(f.connect_us - f.namelookup_us);
+  if (f.reused_connection) {
+    // No connect of its own: the one that made the connection speaks for it.
+    r.reused = true;
+    r.connect_ms = usToMs(f.reused_connect_us);
+    r.connection_age_ms = usToMs(f.connection_age_us);
+  }
   // curl sets the primary address once the TCP connect (to the target or the
   // proxy) succeeded; its connect time only when the proxy step finished too.
   const bool tcp_connected = f.connect_us > 0 || !r.connected_address.empty();
@@ -240,6 +246,10 @@ FetchResult transferOutcome(TransferFacts f) {
   } else {
     if (!isIpLiteral(f.host)) tls.sni = f.host;
     if (f.appconnect_us > 0 && f.connect_us > 0) tls.ms = usToMs(f.appconnect_us - f.connect_us);
+    if (f.reused_connection) {
+      tls.reused = true;
+      tls.ms = usToMs(f.reused_tls_us);
+    }
     // Through an https proxy a captured chain may be the proxy's: only the
     // target's is evidence about the target.
     const bool target_tls_reached =

@@ -120,6 +120,10 @@ json tcpJson(const TcpLayer& t) {
   putIf(j, "local_address", t.local_address);
   putIf(j, "ipv6_route", t.ipv6_route);
   j["via_proxy"] = t.via_proxy;
+  if (t.reused) {
+    j["reused"] = true;
+    j["connection_age_ms"] = t.connection_age_ms;
+  }
   json attempts = json::array();
   for (const auto& a : t.attempts) {
     json aj = json::object();
@@ -146,6 +150,7 @@ json tlsJson(const TlsLayer& t) {
   if (t.public_root) j["public_root"] = *t.public_root;
   putIf(j, "verify_error", t.verify_error);
   putIf(j, "small_mss", t.small_mss);
+  if (t.reused) j["reused"] = true;
   return j;
 }
 
@@ -306,6 +311,8 @@ bool readLayers(const json& layers, RouteResult& r) {
   r.tcp.local_address = getStr(t, "local_address");
   r.tcp.via_proxy = getBool(t, "via_proxy");
   r.tcp.ipv6_route = getStr(t, "ipv6_route");
+  r.tcp.reused = getBool(t, "reused");
+  r.tcp.connection_age_ms = getNum(t, "connection_age_ms");
   if (auto it = t.find("attempts"); it != t.end() && it->is_array()) {
     for (const auto& aj : *it) {
       if (!aj.is_object()) continue;
@@ -331,6 +338,7 @@ bool readLayers(const json& layers, RouteResult& r) {
   r.tls.public_root = getOptBool(s, "public_root");
   r.tls.verify_error = getStr(s, "verify_error");
   r.tls.small_mss = getStr(s, "small_mss");
+  r.tls.reused = getBool(s, "reused");
 
   const json& h = getObj(layers, "http");
   if (!readBase(h, r.http)) return false;

@@ -26,7 +26,7 @@ struct FetchRequest {
   std::string url;
   HeaderList headers;
   std::string body;
-  std::optional<std::string> pin_address;  // CURLOPT_RESOLVE host:port:address
+  std::optional<std::string> pin_address;  // CURLOPT_CONNECT_TO host:port:address:port
   const RouteConfig* route = nullptr;      // binding and proxy; nullptr = default path
   std::string ca_file;                     // what the route trusts; "" = libcurl default
   // ca_file already parsed (shared by every route); nullptr: libcurl reads ca_file.
@@ -43,14 +43,23 @@ struct FetchRequest {
   bool connect_only = false;  // stop after TCP + TLS: a handshake check, nothing sent
   int tcp_maxseg = 0;         // TCP_MAXSEG on the socket (a small MSS tells an MTU black hole)
   // Every fetch makes its own connection and closes it (real timings, real
-  // handshakes), except that a route's cdn-cgi/trace may ride on the
-  // connection its provider's probe just made: that probe keeps it open
-  // (`keep_connection`) and the trace takes it (`reuse_connection`, closed
-  // after). Without an open one to the same place the trace connects itself.
-  // A client's idle connections are matched by host, port, proxy and TLS
-  // settings, not by route binding: the engine keeps one client per route.
+  // handshakes), except:
+  // - a route's cdn-cgi/trace may ride on the connection its provider's probe
+  //   just made: that probe keeps it open (`keep_connection`) and the trace
+  //   takes it (`reuse_connection`, and keeps it in turn); without an open one to the
+  //   same place the trace connects itself;
+  // - `share_connection` (https only): the request takes a kept connection to
+  //   the same host, port and pinned address when one is younger than
+  //   `connection_lifetime`, and keeps its own for the next. Its TLS evidence
+  //   (chain, verification, version) and handshake timings are then the ones
+  //   of the request that made the connection (FetchResult::reused).
+  // A client's idle connections are matched by host, port, pinned address,
+  // proxy and TLS settings, not by route binding: the engine keeps one client
+  // per route.
   bool keep_connection = false;
   bool reuse_connection = false;
+  bool share_connection = false;
+  std::chrono::seconds connection_lifetime{60};
 };
 
 using FetchDone = std::function<void(FetchResult)>;

@@ -24,6 +24,11 @@ struct FetchResult {
   std::string connected_address;  // "198.18.0.10:443" (the proxy's, through a proxy)
   std::string local_address;      // our source address of that connection (no port)
   double connect_ms = 0;
+  // The request went on a kept connection (FetchRequest::share_connection):
+  // connect_ms and the TLS evidence are those of the handshake that made it,
+  // connection_age_ms ago.
+  bool reused = false;
+  double connection_age_ms = 0;
   TlsLayer tls;    // filled when TLS was attempted
   HttpLayer http;  // code, headers, body, timings; status ok when an answer came
   HeaderList proxy_headers;  // the proxy's answer to CONNECT (scrubbed), when tunnelled
@@ -61,6 +66,10 @@ struct TransferFacts {
   std::optional<bool> public_root;  // the chain against tls.public_roots (unset: not judged)
   std::string public_root_reason;
   std::string bind_error;  // the route's binding was refused on the socket
+  // The request rode on a kept TLS connection: no handshake of its own; the
+  // TLS evidence above and these timings are the handshake's that made it.
+  bool reused_connection = false;
+  int64_t reused_connect_us = 0, reused_tls_us = 0, connection_age_us = 0;
   HeaderList headers, proxy_headers;
   std::string body;
   std::size_t body_bytes = 0;

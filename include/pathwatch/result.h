@@ -74,6 +74,11 @@ struct TcpLayer : LayerBase {
   // "ok", or why not ("network_unreachable", "address_not_available", ...).
   // "" when not asked. A route without IPv6 is not a broken IPv6.
   std::string ipv6_route;
+  // The answer came on a connection an earlier probe on this route made to
+  // the same host and address (docs/json.md): `ms` and the TLS layer are that
+  // handshake's, made connection_age_ms before this request.
+  bool reused = false;
+  double connection_age_ms = 0;
 };
 
 struct TlsLayer : LayerBase {
@@ -85,6 +90,7 @@ struct TlsLayer : LayerBase {
   std::optional<bool> public_root;  // verified against tls.public_roots
   std::string verify_error;         // OpenSSL's reason when a verification failed
   std::string small_mss;  // "works" | "fails": a stalled handshake retried with a small TCP MSS
+  bool reused = false;    // the handshake of a reused connection (TcpLayer::reused)
 };
 
 struct HttpTimings {

@@ -98,9 +98,7 @@ void LoopbackListener::stop() {
 
 // ---- FakeHttpServer ------------------------------------------------------------
 
-namespace {
-
-// Plain or TLS byte stream over one accepted socket.
+// The connection as the server reads and writes it (TLS or plain).
 struct Stream {
   int fd;
   SSL* ssl = nullptr;
@@ -129,6 +127,10 @@ struct Stream {
   }
 };
 
+namespace {
+
+// Plain or TLS byte stream over one accepted socket.
+
 void setLingerZero(int fd) {
   linger l{1, 0};
   setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
@@ -150,9 +152,22 @@ std::string headerValue(const std::string& head, const char* name) {
 }
 
 std::string response(int code, const std::string& reason, const std::string& extra_headers,
-                     const std::string& body) {
+                     const std::string& body, bool keep_alive = false) {
   return "HTTP/1.1 " + std::to_string(code) + " " + reason + "\r\n" + extra_headers +
-         "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+         "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: " +
+         (keep_alive ? "keep-alive" : "close") + "\r\n\r\n" + body;
+}
+
+std::string peerAddress(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  char text[INET6_ADDRSTRLEN] = {};
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
+  if (ss.ss_family == AF_INET)
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, text, sizeof text);
+  else if (ss.ss_family == AF_INET6)
+    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, text, sizeof text);
+  return text;
 }
 
 }  // namespace
@@ -185,6 +200,11 @@ FakeHttpServer::~FakeHttpServer() {
 std::string FakeHttpServer::lastRequestHead() const {
   std::lock_guard<std::mutex> lock(mu_);
   return last_head_;
+}
+
+std::vector<std::string> FakeHttpServer::requestPeers() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return request_peers_;
 }
 
 void FakeHttpServer::serve(int fd) {
@@ -224,11 +244,25 @@ void FakeHttpServer::serve(int fd) {
     s.ssl = ssl.get();
   }
 
+  const std::string peer = peerAddress(fd);
+  // One request after another on a kept connection (the client sends the
+  // next only after its answer), until it closes or a path ends it.
+  for (int served = 0; served < 1000 && !listener_->stopping(); ++served) {
+    if (served > 0 && options_.close_kept_connections) {
+      char sink[4096];
+      s.readSome(sink, sizeof sink);  // the request, never answered
+      return;
+    }
+    if (!serveRequest(s, ssl, fd, peer)) return;
+  }
+}
+
+bool FakeHttpServer::serveRequest(Stream& s, SslPtr& ssl, int fd, const std::string& peer) {
   std::string head;
   char buf[16384];
   while (head.find("\r\n\r\n") == std::string::npos && head.size() < 256 * 1024) {
     long r = s.readSome(buf, sizeof buf);
-    if (r <= 0) return;
+    if (r <= 0) return false;
     head.append(buf, static_cast<std::size_t>(r));
   }
   head = head.substr(0, head.find("\r\n\r\n") + 2);
@@ -236,7 +270,9 @@ void FakeHttpServer::serve(int fd) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     last_head_ = head;
+    request_peers_.push_back(peer);
   }
+  const bool keep = options_.keep_alive;
   std::string path;
   {
     std::size_t a = head.find(' ');
@@ -249,21 +285,23 @@ void FakeHttpServer::serve(int fd) {
   };
 
   if (path == "/ok") {
-    s.writeAll(response(200, "OK", "Content-Type: application/json\r\nX-Pathwatch-Test: ok\r\nx-lower-case: kept\r\n",
-                        "{\"ok\":true}"));
+    return s.writeAll(response(200, "OK", "Content-Type: application/json\r\nX-Pathwatch-Test: ok\r\nx-lower-case: kept\r\n",
+                               "{\"ok\":true}", keep)) && keep;
   } else if (path.rfind("/status/", 0) == 0) {
     long code = arg("/status/");
     std::string extra = (code >= 300 && code < 400) ? "Location: https://elsewhere.pathwatch.test/next\r\n" : "";
-    s.writeAll(response(static_cast<int>(code), "Status", extra, "{\"code\":" + std::to_string(code) + "}"));
+    return s.writeAll(response(static_cast<int>(code), "Status", extra, "{\"code\":" + std::to_string(code) + "}", keep)) &&
+           keep;
   } else if (path == "/echo") {
     std::string auth = headerValue(head, "Authorization");
-    s.writeAll(response(200, "OK", "X-Echo-Authorization: " + auth + "\r\n",
-                        "{\"authorization\":\"" + auth + "\"}"));
+    return s.writeAll(response(200, "OK", "X-Echo-Authorization: " + auth + "\r\n",
+                               "{\"authorization\":\"" + auth + "\"}", keep)) &&
+           keep;
   } else if (path.rfind("/big/", 0) == 0) {
     const std::size_t total = static_cast<std::size_t>(arg("/big/")) << 20;
     std::string hdr = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
                       std::to_string(total) + "\r\nConnection: close\r\n\r\n";
-    if (!s.writeAll(hdr)) return;
+    if (!s.writeAll(hdr)) return false;
     const std::string chunk(64 * 1024, 'x');
     for (std::size_t sent = 0; sent < total && !listener_->stopping(); sent += chunk.size()) {
       if (!s.writeAll(std::string_view(chunk).substr(0, std::min(chunk.size(), total - sent)))) break;
@@ -291,8 +329,9 @@ void FakeHttpServer::serve(int fd) {
       }
     }
   } else {
-    s.writeAll(response(404, "Not Found", "", "no such behaviour"));
+    return s.writeAll(response(404, "Not Found", "", "no such behaviour", keep)) && keep;
   }
+  return false;
 }
 
 uint16_t closedPort() {

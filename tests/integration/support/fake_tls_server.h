@@ -50,6 +50,8 @@ class LoopbackListener {
   std::vector<int> conn_fds_;
 };
 
+struct Stream;
+
 // How a connection starts, before any HTTP.
 enum class OnAccept { Serve, RawGarbage, Reset, Close };
 
@@ -57,6 +59,12 @@ struct FakeServerOptions {
   bool tls = false;
   TestLeaf leaf;  // when tls
   OnAccept on_accept = OnAccept::Serve;
+  // Answers /ok, /status/<code>, /echo and unknown paths with keep-alive and
+  // serves the connection's next request (HTTP/1.1 persistent connections).
+  bool keep_alive = false;
+  // With keep_alive: the next request on a connection is read, then the
+  // connection closed unanswered (a server's keep-alive timeout racing it).
+  bool close_kept_connections = false;
 };
 
 class FakeHttpServer {
@@ -67,14 +75,19 @@ class FakeHttpServer {
   int connections() const { return listener_->accepted(); }
   int requests() const { return requests_.load(); }
   std::string lastRequestHead() const;  // request line + headers as received
+  // The client's address (no port) of every request, in order.
+  std::vector<std::string> requestPeers() const;
 
  private:
   void serve(int fd);
+  // One request on the connection; false when the connection is done.
+  bool serveRequest(Stream& s, SslPtr& ssl, int fd, const std::string& peer);
   FakeServerOptions options_;
   SslCtxPtr ssl_ctx_;
   std::atomic<int> requests_{0};
   mutable std::mutex mu_;
   std::string last_head_;
+  std::vector<std::string> request_peers_;
   std::unique_ptr<LoopbackListener> listener_;
 };
 

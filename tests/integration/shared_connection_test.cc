@@ -1,0 +1,293 @@
+// Shared connections (docs/json.md layers.tcp.reused): an HTTPS probe leaves
+// its connection for the next probe on its route to the same host and
+// address, which then reports that connection's handshake (chain,
+// verification, timings) as reused; never another address's, never another
+// route's, never one older than its lifetime.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+
+#include "integration/support/engine_loop.h"
+#include "integration/support/fake_dns.h"
+#include "integration/support/fake_tls_server.h"
+#include "integration/support/test_pki.h"
+#include "pathwatch/config.h"
+#include "pathwatch/engine.h"
+#include "pathwatch/fetch.h"
+#include "pathwatch/report.h"
+#include "pathwatch/report_json.h"
+#include "tls_verify.h"
+
+namespace pathwatch {
+namespace {
+
+using fetchtest::FakeHttpServer;
+using fetchtest::FakeServerOptions;
+using fetchtest::kTestHost;
+using fetchtest::TestPki;
+using testing::FakeDns;
+using testing::TestLoop;
+
+std::unique_ptr<FakeHttpServer> keepAliveTlsServer(const fetchtest::TestLeaf& leaf = TestPki::get().good) {
+  FakeServerOptions o;
+  o.tls = true;
+  o.leaf = leaf;
+  o.keep_alive = true;
+  return std::make_unique<FakeHttpServer>(o);
+}
+
+class SharedFetchTest : public ::testing::Test {
+ protected:
+  FetchRequest shared(const std::string& path) {
+    static auto roots = PublicRoots::load(TestPki::get().public_roots_dir);
+    FetchRequest req;
+    req.url = std::string("https://") + kTestHost + ":" + std::to_string(server->port()) + path;
+    req.pin_address = "127.0.0.1";
+    req.ca_file = TestPki::get().ca_file;
+    req.public_roots = roots;
+    req.timeout = std::chrono::seconds(10);
+    req.share_connection = true;
+    return req;
+  }
+
+  FetchResult run(FetchRequest req) {
+    std::optional<FetchResult> out;
+    FetchHandle handle = client->fetch(std::move(req), [&](FetchResult r) { out = std::move(r); });
+    EXPECT_TRUE(loop.runUntil([&] { return out.has_value(); }, 30000));
+    return out.value_or(FetchResult{});
+  }
+
+  TestLoop loop;  // declared first: destroyed last
+  std::unique_ptr<FakeHttpServer> server = keepAliveTlsServer();
+  std::unique_ptr<HttpClient> client = std::make_unique<HttpClient>(loop.get());
+};
+
+TEST_F(SharedFetchTest, TheNextRequestRidesOnTheConnectionWithItsHandshakesEvidence) {
+  const FetchResult first = run(shared("/ok"));
+  ASSERT_EQ(first.failed_at, FailedAt::None) << first.error << " " << first.detail;
+  EXPECT_FALSE(first.reused);
+  EXPECT_FALSE(first.tls.reused);
+  ASSERT_EQ(first.tls.chain.size(), 2u);
+  EXPECT_EQ(first.tls.public_root, std::optional<bool>(true));
+
+  const FetchResult second = run(shared("/status/401"));
+  ASSERT_EQ(second.failed_at, FailedAt::None) << second.error << " " << second.detail;
+  EXPECT_EQ(second.http.code, 401);
+  EXPECT_EQ(server->connections(), 1) << "the second request made a connection of its own";
+  EXPECT_EQ(server->requests(), 2);
+  EXPECT_TRUE(second.reused);
+  EXPECT_TRUE(second.tls.reused);
+  EXPECT_EQ(second.tls.status, LayerStatus::Ok);
+  EXPECT_EQ(second.tls.chain, first.tls.chain);
+  EXPECT_EQ(second.tls.subject, first.tls.subject);
+  EXPECT_EQ(second.tls.issuer, first.tls.issuer);
+  EXPECT_EQ(second.tls.not_after, first.tls.not_after);
+  EXPECT_EQ(second.tls.version, first.tls.version);
+  EXPECT_EQ(second.tls.sni, kTestHost);
+  EXPECT_EQ(second.tls.ca_file_ok, std::optional<bool>(true));
+  EXPECT_EQ(second.tls.public_root, std::optional<bool>(true));
+  EXPECT_EQ(second.connected_address, first.connected_address);
+  EXPECT_DOUBLE_EQ(second.connect_ms, first.connect_ms) << "the handshake's own timings";
+  EXPECT_DOUBLE_EQ(second.tls.ms, first.tls.ms);
+  EXPECT_GT(second.connection_age_ms, 0.0);
+
+  // A request that does not share makes its own connection, and closes it.
+  FetchRequest own = shared("/ok");
+  own.share_connection = false;
+  const FetchResult third = run(std::move(own));
+  ASSERT_EQ(third.failed_at, FailedAt::None) << third.error;
+  EXPECT_FALSE(third.reused);
+  EXPECT_EQ(server->connections(), 2);
+  EXPECT_EQ(third.tls.chain, first.tls.chain);
+}
+
+// An intercepting box's certificate (trusted by the route's CA file, not a
+// public root) is what every request riding on that connection reports.
+TEST_F(SharedFetchTest, ARiderReportsTheInterceptedChainOfItsConnection) {
+  server = keepAliveTlsServer(TestPki::get().corporate);
+  const FetchResult first = run(shared("/ok"));
+  ASSERT_EQ(first.failed_at, FailedAt::None) << first.error << " " << first.detail;
+  ASSERT_EQ(first.tls.public_root, std::optional<bool>(false));
+  const FetchResult second = run(shared("/ok"));
+  ASSERT_EQ(second.failed_at, FailedAt::None) << second.error;
+  EXPECT_TRUE(second.reused);
+  EXPECT_EQ(server->connections(), 1);
+  EXPECT_EQ(second.tls.ca_file_ok, std::optional<bool>(true));
+  EXPECT_EQ(second.tls.public_root, std::optional<bool>(false));
+  EXPECT_NE(second.tls.issuer.find("Corporate Inspection CA"), std::string::npos) << second.tls.issuer;
+  EXPECT_EQ(second.tls.verify_error, first.tls.verify_error);
+  EXPECT_NE(second.tls.verify_error.find("public roots"), std::string::npos) << second.tls.verify_error;
+}
+
+// A kept connection the server closes as the next request arrives: the
+// request goes again on a new connection and reports that one.
+TEST_F(SharedFetchTest, AKeptConnectionThatDiesUnansweredIsReplacedByANewOne) {
+  FakeServerOptions o;
+  o.tls = true;
+  o.leaf = TestPki::get().good;
+  o.keep_alive = true;
+  o.close_kept_connections = true;
+  server = std::make_unique<FakeHttpServer>(o);
+  const FetchResult first = run(shared("/ok"));
+  ASSERT_EQ(first.failed_at, FailedAt::None) << first.error;
+  const FetchResult second = run(shared("/status/401"));
+  ASSERT_EQ(second.failed_at, FailedAt::None) << second.error << " " << second.detail;
+  EXPECT_EQ(second.http.code, 401);
+  EXPECT_FALSE(second.reused) << "the answer came on a new connection";
+  EXPECT_FALSE(second.tls.reused);
+  EXPECT_EQ(server->connections(), 2);
+  EXPECT_EQ(second.tls.chain, first.tls.chain);
+  EXPECT_EQ(second.tls.public_root, std::optional<bool>(true));
+}
+
+// libcurl would take a kept connection for another address of the same name
+// (it matches by name); the pin makes the address part of the match. Nothing
+// listens on 127.0.0.2, so riding on the kept 127.0.0.1 connection is the
+// only way this request could get an answer.
+TEST_F(SharedFetchTest, AConnectionIsNeverTakenForAnotherAddressOfTheName) {
+  const FetchResult first = run(shared("/ok"));
+  ASSERT_EQ(first.failed_at, FailedAt::None) << first.error;
+  FetchRequest elsewhere = shared("/ok");
+  elsewhere.pin_address = "127.0.0.2";
+  const FetchResult second = run(std::move(elsewhere));
+  EXPECT_FALSE(second.reused);
+  EXPECT_EQ(second.failed_at, FailedAt::Tcp) << second.error << " " << second.detail;
+  EXPECT_EQ(second.connect_error, "connection_refused");
+  EXPECT_EQ(server->requests(), 1);
+}
+
+TEST_F(SharedFetchTest, AConnectionOlderThanItsLifetimeIsNotTaken) {
+  FetchRequest req = shared("/ok");
+  req.connection_lifetime = std::chrono::seconds(2);
+  const FetchResult first = run(req);
+  ASSERT_EQ(first.failed_at, FailedAt::None) << first.error;
+  FetchRequest young = shared("/ok");
+  young.connection_lifetime = std::chrono::seconds(2);
+  EXPECT_TRUE(run(std::move(young)).reused);
+  loop.runUntil([] { return false; }, 2100);  // the connection ages past its lifetime
+  FetchRequest again = shared("/ok");
+  again.connection_lifetime = std::chrono::seconds(2);
+  const FetchResult second = run(std::move(again));
+  ASSERT_EQ(second.failed_at, FailedAt::None) << second.error;
+  EXPECT_FALSE(second.reused);
+  EXPECT_EQ(server->connections(), 2) << "a connection past its lifetime was taken";
+  EXPECT_EQ(second.tls.chain, first.tls.chain);
+}
+
+// ---- through the engine --------------------------------------------------------
+
+std::string providersJson(uint16_t port, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i)
+    out += std::string(i ? ", " : "") + R"({"name": "gw)" + std::to_string(i) +
+           R"(", "kind": "openai", "base_url": "https://)" + kTestHost + ":" + std::to_string(port) +
+           R"(/status/401"})";
+  return out;
+}
+
+std::shared_ptr<const Config> engineConfig(const std::string& providers, const std::string& routes,
+                                           const std::string& resolver) {
+  const std::string json = R"({"timeout": "5s", "interval": "60s", "providers": [)" + providers +
+                           R"(], "routes": [)" + routes + R"(], "resolvers": [")" + resolver +
+                           R"("], "allowed_ranges": ["127.0.0.0/8"], "tls": {"ca_file": ")" +
+                           TestPki::get().ca_file + R"(", "public_roots": ")" +
+                           TestPki::get().public_roots_dir + R"("}})";
+  return std::make_shared<const Config>(parseConfig(json, "shared_connection_test.json"));
+}
+
+KeyInspection noKey() {
+  KeyInspection k;
+  k.layer.status = LayerStatus::Skipped;
+  k.layer.source = "none";
+  return k;
+}
+
+class SharedEngineTest : public ::testing::Test {
+ protected:
+  SharedEngineTest() : dns(loop.get()) { dns.set(kTestHost, {{"127.0.0.1"}, {}, 0, false}); }
+
+  // Probes every (entry gw<p>, route r) in `pairs` one after the other.
+  std::vector<RouteResult> probeInTurn(Engine& engine, const Config& config,
+                                       const std::vector<std::pair<std::size_t, std::size_t>>& pairs) {
+    std::vector<RouteResult> out;
+    for (const auto& [p, r] : pairs) {
+      const ProviderConfig* provider = nullptr;
+      for (const auto& c : config.providers)
+        if (c.spec.name == "gw" + std::to_string(p)) provider = &c;
+      if (!provider) {
+        ADD_FAILURE() << "no entry gw" << p;
+        return out;
+      }
+      std::optional<RouteResult> got;
+      engine.probe(*provider, config.routes[r], noKey(), [&](RouteResult res) { got = std::move(res); });
+      EXPECT_TRUE(loop.runUntil([&] { return got.has_value(); }, 15000));
+      if (got) out.push_back(finishPair(provider->spec, std::move(*got), nullptr));
+    }
+    return out;
+  }
+
+  TestLoop loop;
+  FakeDns dns;
+  std::unique_ptr<FakeHttpServer> server = keepAliveTlsServer();
+};
+
+// Three entries on one API host: one handshake, and the entries after the
+// first report it (reused) with the same verdict and TLS evidence.
+TEST_F(SharedEngineTest, EntriesOnOneHostShareTheRoutesHandshake) {
+  auto config = engineConfig(providersJson(server->port(), 3), R"({"name": "default"})", dns.spec());
+  Engine engine(loop.get(), config);
+  const auto results = probeInTurn(engine, *config, {{0, 0}, {1, 0}, {2, 0}, {0, 0}});
+  ASSERT_EQ(results.size(), 4u);
+  ASSERT_EQ(results.front().http.code, 401) << toJson(results.front()).dump(1);
+  EXPECT_EQ(server->connections(), 1);
+  EXPECT_EQ(server->requests(), 4);
+  const RouteResult& first = results.front();
+  EXPECT_EQ(first.http.code, 401);
+  EXPECT_FALSE(first.tcp.reused);
+  ASSERT_EQ(first.tls.chain.size(), 2u);
+  for (std::size_t i = 1; i < results.size(); ++i) {
+    const RouteResult& r = results[i];
+    SCOPED_TRACE(r.provider + " #" + std::to_string(i));
+    EXPECT_EQ(r.dns.status, LayerStatus::Ok) << "each probe still resolves the name itself";
+    EXPECT_EQ(r.tcp.status, LayerStatus::Ok);
+    EXPECT_TRUE(r.tcp.reused);
+    EXPECT_TRUE(r.tls.reused);
+    EXPECT_GT(r.tcp.connection_age_ms, 0.0);
+    EXPECT_EQ(r.tcp.address, first.tcp.address);
+    EXPECT_EQ(r.tls.chain, first.tls.chain);
+    EXPECT_EQ(r.tls.public_root, std::optional<bool>(true));
+    EXPECT_EQ(r.http.code, 401);
+    EXPECT_EQ(r.verdict, first.verdict);
+    const auto layers = toJson(r).at("layers");
+    EXPECT_EQ(layers.at("tcp").value("reused", false), true);
+    EXPECT_EQ(layers.at("tls").value("reused", false), true);
+  }
+}
+
+// Two source-address routes to the same host: each route keeps and takes its
+// own connections, so every request leaves from its own route's address.
+TEST_F(SharedEngineTest, ARouteNeverTakesAnotherRoutesConnection) {
+  auto config = engineConfig(providersJson(server->port(), 2),
+                             R"({"name": "a", "source_ip": "127.0.0.1"}, {"name": "b", "source_ip": "127.0.0.2"})",
+                             dns.spec());
+  Engine engine(loop.get(), config);
+  for (const auto& route : config->routes) ASSERT_EQ(engine.routeBindingError(route.name), "") << route.name;
+  const auto results = probeInTurn(engine, *config, {{0, 0}, {0, 1}, {1, 1}, {1, 0}, {0, 0}, {0, 1}});
+  ASSERT_EQ(results.size(), 6u);
+  EXPECT_EQ(server->connections(), 2) << "one connection per route";
+  const auto peers = server->requestPeers();
+  ASSERT_EQ(peers.size(), 6u);
+  const std::map<std::string, std::string> source{{"a", "127.0.0.1"}, {"b", "127.0.0.2"}};
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    EXPECT_EQ(peers[i], source.at(results[i].route)) << "request " << i << " on route " << results[i].route;
+    EXPECT_EQ(results[i].tcp.local_address, source.at(results[i].route)) << i;
+    EXPECT_EQ(results[i].tcp.reused, i >= 2) << i;
+  }
+}
+
+}  // namespace
+}  // namespace pathwatch
