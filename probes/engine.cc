@@ -644,6 +644,7 @@ struct Engine::Impl::PairSession : Session {
     r.tcp.ms = f.connect_ms;
     r.tcp.reused = f.reused;
     r.tcp.connection_age_ms = f.connection_age_ms;
+    r.tcp.stalled_connection_replaced = f.replaced_stalled;
     r.tls = std::move(f.tls);
     r.http = std::move(f.http);
     if (r.tls.status == LayerStatus::Skipped && r.tls.reason.empty() &&

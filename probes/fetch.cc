@@ -5,7 +5,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <linux/sockios.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -82,6 +84,13 @@ struct Transfer {
   uint64_t id = 0;
   FetchRequest req;
   FetchDone done;
+  uint64_t started_ns = 0;  // uv_hrtime() when handed to the client
+  // Told when this transfer starts riding on a kept connection (the client
+  // then watches whether the path still carries it).
+  std::function<void(Transfer*)> on_ride;
+  uint64_t stall_check_ns = 0;  // when to look; 0: not riding or looked already
+  int conn_local_port = 0, conn_primary_port = 0;  // the connection the request went on
+  bool replaced_stalled = false;  // a stalled kept connection was dropped for this one
   CURL* easy = nullptr;
   curl_slist* header_list = nullptr;
   curl_slist* resolve_list = nullptr;
@@ -255,6 +264,9 @@ struct Transfer {
     // transfer through the context) runs during this transfer's handshake only,
     // never on a kept connection after the transfer is gone.
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+    // A kept connection waits idle for the route's next probe of its host:
+    // without its 2 x ~17 KB record buffers while it does.
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     // Keep curl's mode (peer verification on): only watch what happens.
     SSL_CTX_set_verify(ctx, SSL_CTX_get_verify_mode(ctx), &Transfer::onVerify);
     return CURLE_OK;
@@ -284,10 +296,12 @@ struct Transfer {
   }
 
   // The connection is ready and the request about to go (new or kept).
-  static int onPrereq(void* userp, char* /*primary_ip*/, char* /*local_ip*/, int /*primary_port*/,
-                      int /*local_port*/) noexcept {
+  static int onPrereq(void* userp, char* /*primary_ip*/, char* /*local_ip*/, int primary_port,
+                      int local_port) noexcept {
     auto* t = static_cast<Transfer*>(userp);
     try {
+      t->conn_local_port = local_port;
+      t->conn_primary_port = primary_port;
       if (t->https) {
         curl_tlssessioninfo* info = nullptr;
         if (curl_easy_getinfo(t->easy, CURLINFO_TLS_SSL_PTR, &info) == CURLE_OK && info &&
@@ -349,6 +363,39 @@ struct Transfer {
     reused_connect_us = c.connect_us;
     reused_tls_us = c.tls_us;
     connection_age_us = static_cast<int64_t>((uv_hrtime() - c.made_ns) / 1000);
+    // A path that started dropping packets since the connection was made
+    // would leave this request unacknowledged until the deadline, an HTTP
+    // timeout where a new connection would show the TCP one. Look after a few
+    // round trips (the connect time is one): 0.5-2 s, at most a third of the budget.
+    const int64_t patience_ms = std::min<int64_t>(
+        std::clamp<int64_t>(4 * c.connect_us / 1000, 500, 2000),
+        std::max<int64_t>(1, static_cast<int64_t>(req.timeout.count()) / 3));
+    stall_check_ns = uv_hrtime() + static_cast<uint64_t>(patience_ms) * 1000000u;
+    if (on_ride) on_ride(this);
+  }
+
+  // Riding on a kept connection, nothing answered yet, and the request still
+  // not acknowledged by the peer: the path has dropped this connection.
+  // `sockets`: those libcurl watches; the connection's is found by its ports
+  // (libcurl names no socket of a transfer in flight).
+  bool stalled(const std::vector<int>& sockets) const {
+    if (header_bytes > 0 || conn_local_port <= 0) return false;
+    for (int fd : sockets) {
+      if (portOf(fd, false) != conn_local_port || portOf(fd, true) != conn_primary_port) continue;
+      int unacked = 0;
+      return ioctl(fd, SIOCOUTQ, &unacked) == 0 && unacked > 0;
+    }
+    return false;
+  }
+
+  static int portOf(int fd, bool peer) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    auto* sa = reinterpret_cast<sockaddr*>(&ss);
+    if ((peer ? getpeername(fd, sa, &len) : getsockname(fd, sa, &len)) != 0) return -1;
+    if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+    if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+    return -1;
   }
 
   void judgePublicRoots() {
@@ -602,6 +649,7 @@ FetchResult Transfer::finish(CURLcode rc) {
     f.public_root = public_check->ok;
     f.public_root_reason = public_check->reason;
   }
+  f.replaced_stalled = replaced_stalled;
   if (reused) {
     f.reused_connection = true;
     f.reused_connect_us = reused_connect_us;
@@ -619,6 +667,19 @@ FetchResult Transfer::finish(CURLcode rc) {
 
 // ---- HttpClient -----------------------------------------------------------------
 
+// A request that could not be handed to libcurl.
+static FetchResult notSent(const FetchRequest& req, const std::string& why) {
+  FetchResult r;
+  r.failed_at = FailedAt::Http;
+  r.error = why;
+  r.detail = "request not sent: " + why;
+  r.http.status = LayerStatus::Fail;
+  r.http.error = why;
+  r.http.method = req.method;
+  r.http.url = scrubbed(req.url, req.scrub);
+  return r;
+}
+
 struct HttpClientCore {
   struct Ready {
     uint64_t id = 0;
@@ -631,11 +692,94 @@ struct HttpClientCore {
   std::unordered_map<uint64_t, std::unique_ptr<Transfer>> active;
   std::list<Ready> ready;
   UvHandle<uv_idle_t> idle;  // delivers results on a later loop turn
+  UvTimer stall_timer;       // looks at transfers riding on kept connections
   uint64_t next_id = 1;
 
   explicit HttpClientCore(uv_loop_t* l) : loop(l) {
     multi = std::make_unique<UvCurlMulti>(loop, [this](CURL* easy, CURLcode rc) { completed(easy, rc); });
+    // Room for the kept connections of every host a route probes (libcurl's
+    // default is 4 per transfer in flight: with one or two in flight, most
+    // hosts' connections were closed before their next probe came). Idle ones
+    // go after 10 s anyway (fetch.h share_connection).
+    curl_multi_setopt(multi->multi(), CURLMOPT_MAXCONNECTS, 32L);
     idle.init([l](uv_idle_t* h) { return uv_idle_init(l, h); }, this);
+    stall_timer.init([l](uv_timer_t* h) { return uv_timer_init(l, h); }, this);
+  }
+
+  // Called from inside libcurl (the transfer's prerequest callback): only
+  // the timer is touched here; the look itself runs on a later loop turn.
+  void watch(Transfer* t) { armStallTimer(t->stall_check_ns); }
+
+  void armStallTimer(uint64_t due_ns) {
+    if (!stall_timer || due_ns == 0) return;
+    const uint64_t now = uv_hrtime();
+    const uint64_t wait_ms = due_ns > now ? (due_ns - now + 999999) / 1000000 : 0;
+    // The earliest due check wins: restart only when this one is sooner.
+    const uint64_t left = uv_is_active(reinterpret_cast<uv_handle_t*>(stall_timer.get()))
+                              ? uv_timer_get_due_in(stall_timer.get())
+                              : UINT64_MAX;
+    if (wait_ms < left) uv_timer_start(stall_timer.get(), &HttpClientCore::onStallTimer, wait_ms, 0);
+  }
+
+  static void onStallTimer(uv_timer_t* h) noexcept {
+    auto* self = static_cast<HttpClientCore*>(h->data);
+    if (!self) return;
+    try {
+      self->lookForStalls();
+    } catch (...) {
+    }
+  }
+
+  void lookForStalls() {
+    const uint64_t now = uv_hrtime();
+    const std::vector<int> sockets = multi->sockets();
+    std::vector<uint64_t> stalled;
+    uint64_t next_due = 0;
+    for (auto& [id, t] : active) {
+      if (t->stall_check_ns == 0) continue;
+      if (t->stall_check_ns > now) {
+        next_due = next_due == 0 ? t->stall_check_ns : std::min(next_due, t->stall_check_ns);
+        continue;
+      }
+      t->stall_check_ns = 0;
+      if (t->stalled(sockets)) stalled.push_back(id);
+    }
+    for (uint64_t id : stalled) replaceStalled(id);
+    armStallTimer(next_due);
+  }
+
+  // The same request again on a new connection, in what is left of its
+  // timeout; the stalled one is dropped (libcurl closes an unfinished
+  // transfer's connection) and never answers.
+  void replaceStalled(uint64_t id) {
+    auto it = active.find(id);
+    if (it == active.end()) return;
+    Transfer& old = *it->second;
+    auto t = std::make_unique<Transfer>();
+    t->id = id;
+    t->req = old.req;
+    t->req.share_connection = t->req.reuse_connection = t->req.keep_connection = false;
+    const auto spent = std::chrono::milliseconds(static_cast<int64_t>((uv_hrtime() - old.started_ns) / 1000000));
+    t->req.timeout = std::max<Millis>(t->req.timeout - spent, std::chrono::milliseconds(1));
+    if (t->req.connect_timeout.count() > 0) t->req.connect_timeout = std::min(t->req.connect_timeout, t->req.timeout);
+    t->started_ns = old.started_ns;
+    t->done = std::move(old.done);
+    t->replaced_stalled = true;
+    multi->remove(old.easy);
+    std::string bad;
+    try {
+      bad = t->setup();
+    } catch (...) {
+      bad = "internal_error";
+    }
+    if (bad.empty() && !multi->add(t->easy)) bad = "internal_error";
+    if (!bad.empty()) {
+      FetchDone done = std::move(t->done);
+      active.erase(it);
+      enqueue(id, std::move(done), notSent(t->req, bad));
+      return;
+    }
+    it->second = std::move(t);  // the stalled transfer goes: its curl handle is cleaned up
   }
 
   ~HttpClientCore() {
@@ -736,6 +880,8 @@ FetchHandle HttpClient::fetch(FetchRequest req, FetchDone done) {
   t->id = id;
   t->req = std::move(req);
   t->done = std::move(done);
+  t->started_ns = uv_hrtime();
+  t->on_ride = [&im](Transfer* x) { im.watch(x); };
   std::string bad;
   try {
     bad = t->setup();
@@ -744,15 +890,7 @@ FetchHandle HttpClient::fetch(FetchRequest req, FetchDone done) {
   }
   if (bad.empty() && !im.multi->add(t->easy)) bad = "internal_error";
   if (!bad.empty()) {
-    FetchResult r;
-    r.failed_at = FailedAt::Http;
-    r.error = bad;
-    r.detail = "request not sent: " + bad;
-    r.http.status = LayerStatus::Fail;
-    r.http.error = bad;
-    r.http.method = t->req.method;
-    r.http.url = scrubbed(t->req.url, t->req.scrub);
-    im.enqueue(id, std::move(t->done), std::move(r));
+    im.enqueue(id, std::move(t->done), notSent(t->req, bad));
     return FetchHandle(core_, id);
   }
   im.active.emplace(id, std::move(t));

@@ -104,6 +104,7 @@ FetchResult transferOutcome(TransferFacts f) {
   }
   r.local_address = f.local_ip;
   if (f.connect_us > 0) r.connect_ms = usToMs(f.connect_us - f.namelookup_us);
+  r.replaced_stalled = f.replaced_stalled;
   if (f.reused_connection) {
     // No connect of its own: the one that made the connection speaks for it.
     r.reused = true;

@@ -124,6 +124,7 @@ json tcpJson(const TcpLayer& t) {
     j["reused"] = true;
     j["connection_age_ms"] = t.connection_age_ms;
   }
+  if (t.stalled_connection_replaced) j["stalled_connection_replaced"] = true;
   json attempts = json::array();
   for (const auto& a : t.attempts) {
     json aj = json::object();
@@ -313,6 +314,7 @@ bool readLayers(const json& layers, RouteResult& r) {
   r.tcp.ipv6_route = getStr(t, "ipv6_route");
   r.tcp.reused = getBool(t, "reused");
   r.tcp.connection_age_ms = getNum(t, "connection_age_ms");
+  r.tcp.stalled_connection_replaced = getBool(t, "stalled_connection_replaced");
   if (auto it = t.find("attempts"); it != t.end() && it->is_array()) {
     for (const auto& aj : *it) {
       if (!aj.is_object()) continue;

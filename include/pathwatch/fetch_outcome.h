@@ -29,6 +29,9 @@ struct FetchResult {
   // connection_age_ms ago.
   bool reused = false;
   double connection_age_ms = 0;
+  // A kept connection this request first rode on stopped carrying it (the
+  // request went unacknowledged): this answer is from a new connection.
+  bool replaced_stalled = false;
   TlsLayer tls;    // filled when TLS was attempted
   HttpLayer http;  // code, headers, body, timings; status ok when an answer came
   HeaderList proxy_headers;  // the proxy's answer to CONNECT (scrubbed), when tunnelled
@@ -69,6 +72,7 @@ struct TransferFacts {
   // The request rode on a kept TLS connection: no handshake of its own; the
   // TLS evidence above and these timings are the handshake's that made it.
   bool reused_connection = false;
+  bool replaced_stalled = false;  // see FetchResult
   int64_t reused_connect_us = 0, reused_tls_us = 0, connection_age_us = 0;
   HeaderList headers, proxy_headers;
   std::string body;

@@ -79,6 +79,9 @@ struct TcpLayer : LayerBase {
   // handshake's, made connection_age_ms before this request.
   bool reused = false;
   double connection_age_ms = 0;
+  // A kept connection this probe first went on stopped being acknowledged:
+  // the path dropped it; the layers are those of the new connection after.
+  bool stalled_connection_replaced = false;
 };
 
 struct TlsLayer : LayerBase {

@@ -52,6 +52,13 @@ bool UvCurlMulti::add(CURL* easy) {
   return true;
 }
 
+std::vector<int> UvCurlMulti::sockets() const {
+  std::vector<int> out;
+  out.reserve(sockets_.size());
+  for (const auto& [ctx, owned] : sockets_) out.push_back(static_cast<int>(ctx->fd));
+  return out;
+}
+
 void UvCurlMulti::remove(CURL* easy) {
   if (easies_.erase(easy) == 0) return;
   curl_multi_remove_handle(multi_, easy);

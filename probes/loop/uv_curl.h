@@ -7,6 +7,7 @@
 #include <memory>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include <curl/curl.h>
 
@@ -36,6 +37,8 @@ class UvCurlMulti {
   // Stops a transfer without reporting it. Safe for a handle already done.
   void remove(CURL* easy);
   CURLM* multi() const { return multi_; }
+  // The sockets curl has asked to be watched now.
+  std::vector<int> sockets() const;
 
  private:
   struct SocketContext;

@@ -6,6 +6,14 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -176,6 +184,115 @@ TEST_F(SharedFetchTest, AConnectionOlderThanItsLifetimeIsNotTaken) {
   EXPECT_FALSE(second.reused);
   EXPECT_EQ(server->connections(), 2) << "a connection past its lifetime was taken";
   EXPECT_EQ(second.tls.chain, first.tls.chain);
+}
+
+// A slow provider on a kept connection: the request was acknowledged, so
+// the path carries it; the probe waits for the answer on that connection.
+TEST_F(SharedFetchTest, ASlowAnswerOnAKeptConnectionIsAwaitedNotReplaced) {
+  const FetchResult first = run(shared("/ok"));
+  ASSERT_EQ(first.failed_at, FailedAt::None) << first.error;
+  FetchRequest slow = shared("/slow");
+  slow.timeout = std::chrono::seconds(6);  // the look comes after 0.5 s, the answer after 1.5 s
+  const FetchResult second = run(std::move(slow));
+  ASSERT_EQ(second.failed_at, FailedAt::None) << second.error << " " << second.detail;
+  EXPECT_EQ(second.http.code, 200);
+  EXPECT_TRUE(second.reused);
+  EXPECT_FALSE(second.replaced_stalled);
+  EXPECT_EQ(server->connections(), 1);
+  EXPECT_EQ(server->requests(), 2);
+}
+
+// Runs `body` in a forked child inside a network namespace of its own (only
+// loopback, nothing else): its exit code, or 77 when no namespace can be made
+// here. As root a plain network namespace; otherwise a user namespace too,
+// mapping this user to root in it (what `unshare -rn` does).
+int inOwnNetworkNamespace(const std::function<int()>& body) {
+  const uid_t uid = ::getuid();
+  const gid_t gid = ::getgid();
+  const pid_t pid = ::fork();
+  if (pid < 0) return 77;
+  if (pid == 0) {
+    if (::unshare(CLONE_NEWNET) != 0) {
+      if (::unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0) ::_exit(77);
+      auto put = [](const char* path, const std::string& text) {
+        std::ofstream f(path);
+        f << text;
+        return static_cast<bool>(f.flush());
+      };
+      if (!put("/proc/self/setgroups", "deny") ||
+          !put("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1\n") ||
+          !put("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1\n"))
+        ::_exit(77);
+    }
+    if (std::system("ip link set lo up") != 0 || std::system("nft list tables >/dev/null") != 0) ::_exit(77);
+    const int rc = body();
+    std::fflush(stderr);
+    ::_exit(rc);  // the server's threads and the loop go with the process
+  }
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+// A firewall starts dropping the server's traffic while a connection is
+// kept: the request on it is never acknowledged. The probe must see what a
+// new connection meets (its connect times out, a TCP failure), within its
+// own timeout, not wait out the deadline for an HTTP timeout on the old one.
+TEST(SharedConnectionStall, APathThatDropsAKeptConnectionShowsAsWhatANewOneMeets) {
+  const int rc = inOwnNetworkNamespace([]() -> int {
+    TestLoop loop;
+    auto server = keepAliveTlsServer();
+    HttpClient client(loop.get());
+    static auto roots = PublicRoots::load(TestPki::get().public_roots_dir);
+    auto request = [&] {
+      FetchRequest req;
+      req.url = std::string("https://") + kTestHost + ":" + std::to_string(server->port()) + "/ok";
+      req.pin_address = "127.0.0.1";
+      req.ca_file = TestPki::get().ca_file;
+      req.public_roots = roots;
+      req.timeout = std::chrono::seconds(4);
+      req.share_connection = true;
+      return req;
+    };
+    auto fetchOnce = [&](FetchRequest req) {
+      std::optional<FetchResult> out;
+      FetchHandle h = client.fetch(std::move(req), [&](FetchResult r) { out = std::move(r); });
+      loop.runUntil([&] { return out.has_value(); }, 15000);
+      return out;
+    };
+    const auto first = fetchOnce(request());
+    if (!first || first->failed_at != FailedAt::None) {
+      std::fprintf(stderr, "first fetch failed: %s\n", first ? first->detail.c_str() : "no result");
+      return 1;
+    }
+    const std::string rule = "nft add table inet pwstall && nft add chain inet pwstall in "
+                             "'{ type filter hook input priority 0; }' && nft add rule inet pwstall in tcp dport " +
+                             std::to_string(server->port()) + " drop";
+    if (std::system(rule.c_str()) != 0) return 77;
+    const uint64_t start = uv_hrtime();
+    const auto second = fetchOnce(request());
+    const double took_ms = static_cast<double>(uv_hrtime() - start) / 1e6;
+    int failures = 0;
+    auto check = [&](bool ok, const std::string& what) {
+      if (!ok) {
+        std::fprintf(stderr, "FAILED: %s\n", what.c_str());
+        ++failures;
+      }
+    };
+    check(second.has_value(), "the second fetch never completed");
+    if (!second) return 1;
+    check(second->replaced_stalled, "the stalled kept connection was not replaced");
+    check(!second->reused, "the answer is reported from the kept connection");
+    check(second->failed_at == FailedAt::Tcp,
+          "failed at layer " + std::to_string(static_cast<int>(second->failed_at)) + " (" + second->error +
+              "), not TCP: " + second->detail);
+    check(second->connect_error == "timeout", "connect error '" + second->connect_error + "', not timeout");
+    check(took_ms < 4500, "took " + std::to_string(took_ms) + " ms for a 4 s timeout");
+    check(server->requests() == 1, "the dropped request reached the server");
+    return failures == 0 ? 0 : 1;
+  });
+  if (rc == 77) GTEST_SKIP() << "no network namespace with nftables can be made here";
+  EXPECT_EQ(rc, 0) << "see the child's messages above";
 }
 
 // ---- through the engine --------------------------------------------------------

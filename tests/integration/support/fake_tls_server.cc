@@ -1,5 +1,8 @@
 #include "fake_tls_server.h"
 
+#include <chrono>
+#include <thread>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -292,6 +295,10 @@ bool FakeHttpServer::serveRequest(Stream& s, SslPtr& ssl, int fd, const std::str
     std::string extra = (code >= 300 && code < 400) ? "Location: https://elsewhere.pathwatch.test/next\r\n" : "";
     return s.writeAll(response(static_cast<int>(code), "Status", extra, "{\"code\":" + std::to_string(code) + "}", keep)) &&
            keep;
+  } else if (path == "/slow") {
+    // A provider that takes its time: 1.5 s, then the answer.
+    for (int i = 0; i < 30 && !listener_->stopping(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return s.writeAll(response(200, "OK", "", "{\"slow\":true}", keep)) && keep;
   } else if (path == "/echo") {
     std::string auth = headerValue(head, "Authorization");
     return s.writeAll(response(200, "OK", "X-Echo-Authorization: " + auth + "\r\n",

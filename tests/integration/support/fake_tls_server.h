@@ -4,7 +4,7 @@
 // blocking I/O (the code under test runs on the test's uv loop).
 //
 // Paths: /ok, /status/<code> (3xx carry a Location), /echo (answers with the
-// request's Authorization in a header and in the body), /big/<MiB>,
+// request's Authorization in a header and in the body), /slow (1.5 s, then 200), /big/<MiB>,
 // /headers/<KiB>, /garbage (non-HTTP bytes), /close (no answer), /reset
 // (RST, SO_LINGER 0), /hang (never answers until the server stops).
 #include <atomic>
