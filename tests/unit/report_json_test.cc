@@ -304,6 +304,40 @@ TEST(ReportJson, HostClockAndAddressFamiliesRoundTrip) {
   EXPECT_TRUE(back2->host->clockWrong()) << "two unrelated certificates out of their time";
 }
 
+// A probe that rode on a kept connection says so on both layers; one that
+// did not carries no such field (the JSON of the common case is unchanged).
+TEST(ReportJson, ReusedConnectionFieldsRoundTripAndAreAbsentOtherwise) {
+  CheckReport c = specExample();
+  const json plain = toJson(c)["providers"][0]["routes"][0]["layers"];
+  EXPECT_FALSE(plain["tcp"].contains("reused"));
+  EXPECT_FALSE(plain["tcp"].contains("connection_age_ms"));
+  EXPECT_FALSE(plain["tcp"].contains("stalled_connection_replaced"));
+  EXPECT_FALSE(plain["tls"].contains("reused"));
+
+  ASSERT_GE(c.providers[0].routes.size(), 2u);
+  RouteResult& r = c.providers[0].routes[0];
+  r.tcp.reused = true;
+  r.tcp.connection_age_ms = 12345.5;
+  r.tls.reused = true;
+  c.providers[0].routes[1].tcp.stalled_connection_replaced = true;
+  const json j = toJson(c);
+  const json layers = j.at("providers").at(0).at("routes").at(0).at("layers");
+  EXPECT_EQ(layers.at("tcp").value("reused", false), true);
+  EXPECT_EQ(layers.at("tcp").value("connection_age_ms", 0.0), 12345.5);
+  EXPECT_EQ(layers.at("tls").value("reused", false), true);
+  const json other = j.at("providers").at(0).at("routes").at(1).at("layers").at("tcp");
+  EXPECT_EQ(other.value("stalled_connection_replaced", false), true);
+  EXPECT_FALSE(other.contains("reused"));
+
+  auto back = checkReportFromJson(json::parse(j.dump()));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(toJson(*back), j);
+  EXPECT_TRUE(back->providers[0].routes[0].tcp.reused);
+  EXPECT_TRUE(back->providers[0].routes[0].tls.reused);
+  EXPECT_DOUBLE_EQ(back->providers[0].routes[0].tcp.connection_age_ms, 12345.5);
+  EXPECT_TRUE(back->providers[0].routes[1].tcp.stalled_connection_replaced);
+}
+
 TEST(ReportJson, NewVerdictAndCauseNamesReadBack) {
   EXPECT_EQ(toString(Verdict::Ipv6Broken), "ipv6_broken");
   EXPECT_EQ(verdictFromString("ipv6_broken"), Verdict::Ipv6Broken);
