@@ -91,9 +91,12 @@ struct Engine::Impl {
   // (at least 0.9 interval ago with the jitter) and every pair's TCP and TLS
   // are those of a handshake made on its route within the interval it is
   // checked in. Entries on one host share; a lone entry connects each time.
+  // 0 below 3 s (intervals under 6 s): libcurl counts a connection's age in
+  // whole seconds, too coarse to keep that promise there, so nothing is shared.
   std::chrono::seconds connectionLifetime() const {
     const auto s = std::chrono::duration_cast<std::chrono::seconds>(config->interval / 2);
-    return std::clamp<std::chrono::seconds>(s, std::chrono::seconds(1), std::chrono::seconds(60));
+    if (s < std::chrono::seconds(3)) return std::chrono::seconds(0);
+    return std::min<std::chrono::seconds>(s, std::chrono::seconds(60));
   }
   Millis dnsBudget() const {
     return std::max<Millis>(std::chrono::milliseconds(200), config->timeout * 2 / 5);
@@ -557,8 +560,8 @@ struct Engine::Impl::PairSession : Session {
     // address when one was made within the last interval, and leaves its own:
     // one handshake per route, host and address per interval however many
     // entries name that host (docs/json.md layers.tcp.reused).
-    req.share_connection = chain.full;
     req.connection_lifetime = engine->connectionLifetime();
+    req.share_connection = chain.full && req.connection_lifetime.count() > 0;
     if (!send_key.empty()) req.scrub.push_back(send_key);
     // Half of what is left for TCP + TLS, so another address or a retry with
     // a small MSS still fits in the deadline.
