@@ -301,9 +301,8 @@ std::string renderMetrics(const MetricsState& s) {
 // ---- MetricsCollector ----
 
 PairMetrics* MetricsCollector::find(const std::string& provider, const std::string& route) {
-  for (auto& p : state_.pairs)
-    if (p.provider == provider && p.route == route) return &p;
-  return nullptr;
+  auto it = index_.find({provider, route});
+  return it == index_.end() ? nullptr : &state_.pairs[it->second];
 }
 
 void MetricsCollector::onConfig(const Config& config) {
@@ -322,6 +321,9 @@ void MetricsCollector::onConfig(const Config& config) {
     }
   }
   state_.pairs = std::move(pairs);
+  index_.clear();
+  for (std::size_t i = 0; i < state_.pairs.size(); ++i)
+    index_.emplace(std::make_pair(state_.pairs[i].provider, state_.pairs[i].route), i);
   std::vector<std::pair<std::string, Egress>> egress;
   for (const auto& route : config.routes)
     for (auto& e : state_.egress)

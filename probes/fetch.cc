@@ -264,9 +264,6 @@ struct Transfer {
     // transfer through the context) runs during this transfer's handshake only,
     // never on a kept connection after the transfer is gone.
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
-    // A kept connection waits idle for the route's next probe of its host:
-    // without its 2 x ~17 KB record buffers while it does.
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     // Keep curl's mode (peer verification on): only watch what happens.
     SSL_CTX_set_verify(ctx, SSL_CTX_get_verify_mode(ctx), &Transfer::onVerify);
     return CURLE_OK;
