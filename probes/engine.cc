@@ -573,6 +573,8 @@ struct Engine::Impl::PairSession : Session {
   }
 
   void attemptDone(Chain& chain, const std::string& address, FetchResult f) {
+    // Whatever the new connection met, the kept one it replaced stalled.
+    if (f.replaced_stalled) r.tcp.stalled_connection_replaced = true;
     TcpAttempt a;
     a.address = endpointOf(address, targetPort());
     a.family = isV6(address) ? "ipv6" : "ipv4";
@@ -647,7 +649,7 @@ struct Engine::Impl::PairSession : Session {
     r.tcp.ms = f.connect_ms;
     r.tcp.reused = f.reused;
     r.tcp.connection_age_ms = f.connection_age_ms;
-    r.tcp.stalled_connection_replaced = f.replaced_stalled;
+    if (f.replaced_stalled) r.tcp.stalled_connection_replaced = true;
     r.tls = std::move(f.tls);
     r.http = std::move(f.http);
     if (r.tls.status == LayerStatus::Skipped && r.tls.reason.empty() &&

@@ -222,6 +222,9 @@ struct Transfer {
   static int onSockopt(void* userp, curl_socket_t fd, curlsocktype purpose) noexcept {
     auto* t = static_cast<Transfer*>(userp);
     if (purpose != CURLSOCKTYPE_IPCXN) return CURL_SOCKOPT_OK;
+    // A new connection (the first, or libcurl's retry after a kept one died):
+    // nothing learnt from an earlier connection speaks for it.
+    t->forgetConnection();
     if (t->req.tcp_maxseg > 0) {
       // Before connect, so the SYN announces it: the server's certificate
       // then arrives in segments small enough for a path with a lower MTU.
@@ -247,15 +250,32 @@ struct Transfer {
     return CURL_SOCKOPT_ERROR;  // never fall back to the default path
   }
 
+  void forgetConnection() {
+    tls_started = false;
+    reused = false;
+    reused_connect_code = 0;
+    reused_connect_us = reused_tls_us = connection_age_us = 0;
+    stall_check_ns = 0;
+    conn_local_port = conn_primary_port = 0;
+    connect_done = false;
+    proxy_headers.clear();
+    forgetTls();
+  }
+
+  void forgetTls() {
+    chain_captured = false;
+    peer_chain = PeerChain{};
+    chain.clear();
+    verify_error = 0;
+    tls_version.clear();
+    public_check.reset();
+  }
+
   static CURLcode onSslCtx(CURL* /*easy*/, void* ssl_ctx, void* userp) noexcept {
     auto* t = static_cast<Transfer*>(userp);
     t->tls_started = true;
     // A new TLS connection (the proxy's, then the target's): the last one wins.
-    t->chain_captured = false;
-    t->peer_chain = PeerChain{};
-    t->chain.clear();
-    t->verify_error = 0;
-    t->tls_version.clear();
+    t->forgetTls();
     auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
     // The proxy's TLS and the target's verify against the same CA file.
     if (t->req.ca_store) SSL_CTX_set1_cert_store(ctx, t->req.ca_store->store());
@@ -467,8 +487,10 @@ std::string Transfer::setup() {
     // (tens of seconds on some), and a request on a forgotten one only times out.
     set(CURLOPT_MAXAGE_CONN, std::min(lifetime, 10L));
   } else {
-    // A kept connection nobody took is closed when the next one is made.
-    set(CURLOPT_MAXAGE_CONN, 2L);
+    // libcurl prunes its idle connections by the idle limit of whichever
+    // request looks (every request, at most once a second): the same limit
+    // here as on the shared ones, or a handshake check would close them.
+    set(CURLOPT_MAXAGE_CONN, 10L);
   }
   set(CURLOPT_SSL_SESSIONID_CACHE, 0L);  // a resumed session skips verification callbacks
   set(CURLOPT_HTTP_VERSION, req.allow_http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);

@@ -114,6 +114,10 @@ FetchResult transferOutcome(TransferFacts f) {
   // curl sets the primary address once the TCP connect (to the target or the
   // proxy) succeeded; its connect time only when the proxy step finished too.
   const bool tcp_connected = f.connect_us > 0 || !r.connected_address.empty();
+  // libcurl leaves the connect and TLS times at 0 for a request on a kept
+  // connection: its TCP and TLS were done before it, and whatever fails now
+  // fails at HTTP.
+  const bool tls_done = f.appconnect_us > 0 || f.reused_connection;
 
   std::string detail = f.curl_message;
   while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
@@ -201,12 +205,12 @@ FetchResult transferOutcome(TransferFacts f) {
       fail(FailedAt::Proxy, err::kTimeout, "no answer to CONNECT");
     } else if (f.via_proxy && !f.http_proxy && !f.tls_started && f.pretransfer_us == 0) {
       fail(FailedAt::Proxy, err::kTimeout, "no answer to the SOCKS handshake");
-    } else if (f.https && f.appconnect_us == 0) {
+    } else if (f.https && !tls_done) {
       fail(FailedAt::Tls, err::kTimeout);
     } else {
       fail(FailedAt::Http, err::kTimeout);
     }
-  } else if (f.https && f.appconnect_us == 0 && !(f.tunnel && !f.connect_done) &&
+  } else if (f.https && !tls_done && !(f.tunnel && !f.connect_done) &&
              (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING)) {
     fail(FailedAt::Tls, rc == CURLE_GOT_NOTHING ? err::kTlsHandshakeFailed : err::kConnectionReset);
   } else if (f.tunnel && !f.connect_done &&
@@ -303,8 +307,13 @@ FetchResult transferOutcome(TransferFacts f) {
   http.timings.tls = usToMs(f.appconnect_us);
   http.timings.ttfb = usToMs(f.starttransfer_us);
   http.timings.total = usToMs(f.total_us);
-  const int64_t http_start = std::max(f.connect_us, f.appconnect_us);
-  if (f.total_us > http_start && http_start > 0) http.ms = usToMs(f.total_us - http_start);
+  if (f.reused_connection) {
+    // On a kept connection the whole request is HTTP.
+    if (f.total_us > f.pretransfer_us) http.ms = usToMs(f.total_us - f.pretransfer_us);
+  } else {
+    const int64_t http_start = std::max(f.connect_us, f.appconnect_us);
+    if (f.total_us > http_start && http_start > 0) http.ms = usToMs(f.total_us - http_start);
+  }
   if (f.connect_only) {
     http.status = LayerStatus::Skipped;
     http.reason = r.failed_at == FailedAt::None ? "handshake only" : "not reached";

@@ -168,22 +168,90 @@ TEST_F(SharedFetchTest, AConnectionIsNeverTakenForAnotherAddressOfTheName) {
   EXPECT_EQ(server->requests(), 1);
 }
 
-TEST_F(SharedFetchTest, AConnectionOlderThanItsLifetimeIsNotTaken) {
-  FetchRequest req = shared("/ok");
-  req.connection_lifetime = std::chrono::seconds(2);
-  const FetchResult first = run(req);
+// A connection in use every 0.6 s (never idle long) still ages out: taken
+// while younger than its 3 s lifetime, never after.
+TEST_F(SharedFetchTest, AConnectionOlderThanItsLifetimeIsNotTakenHoweverBusy) {
+  auto request = [&] {
+    FetchRequest req = shared("/ok");
+    req.connection_lifetime = std::chrono::seconds(3);
+    return req;
+  };
+  const uint64_t start = uv_hrtime();
+  const FetchResult first = run(request());
   ASSERT_EQ(first.failed_at, FailedAt::None) << first.error;
-  FetchRequest young = shared("/ok");
-  young.connection_lifetime = std::chrono::seconds(2);
-  EXPECT_TRUE(run(std::move(young)).reused);
-  loop.runUntil([] { return false; }, 2100);  // the connection ages past its lifetime
-  FetchRequest again = shared("/ok");
-  again.connection_lifetime = std::chrono::seconds(2);
-  const FetchResult second = run(std::move(again));
-  ASSERT_EQ(second.failed_at, FailedAt::None) << second.error;
+  int young_rides = 0, old_takes = 0, old_checked = 0;
+  for (int i = 0; i < 8; ++i) {
+    loop.runUntil([] { return false; }, 600);
+    const double at_s = static_cast<double>(uv_hrtime() - start) / 1e9;
+    const FetchResult r = run(request());
+    ASSERT_EQ(r.failed_at, FailedAt::None) << r.error;
+    if (at_s < 2.7) young_rides += r.reused ? 1 : 0;
+    if (at_s > 3.2 && r.reused && r.connection_age_ms > 3000) ++old_takes;
+    if (at_s > 3.2) ++old_checked;
+  }
+  EXPECT_GE(young_rides, 3) << "a young connection was not taken";
+  EXPECT_GT(old_checked, 0);
+  EXPECT_EQ(old_takes, 0) << "a connection older than its lifetime was taken";
+  EXPECT_GE(server->connections(), 2);
+}
+
+// A request on a kept connection that gets no answer in time fails at HTTP
+// (libcurl reports no connect or TLS time for it): the path's TCP and TLS
+// were fine, the server was slow.
+TEST_F(SharedFetchTest, ATimeoutOnAKeptConnectionIsAnHttpTimeout) {
+  const FetchResult first = run(shared("/ok"));
+  ASSERT_EQ(first.failed_at, FailedAt::None) << first.error;
+  FetchRequest hang = shared("/hang");
+  hang.timeout = std::chrono::seconds(2);
+  const FetchResult r = run(std::move(hang));
+  EXPECT_TRUE(r.reused);
+  EXPECT_FALSE(r.replaced_stalled) << "the request was acknowledged";
+  EXPECT_EQ(r.failed_at, FailedAt::Http) << r.error << " " << r.detail;
+  EXPECT_EQ(r.error, "timeout");
+  EXPECT_EQ(r.tls.status, LayerStatus::Ok);
+  EXPECT_EQ(r.tls.chain, first.tls.chain);
+  EXPECT_GT(r.http.ms, 1000.0);
+}
+
+// libcurl's retry after a kept connection died makes a new one, and that
+// connection's handshake is what the request reports, not the old one's: here
+// the new one meets an intercepting certificate.
+TEST_F(SharedFetchTest, ARetryOnANewConnectionReportsThatConnectionsCertificate) {
+  FakeServerOptions o;
+  o.tls = true;
+  o.leaf = TestPki::get().good;
+  o.later_leaf = TestPki::get().corporate;
+  o.keep_alive = true;
+  o.close_kept_connections = true;
+  server = std::make_unique<FakeHttpServer>(o);
+  const FetchResult first = run(shared("/ok"));
+  ASSERT_EQ(first.failed_at, FailedAt::None) << first.error;
+  ASSERT_EQ(first.tls.public_root, std::optional<bool>(true));
+  const FetchResult second = run(shared("/ok"));
+  ASSERT_EQ(second.failed_at, FailedAt::None) << second.error << " " << second.detail;
+  EXPECT_EQ(server->connections(), 2);
   EXPECT_FALSE(second.reused);
-  EXPECT_EQ(server->connections(), 2) << "a connection past its lifetime was taken";
-  EXPECT_EQ(second.tls.chain, first.tls.chain);
+  EXPECT_FALSE(second.tls.reused);
+  EXPECT_EQ(second.tls.public_root, std::optional<bool>(false));
+  EXPECT_NE(second.tls.issuer.find("Corporate Inspection CA"), std::string::npos) << second.tls.issuer;
+}
+
+// Every request on a client prunes its idle connections by its own idle
+// limit; a handshake check (no sharing) must not close a kept connection
+// that is younger than the shared ones' limit.
+TEST_F(SharedFetchTest, AHandshakeCheckDoesNotCloseTheKeptConnections) {
+  const FetchResult first = run(shared("/ok"));
+  ASSERT_EQ(first.failed_at, FailedAt::None) << first.error;
+  loop.runUntil([] { return false; }, 3500);
+  FetchRequest check = shared("/ok");
+  check.share_connection = false;
+  check.connect_only = true;
+  const FetchResult handshake = run(std::move(check));
+  ASSERT_EQ(handshake.failed_at, FailedAt::None) << handshake.error;
+  const FetchResult rider = run(shared("/ok"));
+  ASSERT_EQ(rider.failed_at, FailedAt::None) << rider.error;
+  EXPECT_TRUE(rider.reused) << "the kept connection was closed by the handshake check";
+  EXPECT_EQ(server->connections(), 2) << "first, and the handshake check's own";
 }
 
 // A slow provider on a kept connection: the request was acknowledged, so
@@ -282,6 +350,7 @@ TEST(SharedConnectionStall, APathThatDropsAKeptConnectionShowsAsWhatANewOneMeets
     check(second.has_value(), "the second fetch never completed");
     if (!second) return 1;
     check(second->replaced_stalled, "the stalled kept connection was not replaced");
+    check(second->tls.status != LayerStatus::Ok, "TLS reported ok for a connection that never connected");
     check(!second->reused, "the answer is reported from the kept connection");
     check(second->failed_at == FailedAt::Tcp,
           "failed at layer " + std::to_string(static_cast<int>(second->failed_at)) + " (" + second->error +

@@ -175,22 +175,30 @@ std::string peerAddress(int fd) {
 
 }  // namespace
 
+namespace {
+
+SslCtxPtr serverContext(const TestLeaf& leaf) {
+  SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+  BioPtr bio(BIO_new_mem_buf(leaf.cert_chain_pem.data(), static_cast<int>(leaf.cert_chain_pem.size())));
+  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  SSL_CTX_use_certificate(ctx.get(), cert.get());
+  while (X509* extra = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    SSL_CTX_add_extra_chain_cert(ctx.get(), extra);  // takes ownership
+  }
+  ERR_clear_error();
+  BioPtr kb(BIO_new_mem_buf(leaf.key_pem.data(), static_cast<int>(leaf.key_pem.size())));
+  EvpPkeyPtr key(PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr));
+  SSL_CTX_use_PrivateKey(ctx.get(), key.get());
+  if (SSL_CTX_check_private_key(ctx.get()) != 1) throw std::runtime_error("fake server key does not match");
+  return ctx;
+}
+
+}  // namespace
+
 FakeHttpServer::FakeHttpServer(FakeServerOptions options) : options_(std::move(options)) {
   if (options_.tls) {
-    SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
-    BioPtr bio(BIO_new_mem_buf(options_.leaf.cert_chain_pem.data(),
-                               static_cast<int>(options_.leaf.cert_chain_pem.size())));
-    X509Ptr leaf(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-    SSL_CTX_use_certificate(ctx.get(), leaf.get());
-    while (X509* extra = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
-      SSL_CTX_add_extra_chain_cert(ctx.get(), extra);  // takes ownership
-    }
-    ERR_clear_error();
-    BioPtr kb(BIO_new_mem_buf(options_.leaf.key_pem.data(), static_cast<int>(options_.leaf.key_pem.size())));
-    EvpPkeyPtr key(PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr));
-    SSL_CTX_use_PrivateKey(ctx.get(), key.get());
-    if (SSL_CTX_check_private_key(ctx.get()) != 1) throw std::runtime_error("fake server key does not match");
-    ssl_ctx_ = std::move(ctx);
+    ssl_ctx_ = serverContext(options_.leaf);
+    if (options_.later_leaf) later_ssl_ctx_ = serverContext(*options_.later_leaf);
   }
   listener_ = std::make_unique<LoopbackListener>([this](int fd) { serve(fd); });
 }
@@ -238,7 +246,8 @@ void FakeHttpServer::serve(int fd) {
   Stream s{fd};
   SslPtr ssl;
   if (ssl_ctx_) {
-    ssl.reset(SSL_new(ssl_ctx_.get()));
+    const bool later = served_connections_++ > 0 && later_ssl_ctx_;
+    ssl.reset(SSL_new((later ? later_ssl_ctx_ : ssl_ctx_).get()));
     SSL_set_fd(ssl.get(), fd);
     if (SSL_accept(ssl.get()) != 1) {
       ERR_clear_error();

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -65,6 +66,8 @@ struct FakeServerOptions {
   // With keep_alive: the next request on a connection is read, then the
   // connection closed unanswered (a server's keep-alive timeout racing it).
   bool close_kept_connections = false;
+  // When set: the certificate every connection after the first presents.
+  std::optional<TestLeaf> later_leaf;
 };
 
 class FakeHttpServer {
@@ -83,7 +86,8 @@ class FakeHttpServer {
   // One request on the connection; false when the connection is done.
   bool serveRequest(Stream& s, SslPtr& ssl, int fd, const std::string& peer);
   FakeServerOptions options_;
-  SslCtxPtr ssl_ctx_;
+  SslCtxPtr ssl_ctx_, later_ssl_ctx_;
+  std::atomic<int> served_connections_{0};
   std::atomic<int> requests_{0};
   mutable std::mutex mu_;
   std::string last_head_;
