@@ -720,7 +720,7 @@ struct HttpClientCore {
     // default is 4 per transfer in flight: with one or two in flight, most
     // hosts' connections were closed before their next probe came). Idle ones
     // go after 10 s anyway (fetch.h share_connection).
-    curl_multi_setopt(multi->multi(), CURLMOPT_MAXCONNECTS, 32L);
+    curl_multi_setopt(multi->multi(), CURLMOPT_MAXCONNECTS, 16L);
     idle.init([l](uv_idle_t* h) { return uv_idle_init(l, h); }, this);
     stall_timer.init([l](uv_timer_t* h) { return uv_timer_init(l, h); }, this);
   }
