@@ -557,7 +557,7 @@ struct Engine::Impl::PairSession : Session {
     req.connect_only = !chain.full;
     req.keep_connection = chain.full && engine->trace_riders.count(pairName()) > 0;
     // The request takes this route's kept connection to the same host and
-    // address when one was made within the last interval, and leaves its own:
+    // address when one was made within the last half interval, and leaves its own:
     // one handshake per route, host and address per interval however many
     // entries name that host (docs/json.md layers.tcp.reused).
     req.connection_lifetime = engine->connectionLifetime();
