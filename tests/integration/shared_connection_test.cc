@@ -48,18 +48,23 @@ std::unique_ptr<FakeHttpServer> keepAliveTlsServer(const fetchtest::TestLeaf& le
   return std::make_unique<FakeHttpServer>(o);
 }
 
+// A request to the fake on `port`, pinned to 127.0.0.1, that shares connections.
+FetchRequest sharedRequest(uint16_t port, const std::string& path, Millis timeout) {
+  static auto roots = PublicRoots::load(TestPki::get().public_roots_dir);
+  FetchRequest req;
+  req.url = std::string("https://") + kTestHost + ":" + std::to_string(port) + path;
+  req.pin_address = "127.0.0.1";
+  req.ca_file = TestPki::get().ca_file;
+  req.public_roots = roots;
+  req.timeout = timeout;
+  req.share_connection = true;
+  return req;
+}
+
 class SharedFetchTest : public ::testing::Test {
  protected:
   FetchRequest shared(const std::string& path) {
-    static auto roots = PublicRoots::load(TestPki::get().public_roots_dir);
-    FetchRequest req;
-    req.url = std::string("https://") + kTestHost + ":" + std::to_string(server->port()) + path;
-    req.pin_address = "127.0.0.1";
-    req.ca_file = TestPki::get().ca_file;
-    req.public_roots = roots;
-    req.timeout = std::chrono::seconds(10);
-    req.share_connection = true;
-    return req;
+    return sharedRequest(server->port(), path, std::chrono::seconds(10));
   }
 
   FetchResult run(FetchRequest req) {
@@ -311,17 +316,7 @@ TEST(SharedConnectionStall, APathThatDropsAKeptConnectionShowsAsWhatANewOneMeets
     TestLoop loop;
     auto server = keepAliveTlsServer();
     HttpClient client(loop.get());
-    static auto roots = PublicRoots::load(TestPki::get().public_roots_dir);
-    auto request = [&] {
-      FetchRequest req;
-      req.url = std::string("https://") + kTestHost + ":" + std::to_string(server->port()) + "/ok";
-      req.pin_address = "127.0.0.1";
-      req.ca_file = TestPki::get().ca_file;
-      req.public_roots = roots;
-      req.timeout = std::chrono::seconds(4);
-      req.share_connection = true;
-      return req;
-    };
+    auto request = [&] { return sharedRequest(server->port(), "/ok", std::chrono::seconds(4)); };
     auto fetchOnce = [&](FetchRequest req) {
       std::optional<FetchResult> out;
       FetchHandle h = client.fetch(std::move(req), [&](FetchResult r) { out = std::move(r); });
